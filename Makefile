@@ -1,0 +1,38 @@
+# OneStop — the two commands a newcomer needs are `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: install run demo test test-fast docs check-docs clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml tools/asyncapi/package.json
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	cd tools/asyncapi && npm ci --silent --no-audit --no-fund
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run the four services + SMTP and SMS sinks locally (no Docker)
+run: install
+	./scripts/ensure-rabbitmq.sh
+	$(BIN)/python -m onestop.launcher
+
+## submit sample dossiers to a running platform and follow them
+demo: install
+	$(BIN)/onestop demo
+
+## the whole test suite (unit, service, integration on real RabbitMQ, e2e)
+test: install
+	./scripts/ensure-rabbitmq.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## regenerate docs/events.md and docs/asyncapi.yaml from the schemas
+docs: install
+	$(BIN)/python -m onestop.docsgen
+
+clean:
+	rm -rf $(VENV) var tools/asyncapi/node_modules

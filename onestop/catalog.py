@@ -1,0 +1,307 @@
+"""The procedure and center catalog, loaded from YAML (stdlib + PyYAML only).
+
+>>> cat = load_catalog()
+>>> birth = cat.procedure("1.001193")
+>>> vyda = cat.center("hue-vyda")
+>>> vyda.department_for(birth).id
+'vp'
+>>> [o.id for o in vyda.officers_for(birth)][:2]
+['vyda-o01', 'vyda-o02']
+
+The default file is ``onestop/data/catalog.yaml``; the ``CATALOG_PATH``
+environment variable points elsewhere. Top-level keys starting with ``_``
+only hold YAML anchors and are ignored.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+DEFAULT_PATH = Path(__file__).with_name("data") / "catalog.yaml"
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively, so the public views are plain JSON shapes."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class _Public:
+    def to_public(self) -> dict:
+        """A JSON-ready dict for the HTTP API (GET /api/v1/procedures, /api/v1/centers)."""
+        return _plain(asdict(self))
+
+
+@dataclass(frozen=True)
+class Document(_Public):
+    code: str
+    name_vi: str
+    name_en: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Procedure(_Public):
+    code: str
+    name_vi: str
+    name_en: str
+    field: str
+    department: str
+    working_days: int
+    cutoff_applies: bool
+    documents: tuple[Document, ...]
+    fee_vnd: int | None
+    fee_note: str
+    sources: tuple[str, ...]
+    assumptions: tuple[str, ...]
+    code_unverified: bool = False
+    assumption_note: str = ""
+
+    def missing_documents(self, handed_in: Iterable[str]) -> list[Document]:
+        """Required documents not handed in, in catalog order (for the 'ask once, completely' rule)."""
+        given = set(handed_in or ())
+        return [d for d in self.documents if d.required and d.code not in given]
+
+
+@dataclass(frozen=True)
+class Department(_Public):
+    id: str
+    name_vi: str
+    name_en: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Officer(_Public):
+    # Only these four fields exist, so the public view cannot leak contact data.
+    id: str
+    name: str
+    department: str
+    skills: tuple[str, ...]
+
+    def can_handle(self, procedure: Procedure) -> bool:
+        return procedure.field in self.skills or procedure.code in self.skills
+
+
+@dataclass(frozen=True)
+class Center(_Public):
+    id: str
+    short_code: str
+    name_vi: str
+    name_en: str
+    unit_code: str
+    timezone: str
+    cutoff: str
+    office_hours: tuple[tuple[str, str], ...]
+    departments: tuple[Department, ...]
+    officers: tuple[Officer, ...]
+    routing: dict = field(hash=False)
+    overrides: dict = field(hash=False)
+    assumptions: tuple[str, ...] = ()
+
+    def department(self, dept_id: str) -> Department:
+        for dept in self.departments:
+            if dept.id == dept_id:
+                return dept
+        raise KeyError(f"center {self.id} has no department {dept_id!r}")
+
+    def department_for(self, procedure: Procedure) -> Department:
+        """Per-center override first, then the field routing, then the catalog default."""
+        dept_id = self.overrides.get(procedure.code) or self.routing.get(procedure.field) or procedure.department
+        return self.department(dept_id)
+
+    def officers_for(self, procedure: Procedure) -> list[Officer]:
+        dept_id = self.department_for(procedure).id
+        return [o for o in self.officers if o.department == dept_id and o.can_handle(procedure)]
+
+    def calendar(self, extra_holidays=(), extra_workdays=()):
+        from onestop.calendar import WorkingCalendar  # local import: keeps the catalog importable alone
+        return WorkingCalendar(self.timezone, self.cutoff, extra_holidays, extra_workdays)
+
+    def official_code(self, short_code: str) -> str:
+        """`VYDA-260213-0007` -> `00.00.H57.VYDA-260213-0007` (the official form)."""
+        prefix, sep, rest = short_code.partition("-")
+        if prefix.upper() != self.short_code or not sep:
+            raise ValueError(f"{short_code!r} is not a dossier code of center {self.id}")
+        return f"{self.unit_code}-{rest}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    procedures: dict = field(hash=False)  # code -> Procedure
+    centers: dict = field(hash=False)  # id -> Center
+    fields: dict = field(hash=False)  # id -> {"name_vi", "name_en"}
+
+    def procedure(self, code: str) -> Procedure:
+        try:
+            return self.procedures[code]
+        except KeyError:
+            raise KeyError(f"unknown procedure code {code!r}") from None
+
+    def center(self, center_id: str) -> Center:
+        try:
+            return self.centers[center_id]
+        except KeyError:
+            raise KeyError(f"unknown center {center_id!r}; known: {', '.join(self.centers)}") from None
+
+    def center_by_short_code(self, short_code: str) -> Center:
+        wanted = (short_code or "").upper()
+        for center in self.centers.values():
+            if center.short_code == wanted:
+                return center
+        raise KeyError(f"unknown center short code {short_code!r}")
+
+    def to_public(self) -> dict:
+        return {
+            "fields": [{"id": k, **v} for k, v in self.fields.items()],
+            "procedures": [p.to_public() for p in self.procedures.values()],
+            "centers": [c.to_public() for c in self.centers.values()],
+        }
+
+
+# ---- loading and validation -------------------------------------------------
+
+def _req(entry: dict, key: str, where: str) -> Any:
+    if not isinstance(entry, dict) or key not in entry or entry[key] is None:
+        raise ValueError(f"{where}: missing '{key}'")
+    return entry[key]
+
+
+def _known(value: Any, table: dict, what: str, where: str) -> Any:
+    if value not in table:
+        raise ValueError(f"{where}: unknown {what} {value!r}")
+    return value
+
+
+def _document(raw: dict, where: str) -> Document:
+    return Document(str(_req(raw, "code", where)), _req(raw, "name_vi", where), _req(raw, "name_en", where),
+                    bool(raw.get("required", True)))
+
+
+def _procedure(raw: dict, fields: dict, departments: dict) -> Procedure:
+    code = str(_req(raw, "code", "procedure"))
+    where = f"procedure {code}"
+    field_id = _known(_req(raw, "field", where), fields, "field", where)
+    dept_id = _known(_req(raw, "department", where), departments, "department", where)
+    days = _req(raw, "working_days", where)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(f"{where}: working_days must be a whole number >= 0, got {days!r}")
+    docs = tuple(_document(d, f"{where} document") for d in _req(raw, "documents", where))
+    if not docs:
+        raise ValueError(f"{where}: lists no documents")
+    fee = raw.get("fee_vnd")
+    if fee is not None and (not isinstance(fee, int) or fee < 0):
+        raise ValueError(f"{where}: fee_vnd must be a whole number of VND or null, got {fee!r}")
+    return Procedure(
+        code=code, name_vi=_req(raw, "name_vi", where), name_en=_req(raw, "name_en", where),
+        field=field_id, department=dept_id, working_days=days,
+        cutoff_applies=bool(raw.get("cutoff_applies", False)), documents=docs,
+        fee_vnd=fee, fee_note=raw.get("fee_note") or "",
+        sources=tuple(raw.get("sources") or ()), assumptions=tuple(raw.get("assumptions") or ()),
+        code_unverified=bool(raw.get("code_unverified", False)), assumption_note=raw.get("assumption_note") or "",
+    )
+
+
+def _center(raw: dict, fields: dict, departments: dict, procedures: dict) -> Center:
+    cid = str(_req(raw, "id", "center"))
+    where = f"center {cid}"
+    routing = dict(_req(raw, "routing", where))
+    for field_id in fields:
+        if routing.get(field_id) not in departments:
+            raise ValueError(f"{where}: routing sends field {field_id!r} to unknown department {routing.get(field_id)!r}")
+    overrides = {str(k): v for k, v in (raw.get("overrides") or {}).items()}
+    for code, dept_id in overrides.items():
+        _known(code, procedures, "procedure in overrides", where)
+        _known(dept_id, departments, "department in overrides", where)
+    cutoff, tz = str(raw.get("cutoff") or "15:00"), raw.get("timezone") or "Asia/Ho_Chi_Minh"
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", cutoff):
+        raise ValueError(f"{where}: cutoff must look like HH:MM, got {cutoff!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{where}: unknown timezone {tz!r}") from None
+    officers = tuple(_officer(o, where, departments, fields, procedures) for o in _req(raw, "officers", where))
+    if len({o.id for o in officers}) != len(officers):
+        raise ValueError(f"{where}: duplicate officer ids")
+    return Center(
+        id=cid, short_code=str(_req(raw, "short_code", where)).upper(),
+        name_vi=_req(raw, "name_vi", where), name_en=_req(raw, "name_en", where),
+        unit_code=str(_req(raw, "unit_code", where)), timezone=tz, cutoff=cutoff,
+        office_hours=tuple(tuple(p) for p in raw.get("office_hours") or ()),
+        departments=tuple(departments.values()), officers=officers,
+        routing=routing, overrides=overrides, assumptions=tuple(raw.get("assumptions") or ()),
+    )
+
+
+def _officer(raw: dict, where: str, departments: dict, fields: dict, procedures: dict) -> Officer:
+    oid = str(_req(raw, "id", f"{where} officer"))
+    where = f"{where} officer {oid}"
+    dept_id = _known(_req(raw, "department", where), departments, "department", where)
+    skills = tuple(str(s) for s in raw.get("skills") or ())
+    unknown = [s for s in skills if s not in fields and s not in procedures]
+    if unknown:
+        raise ValueError(f"{where}: unknown skills {unknown}")
+    return Officer(oid, _req(raw, "name", where), dept_id, skills)
+
+
+def _unique(items: list, what: str) -> dict:
+    out: dict = {}
+    for item in items:
+        key = item.id if hasattr(item, "id") else item.code
+        if key in out:
+            raise ValueError(f"duplicate {what} {key!r}")
+        out[key] = item
+    return out
+
+
+def parse_catalog(data: dict) -> Catalog:
+    """Build and validate a Catalog from already-parsed YAML."""
+    if not isinstance(data, dict):
+        raise ValueError("catalog: the file must hold a mapping")
+    fields = dict(_req(data, "fields", "catalog"))
+    departments = _unique([_department(d, fields) for d in _req(data, "departments", "catalog")], "department")
+    procedures = _unique([_procedure(p, fields, departments) for p in _req(data, "procedures", "catalog")], "procedure")
+    centers = _unique([_center(c, fields, departments, procedures) for c in _req(data, "centers", "catalog")], "center")
+    if len({c.short_code for c in centers.values()}) != len(centers):
+        raise ValueError("catalog: two centers share a short_code")
+    return Catalog(procedures=procedures, centers=centers, fields=fields)
+
+
+def _department(raw: dict, fields: dict) -> Department:
+    did = str(_req(raw, "id", "department"))
+    handled = tuple(_req(raw, "fields", f"department {did}"))
+    unknown = [f for f in handled if f not in fields]
+    if unknown:
+        raise ValueError(f"department {did}: unknown fields {unknown}")
+    return Department(did, _req(raw, "name_vi", f"department {did}"), _req(raw, "name_en", f"department {did}"), handled)
+
+
+def _read(path: str) -> Catalog:
+    with open(path, encoding="utf-8") as fh:
+        return parse_catalog(yaml.safe_load(fh))
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str) -> Catalog:
+    return _read(path)
+
+
+def load_catalog(path: str | None = None) -> Catalog:
+    """An explicit path is read fresh; the default (CATALOG_PATH or the packaged file) is cached."""
+    if path is not None:
+        return _read(str(path))
+    return _cached(os.environ.get("CATALOG_PATH") or str(DEFAULT_PATH))
+
+
+def clear_cache() -> None:
+    _cached.cache_clear()

@@ -1,0 +1,103 @@
+"""Settings, read from the nameko container config first, then the environment.
+
+Every port and URI can be changed through environment variables; tests that run
+several containers in one process pass their own values in the container config.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULTS = {
+    "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672//",
+    "MONGO_URI": "",
+    "MONGO_DB_PREFIX": "onestop_",
+    "CENTERS": "all",
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": "1025",
+    "SMTP_FROM": "OneStop <no-reply@onestop.local>",
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": "false",
+    "SMTP_TIMEOUT": "10",
+    "SMS_URL": "http://127.0.0.1:8026/api/v1/sms",
+    "SMS_TOKEN": "",
+    "SMS_SENDER": "ONESTOP",
+    "SMS_TIMEOUT": "10",
+    "CUTOFF_TIME": "",  # empty: each center's own cut-off from the catalog
+    "RETRY_DELAYS": "1,5,30,120,600",
+    "DELIVERY_LIMIT": "10",
+    "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
+}
+
+
+def _get(config: dict | None, key: str) -> str:
+    if config and key in config and config[key] is not None:
+        return str(config[key])
+    return os.environ.get(key, DEFAULTS[key])
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    mongo_uri: str
+    mongo_db_prefix: str
+    centers: str
+    smtp_host: str
+    smtp_port: int
+    smtp_from: str
+    smtp_user: str
+    smtp_password: str
+    smtp_starttls: bool
+    smtp_timeout: float
+    sms_url: str
+    sms_token: str
+    sms_sender: str
+    sms_timeout: float
+    cutoff_time: str
+    retry_delays: tuple = field(default_factory=tuple)
+    delivery_limit: int = 10
+    public_status_url: str = DEFAULTS["PUBLIC_STATUS_URL"]
+
+    @classmethod
+    def load(cls, config: dict | None = None) -> "Settings":
+        g = lambda key: _get(config, key)  # noqa: E731
+        return cls(
+            amqp_uri=g("AMQP_URI"),
+            mongo_uri=g("MONGO_URI"),
+            mongo_db_prefix=g("MONGO_DB_PREFIX"),
+            centers=g("CENTERS"),
+            smtp_host=g("SMTP_HOST"),
+            smtp_port=int(g("SMTP_PORT")),
+            smtp_from=g("SMTP_FROM"),
+            smtp_user=g("SMTP_USER"),
+            smtp_password=g("SMTP_PASSWORD"),
+            smtp_starttls=_bool(g("SMTP_STARTTLS")),
+            smtp_timeout=float(g("SMTP_TIMEOUT")),
+            sms_url=g("SMS_URL"),
+            sms_token=g("SMS_TOKEN"),
+            sms_sender=g("SMS_SENDER"),
+            sms_timeout=float(g("SMS_TIMEOUT")),
+            cutoff_time=g("CUTOFF_TIME"),
+            retry_delays=tuple(float(x) for x in g("RETRY_DELAYS").split(",") if x.strip()),
+            delivery_limit=int(g("DELIVERY_LIMIT")),
+            public_status_url=g("PUBLIC_STATUS_URL"),
+        )
+
+    def center_ids(self, known: list[str]) -> list[str]:
+        """The centers this worker serves: `all`, or a comma-separated list.
+
+        >>> Settings.load({"CENTERS": "hue-vyda"}).center_ids(["hue-vyda", "hue-phuxuan"])
+        ['hue-vyda']
+        """
+        wanted = [c.strip() for c in self.centers.split(",") if c.strip()]
+        if not wanted or wanted == ["all"]:
+            return list(known)
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise ValueError(f"CENTERS names unknown centers: {', '.join(unknown)}; known: {', '.join(known)}")
+        return wanted

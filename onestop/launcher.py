@@ -1,0 +1,149 @@
+"""Run the whole platform locally as separate processes (what `make run` does).
+
+    python -m onestop.launcher            # sinks + four services, Ctrl-C stops all
+
+No Docker: it uses the local RabbitMQ (``AMQP_URI``), MongoDB when ``MONGO_URI``
+is set or else each service's embedded, NOT durable store, a local SMTP sink
+and an SMS-gateway sink. Tests use `Platform` to start the same processes.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "routing", "notification", "audit")
+
+
+@dataclass
+class Ports:
+    intake: int = 8001
+    routing: int = 8002
+    notification: int = 8003
+    audit: int = 8004
+    smtp: int = 1025
+    smtp_http: int = 8025
+    sms_http: int = 8026
+
+    @classmethod
+    def from_env(cls) -> "Ports":
+        return cls(**{name: int(os.environ.get(f"ONESTOP_PORT_{name.upper()}", default))
+                      for name, default in cls().__dict__.items()})
+
+
+@dataclass
+class Platform:
+    ports: Ports = field(default_factory=Ports)
+    env: dict = field(default_factory=dict)
+    log_dir: Path = ROOT / "var" / "log"
+    sinks: bool = True
+    procs: dict = field(default_factory=dict)
+
+    def base_env(self) -> dict:
+        p = self.ports
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
+               "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
+               "PUBLIC_STATUS_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}",
+               "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_PORT": str(p.smtp),
+               "SMTP_SINK_HTTP": f"127.0.0.1:{p.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{p.sms_http}"}
+        env.update(self.env)
+        return env
+
+    def commands(self) -> dict:
+        bindir = Path(sys.executable).parent
+        cmds = {}
+        if self.sinks:
+            cmds["smtp-sink"] = ([sys.executable, "-m", "onestop.devsinks.smtp"], {}, self.ports.smtp_http)
+            cmds["sms-sink"] = ([sys.executable, "-m", "onestop.devsinks.sms"], {}, self.ports.sms_http)
+        for name in SERVICES:
+            port = getattr(self.ports, name)
+            cmds[name] = ([str(bindir / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
+                           f"services.{name}.service"], {"WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}, port)
+        return cmds
+
+    def start(self, timeout: float = 60) -> "Platform":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        base = self.base_env()
+        for name, (argv, extra, _port) in self.commands().items():
+            log = open(self.log_dir / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env={**base, **extra}, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {name: port for name, (_a, _e, port) in self.commands().items()}
+        while pending and time.monotonic() < deadline:
+            for name, port in list(pending.items()):
+                if self.procs[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited with {self.procs[name].returncode}; see {self.log_dir / name}.log")
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        del pending[name]
+                except requests.RequestException:
+                    pass
+            time.sleep(0.2)
+        if pending:
+            raise RuntimeError(f"not healthy after {timeout}s: {', '.join(pending)}; logs in {self.log_dir}")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 15) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def describe(self) -> str:
+        p = self.ports
+        return "\n".join([
+            "OneStop is running:",
+            f"  intake        http://127.0.0.1:{p.intake}   (POST /api/v1/dossiers, GET /api/v1/dossiers/<code>)",
+            f"  routing       http://127.0.0.1:{p.routing}/healthz",
+            f"  notification  http://127.0.0.1:{p.notification}/healthz",
+            f"  audit         http://127.0.0.1:{p.audit}   (GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
+            f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
+            f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
+            f"  RabbitMQ      {os.environ.get('AMQP_URI', 'amqp://guest:guest@127.0.0.1:5672//')}",
+            f"  store         {os.environ.get('MONGO_URI') or 'EMBEDDED, NOT DURABLE (set MONGO_URI for MongoDB)'}",
+            f"  logs          {self.log_dir}/",
+            "Try: make demo    Stop: Ctrl-C",
+        ])
+
+
+def main() -> int:
+    platform = Platform(ports=Ports.from_env())
+    if not os.environ.get("MONGO_URI"):
+        print("WARNING: MONGO_URI is not set. Each service keeps its data in an EMBEDDED,\n"
+              "NOT DURABLE in-memory store: everything is lost when it stops.", file=sys.stderr)
+    stop = lambda *_: (_ for _ in ()).throw(KeyboardInterrupt)  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        platform.start()
+        print(platform.describe(), flush=True)
+        while all(proc.poll() is None for proc in platform.procs.values()):
+            time.sleep(1)
+        dead = [name for name, proc in platform.procs.items() if proc.poll() is not None]
+        print(f"stopped unexpectedly: {', '.join(dead)}; see {platform.log_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        platform.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Messaging on RabbitMQ: topology, confirmed publishing, reliable consumers, the outbox relay."""

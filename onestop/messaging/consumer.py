@@ -1,0 +1,193 @@
+"""`reliable_handler`: a nameko entrypoint that never loses a message.
+
+nameko's `event_handler` acks a message whose handler raised (nameko#387).
+This entrypoint instead:
+
+- consumes one quorum queue per center the worker serves (``CENTERS``), each
+  with a delivery limit and a dead-letter exchange, declared at start-up;
+- on success, acks;
+- on a `PermanentError` or a schema error, publishes the message to the
+  center's dead-letter queue with the reason, then acks;
+- on any other error, republishes it to a delay queue (exponential backoff
+  with jitter, ``RETRY_DELAYS``) that feeds back into the work queue, then
+  acks; once the delays are used up it is dead-lettered (``retries_exhausted``);
+- if it cannot even republish (broker trouble), or the worker dies, the message
+  is requeued / redelivered and the quorum delivery limit bounds the loop.
+
+Every republish is confirmed before the ack, so a crash at any point leaves
+at least one copy; consumers are idempotent by event id.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from functools import partial
+
+from amqp.exceptions import ConnectionError as AMQPConnectionError
+from kombu import Connection
+from kombu.exceptions import OperationalError
+from marshmallow import ValidationError
+from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import Entrypoint
+from nameko.messaging import QueueConsumer
+
+from onestop.catalog import load_catalog
+from onestop.config import Settings
+from onestop.errors import PermanentError
+from onestop.events import iso, parse_event, utcnow
+from onestop.messaging.publisher import get_publisher
+from onestop.messaging.topology import ServiceQueues, declare_service
+
+log = logging.getLogger(__name__)
+
+ATTEMPT = "x-onestop-attempt"
+REASON = "x-onestop-reason"
+ERROR = "x-onestop-error"
+HISTORY = "x-onestop-history"
+
+
+class OneStopQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but a body that cannot be decoded is
+    dead-lettered by the broker (reject without requeue) instead of killing
+    the consumer thread."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for consumer in consumers:
+            consumer.on_decode_error = self._on_decode_error
+        return consumers
+
+    @staticmethod
+    def _on_decode_error(message, exc):
+        log.error("undecodable message dead-lettered: %s", exc)
+        message.reject(requeue=False)
+
+
+class _CenterQueue:
+    """What nameko's QueueConsumer needs of a provider: a queue and a callback."""
+
+    def __init__(self, entrypoint: "ReliableHandler", queues: ServiceQueues):
+        self.entrypoint = entrypoint
+        self.queues = queues
+        self.queue = queues.work_queue()
+
+    def handle_message(self, body, message):
+        self.entrypoint.handle_message(self.queues, body, message)
+
+
+def classify(exc: BaseException) -> str | None:
+    """'permanent' for errors retrying cannot fix, None for transient ones."""
+    if isinstance(exc, (PermanentError, ValidationError)):
+        return "permanent"
+    return None
+
+
+def backoff(delays: tuple, attempt: int) -> float:
+    """The delay queue for the given retry attempt (1-based). Jitter comes from
+    picking the neighbouring delay now and then, since each delay is a queue."""
+    index = min(attempt - 1, len(delays) - 1)
+    if index + 1 < len(delays) and random.random() < 0.1:
+        index += 1
+    return delays[index]
+
+
+class ReliableHandler(Entrypoint):
+    queue_consumer = OneStopQueueConsumer()
+
+    def __init__(self, *patterns, queue: str | None = None, **kwargs):
+        """patterns: ("public" | "private", "dossier.*.v1") pairs the queue binds to."""
+        self.patterns = tuple(patterns)
+        self.queue_name = queue
+        self.center_queues: list[_CenterQueue] = []
+        super().__init__(**kwargs)
+
+    def setup(self):
+        settings = Settings.load(self.container.config)
+        centers = settings.center_ids(list(load_catalog().centers))
+        service = self.queue_name or self.container.service_name
+        self.settings = settings
+        self.center_queues = [
+            _CenterQueue(self, ServiceQueues(service, center, self.patterns,
+                                             settings.retry_delays, settings.delivery_limit))
+            for center in centers
+        ]
+        declare_with_retry(settings.amqp_uri, [cq.queues for cq in self.center_queues])
+        for cq in self.center_queues:
+            self.queue_consumer.register_provider(cq)
+
+    def stop(self):
+        for cq in self.center_queues:
+            self.queue_consumer.unregister_provider(cq)
+
+    def handle_message(self, queues: ServiceQueues, body, message):
+        try:
+            event = parse_event(body)
+        except ValidationError as exc:
+            self._dead_letter(queues, body, message, "invalid_event", str(exc.messages))
+            return
+        handle_result = partial(self.handle_result, queues, body, message)
+        try:
+            self.container.spawn_worker(self, (event,), {}, context_data={
+                "correlation_id": event["correlation_id"], "center": event["center"]},
+                handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, queues, body, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        exc = exc_info[1]
+        try:
+            if classify(exc) == "permanent":
+                self._dead_letter(queues, body, message, "permanent", repr(exc))
+            else:
+                self._retry(queues, body, message, exc)
+        except Exception:  # broker trouble: leave it to redelivery and the delivery limit
+            log.exception("could not republish a failed message; requeueing it")
+            self.queue_consumer.requeue_message(message)
+        return result, exc_info
+
+    def _retry(self, queues: ServiceQueues, body, message, exc):
+        headers = dict(message.headers or {})
+        attempt = int(headers.get(ATTEMPT, 0)) + 1
+        history = list(headers.get(HISTORY, []))[-9:] + [f"{iso(utcnow())} {exc!r}"[:500]]
+        if attempt > len(queues.retry_delays):
+            self._dead_letter(queues, body, message, "retries_exhausted", repr(exc), history)
+            return
+        delay = backoff(queues.retry_delays, attempt)
+        headers.update({ATTEMPT: attempt, HISTORY: history, ERROR: repr(exc)[:500]})
+        get_publisher(self.settings.amqp_uri).publish(
+            body, exchange="", routing_key=queues.retry_name(delay), headers=headers,
+            message_id=message.properties.get("message_id"))
+        self.queue_consumer.ack_message(message)
+
+    def _dead_letter(self, queues: ServiceQueues, body, message, reason: str, error: str,
+                     history: list | None = None):
+        headers = dict(message.headers or {})
+        headers.update({REASON: reason, ERROR: error[:2000], HISTORY: history or headers.get(HISTORY, []),
+                        "x-onestop-dead-lettered-at": iso(utcnow()),
+                        "x-onestop-routing-key": message.delivery_info.get("routing_key", "")})
+        log.error("dead-lettering a message from %s: %s %s", queues.name, reason, error[:300])
+        get_publisher(self.settings.amqp_uri).publish(
+            body, exchange="", routing_key=queues.dlq_name, headers=headers,
+            message_id=message.properties.get("message_id"))
+        self.queue_consumer.ack_message(message)
+
+
+def declare_with_retry(amqp_uri: str, queues: list[ServiceQueues], attempts: int = 30) -> None:
+    """Declare the topology; wait for the broker with backoff rather than fail start-up."""
+    for attempt in range(attempts):
+        try:
+            with Connection(amqp_uri, connect_timeout=5) as conn:
+                declare_service(conn.default_channel, queues)
+            return
+        except (OSError, OperationalError, AMQPConnectionError) as exc:
+            wait = min(2 ** attempt * 0.2, 5)
+            log.warning("broker not reachable for topology (%s); retrying in %.1fs", exc, wait)
+            time.sleep(wait)
+    raise RuntimeError(f"could not declare the topology on {amqp_uri}")
+
+
+reliable_handler = ReliableHandler.decorator

@@ -1,0 +1,121 @@
+"""The transactional outbox and its relay.
+
+A producer writes its events into an ``outbox`` array *inside the same
+document* it changes, in one single-document write, which MongoDB applies
+atomically without transactions. The relay publishes pending entries with
+publisher confirms and only then removes them, so an event is published at
+least once even if the process dies at any point (consumers dedupe by id).
+
+An outbox entry::
+
+    {"id": "<event id>", "exchange": "public", "routing_key": "dossier.received.v1.hue-vyda",
+     "at": <datetime>, "event": {<envelope>}}
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import eventlet
+from eventlet.queue import Empty, LightQueue
+from nameko.extensions import DependencyProvider
+
+from onestop.config import Settings
+from onestop.events import REGISTRY, routing_key
+from onestop.messaging.publisher import get_publisher
+from onestop.messaging.topology import EXCHANGES
+from onestop.store import database
+
+log = logging.getLogger(__name__)
+PENDING = {"outbox.0": {"$exists": True}}
+
+
+def outbox_entry(event: dict, at: datetime | None = None) -> dict:
+    """Wrap an envelope for the outbox; its exchange follows the type's visibility."""
+    return {
+        "id": event["id"],
+        "exchange": REGISTRY[event["type"]].visibility,
+        "routing_key": routing_key(event),
+        "at": at or datetime.now(timezone.utc),
+        "event": event,
+    }
+
+
+class Relay:
+    """Framework-free core: drain the outboxes of some collections once."""
+
+    def __init__(self, db, collections: tuple, publish, batch: int = 200):
+        self.db, self.collections, self.publish, self.batch = db, collections, publish, batch
+
+    def drain(self) -> int:
+        sent = 0
+        for name in self.collections:
+            coll = self.db[name]
+            for doc in coll.find(PENDING, {"outbox": 1}).limit(self.batch):
+                for entry in doc["outbox"]:
+                    self.publish(entry)
+                coll.update_one({"_id": doc["_id"]},
+                                {"$pull": {"outbox": {"id": {"$in": [e["id"] for e in doc["outbox"]]}}}})
+                sent += len(doc["outbox"])
+        return sent
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest pending event (0 when nothing is pending)."""
+        oldest = None
+        for name in self.collections:
+            for doc in self.db[name].find(PENDING, {"outbox.at": 1}).limit(self.batch):
+                for entry in doc["outbox"]:
+                    at = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=timezone.utc)
+                    oldest = at if oldest is None or at < oldest else oldest
+        return 0.0 if oldest is None else (datetime.now(timezone.utc) - oldest).total_seconds()
+
+    def pending(self) -> int:
+        return sum(len(d["outbox"]) for n in self.collections
+                   for d in self.db[n].find(PENDING, {"outbox.id": 1}))
+
+
+class OutboxRelay(DependencyProvider):
+    """Runs the relay in the service: after every worker, and every `interval` s.
+
+    Injected into workers as the `Relay` (for health: ``lag_seconds()``).
+    """
+
+    def __init__(self, *collections, interval: float = 0.5, **kwargs):
+        self.collections = collections
+        self.interval = interval
+        super().__init__(**kwargs)
+
+    def setup(self):
+        settings = Settings.load(self.container.config)
+        publisher = get_publisher(settings.amqp_uri)
+        self.relay = Relay(database(settings, self.container.service_name), self.collections,
+                           lambda e: publisher.publish(e["event"], exchange=EXCHANGES[e["exchange"]],
+                                                       routing_key=e["routing_key"], message_id=e["id"]))
+        self._kicks = LightQueue(maxsize=1)
+
+    def start(self):
+        self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
+
+    def kick(self):
+        try:
+            self._kicks.put_nowait(True)
+        except eventlet.queue.Full:
+            pass
+
+    def worker_teardown(self, worker_ctx):
+        self.kick()
+
+    def get_dependency(self, worker_ctx):
+        return self.relay
+
+    def _run(self):
+        while True:
+            try:
+                self._kicks.get(timeout=self.interval)
+            except Empty:
+                pass
+            try:
+                self.relay.drain()
+            except Exception:  # broker or store down: keep the entries, try again later
+                log.exception("outbox relay failed; pending events stay in the outbox")
+                eventlet.sleep(min(self.interval * 4, 5))

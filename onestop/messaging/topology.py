@@ -1,0 +1,95 @@
+"""The broker topology, declared up front so that no dispatch is ever dropped.
+
+- ``onestop.events`` (topic): public dossier events, routing key ``<type>.<center>``.
+- ``onestop.private`` (topic): data only the notification service may read
+  (citizen contact details), same routing-key scheme. In production the
+  notification user alone gets read permission on it.
+- Both have the alternate exchange ``onestop.unrouted`` (fanout) whose queue
+  keeps any message no queue was bound for, so nothing vanishes silently.
+- Each consuming service has, per center, a quorum work queue
+  ``onestop.<service>.<center>`` with a delivery limit and dead-lettering
+  (at-least-once) to ``onestop.dlx`` -> ``onestop.<service>.<center>.dlq``,
+  and delay queues ``onestop.<service>.<center>.retry.<ms>`` whose expired
+  messages dead-letter back to the work queue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kombu import Exchange, Queue, binding
+
+EVENTS = Exchange("onestop.events", type="topic", durable=True,
+                  arguments={"alternate-exchange": "onestop.unrouted"})
+PRIVATE = Exchange("onestop.private", type="topic", durable=True,
+                   arguments={"alternate-exchange": "onestop.unrouted"})
+UNROUTED = Exchange("onestop.unrouted", type="fanout", durable=True)
+DLX = Exchange("onestop.dlx", type="direct", durable=True)
+UNROUTED_QUEUE = Queue("onestop.unrouted", exchange=UNROUTED, durable=True,
+                       queue_arguments={"x-queue-type": "quorum"})
+
+EXCHANGES = {"public": EVENTS, "private": PRIVATE}
+QUORUM_SAFE_DLX = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
+
+@dataclass(frozen=True)
+class ServiceQueues:
+    """The queues one service uses for one center."""
+
+    service: str
+    center: str
+    patterns: tuple  # ((exchange name "public"/"private", type pattern), ...)
+    retry_delays: tuple  # seconds
+    delivery_limit: int
+
+    @property
+    def name(self) -> str:
+        return f"onestop.{self.service}.{self.center}"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}.dlq"
+
+    def retry_name(self, delay: float) -> str:
+        return f"{self.name}.retry.{int(delay * 1000)}"
+
+    def work_queue(self) -> Queue:
+        bindings = [binding(EXCHANGES[ex], routing_key=f"{pattern}.{self.center}")
+                    for ex, pattern in self.patterns]
+        return Queue(self.name, bindings=bindings, durable=True, queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": DLX.name,
+            "x-dead-letter-routing-key": self.name,
+            **QUORUM_SAFE_DLX,
+        })
+
+    def dead_letter_queue(self) -> Queue:
+        return Queue(self.dlq_name, exchange=DLX, routing_key=self.name, durable=True,
+                     queue_arguments={"x-queue-type": "quorum"})
+
+    def retry_queues(self) -> list[Queue]:
+        # Expired messages go back through the default exchange to the work queue.
+        return [Queue(self.retry_name(delay), durable=True, queue_arguments={
+            "x-queue-type": "quorum",
+            "x-message-ttl": int(delay * 1000),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": self.name,
+            **QUORUM_SAFE_DLX,
+        }) for delay in self.retry_delays]
+
+    def all_queues(self) -> list[Queue]:
+        return [self.work_queue(), self.dead_letter_queue(), *self.retry_queues()]
+
+
+def declare_exchanges(channel) -> None:
+    for exchange in (UNROUTED, DLX, EVENTS, PRIVATE):
+        exchange.bind(channel).declare()
+    UNROUTED_QUEUE.bind(channel).declare()
+
+
+def declare_service(channel, queues: list[ServiceQueues]) -> None:
+    """Declare exchanges and every queue (with bindings) of a service's centers."""
+    declare_exchanges(channel)
+    for sq in queues:
+        for queue in sq.all_queues():
+            queue.bind(channel).declare()

@@ -1,0 +1,54 @@
+"""Audit: the tamper-evident record of every event of every service."""
+from __future__ import annotations
+
+from nameko.web.handlers import http
+
+import onestop.contracts  # noqa: F401  (registers every event type)
+from onestop.events import iso, utcnow
+from onestop.http import ApiError, json_endpoint, respond
+from onestop.messaging.consumer import reliable_handler
+from onestop.providers import Health
+from onestop.store import MongoStore
+from services.audit.domain import verify_chain
+from services.audit.store import AuditRepository
+
+PUBLIC_FIELDS = ("seq", "center", "event_id", "type", "time", "recorded_at", "hash", "prev_hash")
+
+
+class AuditService:
+    name = "audit"
+
+    store = MongoStore(AuditRepository)
+    health = Health()
+
+    @reliable_handler(("public", "#"))
+    def record(self, event):
+        """Every public event of the center, e.g. {"type": "dossier.routed.v1", ...}."""
+        self.store.append(event, iso(utcnow()))
+
+    @http("GET", "/api/v1/audit/dossiers/<string:code>")
+    @json_endpoint
+    def timeline(self, request, code):
+        """A dossier's timeline: each entry's type, time, actor, hash and previous hash."""
+        entries = self.store.timeline(code.strip().upper())
+        if not entries:
+            raise ApiError(404, "not_found", "No audit entries for this dossier code.",
+                           [{"field": "code", "reason": "unknown"}])
+        return respond(200, {"code": code.upper(), "entries": [
+            {**{k: e[k] for k in PUBLIC_FIELDS}, "actor": e["event"]["actor"], "data": e["event"]["data"]}
+            for e in entries]})
+
+    @http("GET", "/api/v1/audit/verify")
+    @json_endpoint
+    def verify(self, request):
+        """Recompute every chain (or ?center=...): OK, or the first entry where it breaks."""
+        wanted = request.args.get("center")
+        centers = [wanted] if wanted else self.store.centers()
+        verdicts = [verify_chain(c, self.store.chain(c)).to_dict() for c in centers]
+        return respond(200, {"ok": all(v["ok"] for v in verdicts), "centers": verdicts})
+
+    @http("GET", "/healthz")
+    @json_endpoint
+    def healthz(self, request):
+        status, body = self.health(self.store.entries.database)
+        return respond(status, body)

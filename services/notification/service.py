@@ -1,0 +1,62 @@
+"""Notification: tells citizens by SMS and email what happens to their dossier."""
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from nameko.web.handlers import http
+
+import onestop.contracts  # noqa: F401  (registers every event type)
+from onestop.catalog import load_catalog
+from onestop.config import Settings
+from onestop.events import utcnow
+from onestop.http import json_endpoint, respond
+from onestop.messaging.consumer import reliable_handler
+from onestop.messaging.outbox import OutboxRelay
+from onestop.providers import Health, SettingsProvider
+from onestop.store import MongoStore
+from services.notification import handlers
+from services.notification.domain import TEMPLATE_FOR
+from services.notification.providers import SmsGateway, SmtpSender
+from services.notification.store import NotificationRepository
+
+
+class Senders(DependencyProvider):
+    """Injects {"email": send(message, id), "sms": send(message, id)}."""
+
+    def setup(self):
+        settings = Settings.load(self.container.config)
+        smtp, sms = SmtpSender(settings), SmsGateway(settings)
+        self.senders = {"email": lambda m, ref: smtp.send(m.to, m.subject, m.text, ref),
+                        "sms": lambda m, ref: sms.send(m.to, m.text, ref)}
+
+    def get_dependency(self, worker_ctx):
+        return self.senders
+
+
+class NotificationService:
+    name = "notification"
+
+    store = MongoStore(NotificationRepository)
+    relay = OutboxRelay("deliveries")
+    senders = Senders()
+    settings = SettingsProvider()
+    health = Health()
+
+    @reliable_handler(("private", "citizen.contact.v1"),
+                      *(("public", event_type) for event_type in TEMPLATE_FOR))
+    def on_event(self, event):
+        """citizen.contact.v1 (private) is remembered; dossier events become messages.
+
+        {"type": "dossier.received.v1", "data": {"code": "VYDA-260213-0007", ...}}
+        """
+        if event["type"] == "citizen.contact.v1":
+            handlers.remember_contact(event, self.store)
+            return
+        handlers.notify(event, catalog=load_catalog(), repo=self.store, senders=self.senders,
+                        status_url=self.settings.public_status_url, now=utcnow())
+
+    @http("GET", "/healthz")
+    @json_endpoint
+    def healthz(self, request):
+        status, body = self.health(self.store.deliveries.database,
+                                   outbox_lag_seconds=round(self.relay.lag_seconds(), 3))
+        return respond(status, body)
