@@ -56,17 +56,10 @@ def mongo_db(mongo_prefix):
     return lambda service: client[f"{mongo_prefix}{service}"]
 
 
-@pytest.fixture
-def smtp_sink():
-    from onestop.devsinks import smtp
-    sink = smtp.start("127.0.0.1", free_port(), http_port=free_port())
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def sms_sink():
-    from onestop.devsinks import sms
-    sink = sms.start("127.0.0.1", free_port())
-    yield sink
-    sink.stop()
+@pytest.fixture(scope="session")
+def sinks():
+    """A real SMTP server and SMS gateway sink, as processes, for the whole session."""
+    from tests.support.sinks import Sinks
+    running = Sinks(free_port(), free_port(), free_port()).start()
+    yield running
+    running.stop()

@@ -1,0 +1,60 @@
+"""Integration fixtures: nameko containers in this process on real RabbitMQ."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from nameko.containers import ServiceContainer
+
+from tests.conftest import MGMT, free_port
+
+AUTH = ("guest", "guest")
+
+
+@pytest.fixture
+def amqp_uri():
+    """A vhost per test: no message of one test reaches another's consumers."""
+    name = f"onestop-it-{uuid.uuid4().hex[:8]}"
+    requests.put(f"{MGMT}/api/vhosts/{name}", auth=AUTH, timeout=10).raise_for_status()
+    requests.put(f"{MGMT}/api/permissions/{name}/guest", auth=AUTH, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
+    requests.delete(f"{MGMT}/api/vhosts/{name}", auth=AUTH, timeout=60)
+
+
+@pytest.fixture
+def config(amqp_uri, sinks, mongo_prefix):
+    return {
+        "AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": mongo_prefix,
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": sinks.smtp_port, "SMS_URL": sinks.sms_url,
+        "RETRY_DELAYS": "0.2,0.4,0.8", "DELIVERY_LIMIT": 5, "CENTERS": "all",
+        "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
+    }
+
+
+class Services:
+    """Start nameko containers with per-container overrides; kill them all at the end."""
+
+    def __init__(self, config):
+        self.config, self.containers = config, []
+
+    def start(self, service_cls, **overrides):
+        port = free_port()
+        container = ServiceContainer(service_cls, {**self.config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+                                                   **overrides})
+        container.start()
+        container.http = f"http://127.0.0.1:{port}"
+        self.containers.append(container)
+        return container
+
+    def stop_all(self):
+        for container in self.containers:
+            container.kill()
+
+
+@pytest.fixture
+def services(config):
+    running = Services(config)
+    yield running
+    running.stop_all()

@@ -1,0 +1,54 @@
+"""The SMTP and SMS sinks as real processes, read through their HTTP APIs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import requests
+
+from tests.support.wait import until
+
+
+class Sinks:
+    def __init__(self, smtp_port: int, smtp_http: int, sms_http: int):
+        self.smtp_port, self.smtp_http, self.sms_http = smtp_port, smtp_http, sms_http
+        self.procs = []
+
+    @property
+    def sms_url(self) -> str:
+        return f"http://127.0.0.1:{self.sms_http}/api/v1/sms"
+
+    def start(self) -> "Sinks":
+        env = {**os.environ, "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_PORT": str(self.smtp_port),
+               "SMTP_SINK_HTTP": f"127.0.0.1:{self.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{self.sms_http}"}
+        for module in ("onestop.devsinks.smtp", "onestop.devsinks.sms"):
+            self.procs.append(subprocess.Popen([sys.executable, "-m", module], env=env,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in (self.smtp_http, self.sms_http):
+            until(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), 20, 0.1, f"sink on {port}")
+        return self
+
+    def stop(self):
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(10)
+
+    def emails(self, to: str | None = None) -> list[dict]:
+        return requests.get(f"http://127.0.0.1:{self.smtp_http}/api/v1/messages",
+                            params={"to": to} if to else {}, timeout=5).json()
+
+    def sms(self, to: str | None = None) -> list[dict]:
+        return requests.get(self.sms_url, params={"to": to} if to else {}, timeout=5).json()
+
+    def fault(self, sink: str, **spec) -> None:
+        port = self.smtp_http if sink == "smtp" else self.sms_http
+        requests.post(f"http://127.0.0.1:{port}/api/v1/faults", json=spec, timeout=5).raise_for_status()
+
+
+def _ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
