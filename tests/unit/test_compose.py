@@ -1,0 +1,184 @@
+"""Static checks of docker-compose.yml and deploy/Dockerfile.
+
+No Docker engine runs here, so these catch what would otherwise surface only
+on an operator's `docker compose up`: an invalid file, an unpinned image, a
+service that starts before its broker, a command naming a module that does
+not exist.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+APP_SERVICES = ("intake", "routing", "notification", "audit")
+MODULE = re.compile(r"(?:services|onestop)(?:\.\w+)+")
+
+if str(ROOT) not in sys.path:  # `services` and `onestop` are top-level packages
+    sys.path.insert(0, str(ROOT))
+
+
+def _load() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+SERVICES: dict = _load()["services"]
+
+
+def _command(service: dict) -> list[str]:
+    command = service.get("command") or []
+    return command.split() if isinstance(command, str) else list(command)
+
+
+def _env(service: dict) -> dict:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def _runs(service: dict, module: str) -> bool:
+    return module in _command(service)
+
+
+def _commanded_modules() -> list[tuple[str, str]]:
+    return [(name, token) for name, svc in SERVICES.items()
+            for token in _command(svc) if MODULE.fullmatch(token)]
+
+
+def test_compose_file_matches_the_compose_specification():
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    assert tool.exists(), f"{tool} missing: pip install -r requirements-dev.txt"
+    result = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_a_healthcheck(name):
+    check = SERVICES[name].get("healthcheck") or {}
+    assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_image_is_pinned(name):
+    image = SERVICES[name].get("image", "")
+    repository, _, tag = image.rpartition(":")
+    pinned = "@sha256:" in image or ("/" not in tag and tag not in ("", "latest"))
+    assert repository and pinned, f"{name}: image {image!r} is not pinned to a tag"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_services_restart_unless_stopped(name):
+    assert SERVICES[name].get("restart") == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if "depends_on" in s))
+def test_dependencies_wait_until_healthy(name):
+    depends = SERVICES[name]["depends_on"]
+    assert isinstance(depends, dict), f"{name}: short depends_on only waits for start"
+    for target, spec in depends.items():
+        assert target in SERVICES, f"{name} depends on unknown {target}"
+        assert (spec or {}).get("condition") == "service_healthy", f"{name} -> {target}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_wait_for_broker_and_database(name):
+    assert {"rabbitmq", "mongo"} <= set(SERVICES[name].get("depends_on", {}))
+
+
+def test_notification_waits_for_its_providers():
+    assert {"mailpit", "sms-sink"} <= set(SERVICES["notification"]["depends_on"])
+
+
+def test_the_four_services_share_one_image():
+    images = {SERVICES[name].get("image") for name in APP_SERVICES}
+    builds = {yaml.safe_dump(SERVICES[name].get("build")) for name in APP_SERVICES}
+    assert len(images) == 1 and None not in images, images
+    assert len(builds) == 1, builds
+    assert SERVICES["intake"]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert SERVICES["sms-sink"]["image"] in images
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_runs_its_own_module(name):
+    assert _runs(SERVICES[name], f"services.{name}.service")
+
+
+@pytest.mark.parametrize("name,module", _commanded_modules())
+def test_commanded_modules_exist(name, module):
+    # find_spec imports the parent packages, so a missing `services/x/service.py`
+    # (or a broken package __init__) fails here instead of in a container.
+    assert importlib.util.find_spec(module) is not None, f"{name}: no module {module}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if "--config" in _command(s)))
+def test_nameko_config_file_exists(name):
+    command = _command(SERVICES[name])
+    config = command[command.index("--config") + 1]
+    assert (ROOT / config).is_file(), f"{name}: {config} does not exist"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if "WEB_SERVER_ADDRESS" in _env(s)))
+def test_healthcheck_probes_the_service_port(name):
+    port = _env(SERVICES[name])["WEB_SERVER_ADDRESS"].rpartition(":")[2]
+    probe = " ".join(SERVICES[name]["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/healthz" in probe
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_services_share_the_environment(name):
+    env = _env(SERVICES[name])
+    assert env["AMQP_URI"] == "amqp://guest:guest@rabbitmq:5672//"
+    assert env["MONGO_URI"] == "mongodb://mongo:27017/"
+    assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("mailpit", "1025")
+    assert env["SMS_URL"] == "http://sms-sink:8026/api/v1/sms"
+    assert env["CENTERS"] == "all"
+
+
+def test_public_ports_are_intake_and_audit():
+    assert "8001:8001" in SERVICES["intake"]["ports"]
+    assert "8004:8004" in SERVICES["audit"]["ports"]
+    assert not any(SERVICES[n].get("ports") for n in ("routing", "notification"))
+
+
+def test_a_routing_worker_serves_a_single_center():
+    dedicated = [svc for svc in SERVICES.values()
+                 if _runs(svc, "services.routing.service")
+                 and re.fullmatch(r"[a-z0-9-]+", _env(svc).get("CENTERS", "all"))
+                 and _env(svc)["CENTERS"] != "all"]
+    assert dedicated, "no routing worker is dedicated to one center"
+
+
+def test_rabbitmq_is_3_13_with_management():
+    assert re.fullmatch(r"rabbitmq:3\.13(\.\d+)*-management(-alpine)?", SERVICES["rabbitmq"]["image"])
+
+
+def test_mongo_is_7():
+    assert re.fullmatch(r"mongo:7(\.\d+)*(-\w+)?", SERVICES["mongo"]["image"])
+
+
+def test_broker_and_database_keep_data_in_named_volumes():
+    volumes = _load().get("volumes") or {}
+    for name, path in (("rabbitmq", "/var/lib/rabbitmq"), ("mongo", "/data/db")):
+        mounts = [m.split(":") for m in SERVICES[name]["volumes"]]
+        assert any(src in volumes and dst == path for src, dst, *_ in mounts), name
+
+
+def test_dockerfile_is_pinned_and_runs_unprivileged():
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    base = re.search(r"^FROM\s+(\S+)", text, re.M).group(1)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:\w+)?", base), base
+    user = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert user and user[-1].split(":")[0] not in ("root", "0"), user
+    assert "pip install -r requirements.txt" in text
+    assert "pip install --no-deps ." in text
