@@ -34,5 +34,9 @@ test: install
 docs: install
 	$(BIN)/python -m onestop.docsgen
 
+## fail if docs/events.md or docs/asyncapi.yaml are older than the schemas
+check-docs: install
+	$(BIN)/python -m onestop.docsgen --check
+
 clean:
 	rm -rf $(VENV) var tools/asyncapi/node_modules

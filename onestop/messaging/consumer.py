@@ -104,15 +104,16 @@ class ReliableHandler(Entrypoint):
 
     def setup(self):
         settings = Settings.load(self.container.config)
-        centers = settings.center_ids(list(load_catalog().centers))
+        known = list(load_catalog().centers)
+        served = settings.center_ids(known)
         service = self.queue_name or self.container.service_name
         self.settings = settings
-        self.center_queues = [
-            _CenterQueue(self, ServiceQueues(service, center, self.patterns,
-                                             settings.retry_delays, settings.delivery_limit))
-            for center in centers
-        ]
-        declare_with_retry(settings.amqp_uri, [cq.queues for cq in self.center_queues])
+        queues = {center: ServiceQueues(service, center, self.patterns, settings.retry_delays,
+                                        settings.delivery_limit) for center in known}
+        # Declare every center's queues, not just the served ones: a center whose
+        # workers are down must still have its events kept for when they return.
+        declare_with_retry(settings.amqp_uri, list(queues.values()))
+        self.center_queues = [_CenterQueue(self, queues[center]) for center in served]
         for cq in self.center_queues:
             self.queue_consumer.register_provider(cq)
 

@@ -40,13 +40,19 @@ def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now) -
         base = {"code": code, "center": event["center"], "channel": message.channel, "template": template,
                 "language": contact["language"], "trigger_event_id": event["id"],
                 "recipient": mask_address(message.to)}
-        record = repo.attempt(delivery_id, base)
+        record = repo.claim(delivery_id, base, now)
+        if record is None:  # finished meanwhile, or another worker is sending it right now
+            done = repo.delivery(delivery_id)
+            if done["status"] == "pending":
+                failures.append(f"{message.channel}: being sent by another worker")
+            continue
         try:
             provider_id = senders[message.channel](message, delivery_id)
         except PermanentError as exc:
             _finish(repo, event, delivery_id, record, "failed", now, error=str(exc))
             continue
         except TransientError as exc:
+            repo.release(delivery_id, str(exc))
             failures.append(f"{message.channel}: {exc}")
             continue
         _finish(repo, event, delivery_id, record, "sent", now, provider_id=provider_id)

@@ -1,7 +1,13 @@
 """Notification's repository: contacts (private), deliveries with their outbox."""
 from __future__ import annotations
 
-from pymongo import ASCENDING
+from datetime import datetime, timedelta, timezone
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+LEASE = 120.0  # seconds; longer than the SMTP and SMS timeouts together
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class NotificationRepository:
@@ -22,13 +28,27 @@ class NotificationRepository:
     def delivery(self, delivery_id: str) -> dict | None:
         return self.deliveries.find_one({"_id": delivery_id}, {"outbox": 0})
 
-    def attempt(self, delivery_id: str, base: dict) -> dict:
-        """Count an attempt before sending, so a crash mid-send is visible."""
-        return self.deliveries.find_one_and_update(
-            {"_id": delivery_id}, {"$setOnInsert": {**base, "status": "pending"}, "$inc": {"attempts": 1}},
-            upsert=True, return_document=True, projection={"outbox": 0})
+    def claim(self, delivery_id: str, base: dict, now: datetime, lease: float = LEASE) -> dict | None:
+        """Take the right to send, for `lease` seconds, and count the attempt.
+
+        Two copies of one event handled at once (a redelivery) cannot both send:
+        the second finds the delivery leased or finished and gets None.
+        """
+        try:
+            return self.deliveries.find_one_and_update(
+                {"_id": delivery_id, "status": "pending", "lease_until": {"$lt": now}},
+                {"$setOnInsert": base, "$set": {"lease_until": now + timedelta(seconds=lease)},
+                 "$inc": {"attempts": 1}},
+                upsert=True, return_document=ReturnDocument.AFTER, projection={"outbox": 0})
+        except DuplicateKeyError:
+            return None
+
+    def release(self, delivery_id: str, error: str) -> None:
+        """A transient failure: let the next attempt claim it at once."""
+        self.deliveries.update_one({"_id": delivery_id, "status": "pending"},
+                                   {"$set": {"lease_until": EPOCH, "last_error": error}})
 
     def finish(self, delivery_id: str, status: str, fields: dict, event_entry: dict) -> None:
         """Record the outcome and its event in one write."""
-        self.deliveries.update_one({"_id": delivery_id},
-                                   {"$set": {"status": status, **fields}, "$push": {"outbox": event_entry}})
+        self.deliveries.update_one({"_id": delivery_id}, {"$set": {"status": status, "lease_until": EPOCH, **fields},
+                                                          "$push": {"outbox": event_entry}})

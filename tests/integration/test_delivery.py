@@ -1,0 +1,148 @@
+"""Delivery basics on real RabbitMQ: nothing lost, nothing doubled, centers apart."""
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pytest
+import requests
+from kombu import Connection
+
+from onestop.events import make_event
+from onestop.messaging.outbox import outbox_entry
+from onestop.messaging.publisher import ConfirmedPublisher
+from onestop.messaging.topology import EVENTS
+from onestop.store import database
+from onestop.config import Settings
+from services.audit.service import AuditService
+from services.intake.service import IntakeService
+from services.notification.service import NotificationService
+from services.routing.service import RoutingService
+from tests.support.samples import dossier
+from tests.support.wait import until
+
+pytestmark = pytest.mark.integration
+
+
+def queue_depth(amqp_uri, name):
+    with Connection(amqp_uri) as conn:
+        return conn.default_channel.queue_declare(name, passive=True).message_count
+
+
+def drain(amqp_uri, name):
+    """Take every message off a queue: [(headers, body)]."""
+    out = []
+    with Connection(amqp_uri) as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(name, no_ack=True)) is not None:
+            out.append((message.headers, orjson.loads(message.body)))
+    return out
+
+
+def received_event(code="VYDA-260213-0001", center="hue-vyda", **data):
+    payload = {"code": code, "official_code": f"00.00.H57.{code}", "procedure_code": "1.001193",
+               "procedure_name": "Đăng ký khai sinh", "field": "justice", "channel": "counter",
+               "received_at": "2026-02-13T02:00:00Z", "appointment_date": "2026-02-13", "working_days": 0,
+               "missing_documents": [], "applicant": "N. V. A.", "status": "received"}
+    payload.update(data)
+    return make_event("dossier.received.v1", center=center, subject=code, data=payload,
+                      actor={"id": "counter", "role": "counter_staff"})
+
+
+def publish(amqp_uri, event, routing_key=None):
+    ConfirmedPublisher(amqp_uri).publish(event, exchange=EVENTS,
+                                         routing_key=routing_key or f"{event['type']}.{event['center']}")
+
+
+def test_a_redelivered_event_has_one_effect_each(services, config, sinks):
+    """The same event twice: one assignment, one audit entry, one SMS, one email."""
+    routing, audit, notification = (services.start(c) for c in (RoutingService, AuditService, NotificationService))
+    event = received_event(code="VYDA-260213-0042")
+    contact = make_event("citizen.contact.v1", center="hue-vyda", subject=event["subject"], data={
+        "code": event["subject"], "full_name": "Lê Thị Hoa", "phone": "+84912000042",
+        "email": "twice@example.vn", "channels": ["sms", "email"], "language": "vi"},
+        actor={"id": "counter", "role": "counter_staff"})
+    ConfirmedPublisher(config["AMQP_URI"]).publish(contact, exchange="onestop.private",
+                                                   routing_key="citizen.contact.v1.hue-vyda")
+    publish(config["AMQP_URI"], event)
+    publish(config["AMQP_URI"], event)
+    until(lambda: sinks.sms(to="+84912000042"), 15, 0.1, "the SMS")
+    timeline = until(lambda: (r := requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0042")).ok
+                     and len([e for e in r.json()["entries"] if e["type"] == "notification.sent.v1"]) == 2
+                     and r.json()["entries"], 15, 0.1, "the audit timeline")
+    types = sorted(e["type"] for e in timeline)
+    assert types.count("dossier.received.v1") == 1
+    assert types.count("dossier.assigned.v1") == 1 and types.count("dossier.routed.v1") == 1
+    for queue in ("onestop.routing.hue-vyda", "onestop.notification.hue-vyda", "onestop.audit.hue-vyda"):
+        until(lambda: queue_depth(config["AMQP_URI"], queue) == 0, 10, 0.1, f"{queue} drained")
+    assert len(sinks.sms(to="+84912000042")) == 1
+    assert len(sinks.emails(to="twice@example.vn")) == 1
+    db = database(Settings.load(config), "routing")
+    assert db.assignments.count_documents({"_id": "VYDA-260213-0042"}) == 1
+
+
+def test_a_poison_event_is_dead_lettered_with_its_reason(services, config):
+    services.start(RoutingService)
+    event = received_event(code="VYDA-260213-0043", procedure_code="9.999999")  # no such procedure
+    publish(config["AMQP_URI"], event)
+    dlq = "onestop.routing.hue-vyda.dlq"
+    until(lambda: queue_depth(config["AMQP_URI"], dlq) == 1, 15, 0.1, "the dead letter")
+    [(headers, body)] = drain(config["AMQP_URI"], dlq)
+    assert headers["x-onestop-reason"] == "permanent"
+    assert "9.999999" in headers["x-onestop-error"]
+    assert body["id"] == event["id"]
+
+
+def test_a_failing_handler_retries_with_backoff_then_dead_letters(services, config):
+    """Intake follows routing events for a dossier it never saw: transient, retried, then DLQ."""
+    services.start(IntakeService)
+    assigned = make_event("dossier.routed.v1", center="hue-vyda", subject="VYDA-260213-0044", data={
+        "code": "VYDA-260213-0044", "procedure_code": "1.001193", "department_id": "vp",
+        "department_name": "Văn phòng", "routed_at": "2026-02-13T02:00:00Z"},
+        actor={"id": "routing", "role": "system"})
+    publish(config["AMQP_URI"], assigned)
+    dlq = "onestop.intake.hue-vyda.dlq"
+    until(lambda: queue_depth(config["AMQP_URI"], dlq) == 1, 20, 0.1, "the dead letter")
+    [(headers, _body)] = drain(config["AMQP_URI"], dlq)
+    assert headers["x-onestop-reason"] == "retries_exhausted"
+    assert len(headers["x-onestop-history"]) == 4  # the first try and one retry per delay (0.2, 0.4, 0.8 s)
+
+
+def test_an_event_no_queue_is_bound_for_is_kept(services, config):
+    services.start(AuditService)
+    publish(config["AMQP_URI"], received_event(), routing_key="dossier.received.v1.hue-nowhere")
+    until(lambda: queue_depth(config["AMQP_URI"], "onestop.unrouted") == 1, 10, 0.1, "the unrouted copy")
+
+
+def test_a_worker_serves_only_its_centers(services, config):
+    services.start(RoutingService, CENTERS="hue-vyda")
+    audit = services.start(AuditService)
+    publish(config["AMQP_URI"], received_event(code="VYDA-260213-0045"))
+    publish(config["AMQP_URI"], received_event(code="PXUA-260213-0045", center="hue-phuxuan"))
+    until(lambda: any(e["type"] == "dossier.assigned.v1" for e in requests.get(
+        f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0045").json().get("entries", [])), 15, 0.1, "vyda routed")
+    assert queue_depth(config["AMQP_URI"], "onestop.routing.hue-phuxuan") == 1  # waiting for its own worker
+    services.start(RoutingService, CENTERS="hue-phuxuan")
+    until(lambda: queue_depth(config["AMQP_URI"], "onestop.routing.hue-phuxuan") == 0, 15, 0.1, "phuxuan drained")
+
+
+def test_codes_stay_unique_under_concurrency_and_across_restarts(services, config):
+    intake = services.start(IntakeService)
+    post = lambda _: requests.post(f"{intake.http}/api/v1/dossiers", json=dossier(), timeout=30).json()["code"]  # noqa: E731
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(post, range(40)))
+    assert len(set(codes)) == 40
+    intake.kill()
+    restarted = services.start(IntakeService)
+    code = requests.post(f"{restarted.http}/api/v1/dossiers", json=dossier(), timeout=30).json()["code"]
+    assert code not in codes and int(code[-4:]) == 41
+
+
+def test_events_written_before_a_crash_are_published_after_restart(services, config):
+    """The outbox: a dossier whose events were never published (the process died
+    after the write) has them published by the next intake process."""
+    db = database(Settings.load(config), "intake")
+    event = received_event(code="VYDA-260213-0046")
+    db.dossiers.insert_one({"_id": "VYDA-260213-0046", "code": "VYDA-260213-0046", "outbox": [outbox_entry(event)]})
+    audit = services.start(AuditService)
+    services.start(IntakeService)
+    until(lambda: requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0046").ok, 15, 0.1, "the event")
+    until(lambda: db.dossiers.find_one({"_id": "VYDA-260213-0046"})["outbox"] == [], 5, 0.1, "outbox emptied")
