@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def platform(amqp_uri, tmp_path_factory):
     ports = Ports(*(free_port() for _ in range(7)))
-    running = Platform(ports=ports, env={"AMQP_URI": amqp_uri, "MONGO_URI": ""},
+    running = Platform(ports=ports, env={"AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": f"e2e{free_port()}_"},
                        log_dir=tmp_path_factory.mktemp("logs"))
     try:
         running.start(timeout=90)
