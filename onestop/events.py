@@ -30,10 +30,20 @@ PRIVATE = "private"
 
 class ActorSchema(Schema):
     class Meta:
-        unknown = RAISE
+        unknown = EXCLUDE  # producers may add optional actor fields
 
     id = fields.String(required=True, metadata={"description": "who acted: a staff user id, a citizen or a service", "example": "counter-01"})
     role = fields.String(required=True, metadata={"description": "counter_staff, officer, citizen, system, ...", "example": "counter_staff"})
+
+
+def _is_utc_time(text: str) -> bool:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("not an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise ValidationError("the time must carry its UTC offset (Z)")
+    return True
 
 
 class EnvelopeSchema(Schema):
@@ -47,7 +57,8 @@ class EnvelopeSchema(Schema):
     type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]+)+\.v\d+$"),
                          metadata={"description": "versioned event type", "example": "dossier.received.v1"})
     source = fields.String(required=True, metadata={"description": "onestop/<service>/<center>", "example": "onestop/intake/hue-vyda"})
-    time = fields.String(required=True, metadata={"description": "UTC, ISO 8601", "example": "2026-02-13T02:15:00Z"})
+    time = fields.String(required=True, validate=lambda text: _is_utc_time(text),
+                         metadata={"description": "UTC, ISO 8601", "example": "2026-02-13T02:15:00.000Z"})
     subject = fields.String(required=True, metadata={"description": "the dossier code", "example": "VYDA-260213-0007"})
     center = fields.String(required=True, metadata={"description": "center id", "example": "hue-vyda"})
     correlation_id = fields.String(required=True, metadata={"description": "shared by all events caused by one request"})

@@ -39,8 +39,13 @@ class Verdict:
         return {"center": self.center, "ok": self.ok, "entries": self.entries, "first_break": self.first_break}
 
 
-def verify_chain(center: str, entries) -> Verdict:
-    """Walk entries in seq order; stop at the first that does not fit."""
+def verify_chain(center: str, entries, head: dict | None = None) -> Verdict:
+    """Walk entries in seq order; stop at the first that does not fit.
+
+    ``head`` is the center's recorded head ({"seq", "hash"}), kept apart from
+    the entries: without it, cutting the newest entries would leave a shorter
+    chain that still verifies.
+    """
     prev, count = GENESIS, 0
     for expected_seq, entry in enumerate(entries, start=1):
         count = expected_seq
@@ -55,4 +60,7 @@ def verify_chain(center: str, entries) -> Verdict:
             return Verdict(center, False, count, {"seq": expected_seq, "event_id": entry.get("event_id"),
                                                   "reason": problem})
         prev = entry["hash"]
+    if head and head["seq"] > count:
+        return Verdict(center, False, count, {"seq": count + 1, "event_id": None,
+                                              "reason": f"the chain ends at #{count} but its head is #{head['seq']}: entries were removed"})
     return Verdict(center, True, count)

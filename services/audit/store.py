@@ -4,12 +4,13 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.audit.domain import GENESIS, chain_entry
+from services.audit.domain import GENESIS, Verdict, chain_entry, verify_chain
 
 
 class AuditRepository:
     def __init__(self, db):
         self.entries = db["entries"]
+        self.heads = db["heads"]
 
     def ensure_indexes(self) -> None:
         self.entries.create_index("event_id", unique=True)
@@ -32,10 +33,22 @@ class AuditRepository:
             entry = chain_entry(center, seq + 1, prev, event, recorded_at)
             try:
                 self.entries.insert_one({"_id": f"{center}:{seq + 1:012d}", **entry})
-                return entry
             except DuplicateKeyError:
                 continue
+            self._advance_head(center, entry)
+            return entry
         raise RuntimeError(f"could not append to the {center} chain after {attempts} attempts")
+
+    def _advance_head(self, center: str, entry: dict) -> None:
+        """The head only moves forward; if a crash skips this, the next append catches up."""
+        try:
+            self.heads.update_one({"_id": center, "seq": {"$lt": entry["seq"]}},
+                                  {"$set": {"seq": entry["seq"], "hash": entry["hash"]}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a later entry already moved it
+
+    def verify(self, center: str) -> Verdict:
+        return verify_chain(center, self.chain(center), self.heads.find_one({"_id": center}))
 
     def timeline(self, code: str) -> list[dict]:
         return list(self.entries.find({"subject": code}, {"_id": 0}).sort([("time", ASCENDING), ("seq", ASCENDING)]))

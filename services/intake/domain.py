@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
-PHONE = re.compile(r"^(?:\+?84|0)([35789]\d{8})$")
+PHONE = re.compile(r"^(?:\+?84|0)([35789][0-9]{8})$")
 CODE = re.compile(r"^([A-Z]{2,8})-(\d{6})-(\d{4,})$")
 
 

@@ -35,7 +35,7 @@ class _Strict(Schema):
 class CitizenSchema(_Strict):
     full_name = Text(required=True, validate=[validate.Length(min=2, max=100),
                                               validate.Regexp(NAME, error="letters, spaces, ' and - only")])
-    id_number = Text(required=True, validate=validate.Regexp(r"^\d{12}$", error="must be exactly 12 digits"))
+    id_number = Text(required=True, validate=validate.Regexp(r"^[0-9]{12}$", error="must be exactly 12 digits"))
     phone = Phone(required=True)
     email = Text(load_default=None, allow_none=True,
                  validate=[validate.Length(max=254), validate.Email(error="not a valid email address")])

@@ -1,0 +1,188 @@
+"""notify(): the citizen hears about their dossier once per channel, however
+often the event comes, and a provider outage neither loses nor doubles a message.
+
+Real repository (mongomock or MONGO_URI) and templates; the SMTP server and
+SMS gateway are plain fake callables that record what they were asked to send.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+import onestop.contracts  # noqa: F401  (registers every event type)
+from onestop.catalog import load_catalog
+from onestop.errors import PermanentError, TransientError
+from onestop.events import make_event
+from services.notification.handlers import notify, remember_contact
+from services.notification.store import NotificationRepository
+
+CATALOG = load_catalog()
+NOW = datetime(2026, 3, 2, 2, 16, tzinfo=timezone.utc)
+CODE = "VYDA-260302-0007"
+STATUS_URL = "http://127.0.0.1:8001/api/v1/dossiers/{code}"
+BIRTH = CATALOG.procedure("1.001193")
+
+
+class FakeSender:
+    """Records each message; fails with `errors` (one per call) while any are left."""
+
+    def __init__(self, *errors):
+        self.sent, self.errors = [], list(errors)
+
+    def __call__(self, message, reference):
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append((message, reference))
+        return f"provider-{len(self.sent)}"
+
+
+@pytest.fixture
+def repo(mongo_db):
+    repository = NotificationRepository(mongo_db("notification"))
+    repository.ensure_indexes()
+    return repository
+
+
+def received():
+    return make_event("dossier.received.v1", center="hue-vyda", subject=CODE,
+                      actor={"id": "counter-01", "role": "counter_staff"}, time=NOW, data={
+                          "code": CODE, "official_code": "00.00.H57.VYDA-260302-0007",
+                          "procedure_code": BIRTH.code, "procedure_name": BIRTH.name_vi, "field": "justice",
+                          "channel": "counter", "received_at": "2026-03-02T02:15:00Z",
+                          "appointment_date": "2026-03-02", "working_days": 0,
+                          "missing_documents": [], "applicant": "N. V. A.", "status": "received"})
+
+
+def contact_event(**changes):
+    data = {"code": CODE, "full_name": "Nguyễn Văn An", "phone": "+84912345678",
+            "email": "an.nguyen@example.vn", "channels": ["sms", "email"], "language": "vi", **changes}
+    return make_event("citizen.contact.v1", center="hue-vyda", subject=CODE, data=data,
+                      actor={"id": "counter-01", "role": "counter_staff"}, time=NOW)
+
+
+def run(event, repo, email, sms):
+    return notify(event, catalog=CATALOG, repo=repo, senders={"email": email, "sms": sms},
+                  status_url=STATUS_URL, now=NOW)
+
+
+def delivery(repo, event, channel):
+    return repo.deliveries.find_one({"_id": f"{event['id']}:{channel}"})
+
+
+def test_without_contact_details_yet_it_asks_to_be_retried_and_sends_nothing(repo):
+    email, sms = FakeSender(), FakeSender()
+    with pytest.raises(TransientError):
+        run(received(), repo, email, sms)
+    assert email.sent == [] and sms.sent == []
+    assert repo.deliveries.count_documents({}) == 0
+
+
+def test_contact_arriving_late_is_used_on_the_retry(repo):
+    event, email, sms = received(), FakeSender(), FakeSender()
+    with pytest.raises(TransientError):
+        run(event, repo, email, sms)
+    remember_contact(contact_event(), repo)
+    assert len(run(event, repo, email, sms)) == 2
+
+
+def test_one_email_and_one_sms_are_sent_and_recorded(repo):
+    remember_contact(contact_event(), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+
+    sent = run(event, repo, email, sms)
+
+    assert sorted(sent) == sorted([f"{event['id']}:email", f"{event['id']}:sms"])
+    (mail, mail_ref), = email.sent
+    (text, sms_ref), = sms.sent
+    assert mail.to == "an.nguyen@example.vn" and CODE in mail.subject and CODE in mail.text
+    assert text.to == "+84912345678" and CODE in text.text and "02/03/2026" in text.text
+    assert (mail_ref, sms_ref) == (f"{event['id']}:email", f"{event['id']}:sms")
+    for channel, recipient, provider_id in (("email", "a***@example.vn", "provider-1"),
+                                            ("sms", "+8491****678", "provider-1")):
+        record = delivery(repo, event, channel)
+        assert record["status"] == "sent" and record["attempts"] == 1
+        assert record["provider_id"] == provider_id and record["code"] == CODE
+        assert record["recipient"] == recipient  # the store keeps no full address
+        (entry,) = record["outbox"]
+        assert entry["event"]["type"] == "notification.sent.v1"
+        assert entry["routing_key"] == "notification.sent.v1.hue-vyda"
+        assert entry["event"]["data"]["channel"] == channel
+        assert entry["event"]["data"]["trigger_event_id"] == event["id"]
+        assert entry["event"]["correlation_id"] == event["correlation_id"]
+
+
+def test_the_same_event_again_sends_nothing_more(repo):
+    remember_contact(contact_event(), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+    run(event, repo, email, sms)
+
+    assert run(event, repo, email, sms) == []
+    assert run(dict(event), repo, email, sms) == []
+    assert len(email.sent) == 1 and len(sms.sent) == 1
+    assert repo.deliveries.count_documents({}) == 2
+    assert all(len(d["outbox"]) == 1 and d["attempts"] == 1 for d in repo.deliveries.find())
+
+
+def test_sms_gateway_down_retries_only_the_sms(repo):
+    remember_contact(contact_event(), repo)
+    event, email, sms = received(), FakeSender(), FakeSender(TransientError("gateway 503"))
+
+    with pytest.raises(TransientError, match="sms"):
+        run(event, repo, email, sms)
+    assert len(email.sent) == 1 and sms.sent == []
+    assert delivery(repo, event, "email")["status"] == "sent"
+    pending = delivery(repo, event, "sms")
+    assert pending["status"] == "pending" and pending["attempts"] == 1 and not pending.get("outbox")
+
+    assert run(event, repo, email, sms) == [f"{event['id']}:sms"]
+    assert len(email.sent) == 1  # the email was not sent twice
+    assert len(sms.sent) == 1
+    record = delivery(repo, event, "sms")
+    assert record["status"] == "sent" and record["attempts"] == 2
+    assert [e["event"]["data"]["attempts"] for e in record["outbox"]] == [2]
+
+
+def test_a_permanent_failure_is_recorded_with_an_event_and_not_retried(repo):
+    remember_contact(contact_event(), repo)
+    event = received()
+    email, sms = FakeSender(PermanentError("550 mailbox does not exist")), FakeSender()
+
+    sent = run(event, repo, email, sms)  # does not raise
+
+    assert sent == [f"{event['id']}:sms"] and len(sms.sent) == 1
+    failed = delivery(repo, event, "email")
+    assert failed["status"] == "failed" and "550 mailbox does not exist" in failed["error"]
+    (entry,) = failed["outbox"]
+    assert entry["event"]["type"] == "notification.failed.v1"
+    assert entry["event"]["data"]["error"] == "550 mailbox does not exist"
+    assert entry["event"]["data"]["recipient"] == "a***@example.vn"
+    # redelivery: the failed email is not tried again, the sent SMS is not resent
+    assert run(event, repo, email, sms) == []
+    assert len(sms.sent) == 1 and delivery(repo, event, "email")["attempts"] == 1
+
+
+def test_sms_only_citizen_gets_no_email(repo):
+    remember_contact(contact_event(channels=["sms"], email=None), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+    assert run(event, repo, email, sms) == [f"{event['id']}:sms"]
+    assert email.sent == [] and delivery(repo, event, "email") is None
+
+
+def test_english_speaker_is_written_to_in_english(repo):
+    remember_contact(contact_event(language="en"), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+    run(event, repo, email, sms)
+    assert "Birth registration" in email.sent[0][0].text and "Đăng ký khai sinh" not in email.sent[0][0].text
+    assert delivery(repo, event, "sms")["language"] == "en"
+
+
+def test_events_without_a_template_are_ignored(repo):
+    remember_contact(contact_event(), repo)
+    email, sms = FakeSender(), FakeSender()
+    routed = make_event("dossier.routed.v1", center="hue-vyda", subject=CODE, time=NOW,
+                        actor={"id": "routing", "role": "system"},
+                        data={"code": CODE, "procedure_code": BIRTH.code, "department_id": "vp",
+                              "department_name": "Văn phòng HĐND và UBND", "routed_at": "2026-03-02T02:15:00Z"})
+    assert run(routed, repo, email, sms) == []
+    assert email.sent == [] and sms.sent == [] and repo.deliveries.count_documents({}) == 0
