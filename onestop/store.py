@@ -36,6 +36,9 @@ def get_client(mongo_uri: str):
                     mongo_uri, serverSelectionTimeoutMS=5000, tz_aware=True, connect=False)
             else:
                 import mongomock
+
+                from onestop.embedded import install
+                install()
                 print(EMBEDDED_WARNING, file=sys.stderr, flush=True)
                 log.warning("MONGO_URI not set: embedded, non-durable store in use")
                 _clients[mongo_uri] = mongomock.MongoClient(tz_aware=True)

@@ -6,6 +6,10 @@ atomically without transactions. The relay publishes pending entries with
 publisher confirms and only then removes them, so an event is published at
 least once even if the process dies at any point (consumers dedupe by id).
 
+A document with events waiting also carries ``outbox_pending: true`` (an
+indexable flag: the relay finds pending documents without scanning), set by
+`with_outbox` / `push_outbox` in the same write as the entries.
+
 An outbox entry::
 
     {"id": "<event id>", "exchange": "public", "routing_key": "dossier.received.v1.hue-vyda",
@@ -27,7 +31,7 @@ from onestop.messaging.topology import EXCHANGES
 from onestop.store import database
 
 log = logging.getLogger(__name__)
-PENDING = {"outbox.0": {"$exists": True}}
+PENDING = {"outbox_pending": True}
 
 
 def outbox_entry(event: dict, at: datetime | None = None) -> dict:
@@ -39,6 +43,23 @@ def outbox_entry(event: dict, at: datetime | None = None) -> dict:
         "at": at or datetime.now(timezone.utc),
         "event": event,
     }
+
+
+def with_outbox(document: dict, events: list, at: datetime | None = None) -> dict:
+    """A new document carrying these events in its outbox."""
+    return {**document, "outbox": [outbox_entry(e, at) for e in events], "outbox_pending": True}
+
+
+def push_outbox(update: dict, events: list, at: datetime | None = None) -> dict:
+    """An update that also queues these events (same single-document write)."""
+    update = {k: dict(v) for k, v in update.items()}
+    update.setdefault("$push", {})["outbox"] = {"$each": [outbox_entry(e, at) for e in events]}
+    update.setdefault("$set", {})["outbox_pending"] = True
+    return update
+
+
+def ensure_outbox_index(collection) -> None:
+    collection.create_index("outbox_pending", sparse=True)
 
 
 class Relay:
@@ -56,6 +77,8 @@ class Relay:
                     self.publish(entry)
                 coll.update_one({"_id": doc["_id"]},
                                 {"$pull": {"outbox": {"id": {"$in": [e["id"] for e in doc["outbox"]]}}}})
+                # only if nothing was queued meanwhile
+                coll.update_one({"_id": doc["_id"], "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
                 sent += len(doc["outbox"])
         return sent
 

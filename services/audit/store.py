@@ -1,10 +1,14 @@
 """Audit's repository: append-only, one chain per center."""
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.audit.domain import GENESIS, Verdict, chain_entry, verify_chain
+
+
+def _entry_id(center: str, seq: int) -> str:
+    return f"{center}:{seq:012d}"
 
 
 class AuditRepository:
@@ -24,20 +28,29 @@ class AuditRepository:
         place cannot both win: the loser reads the new head and tries again.
         """
         center = event["center"]
+        if self.entries.count_documents({"event_id": event["id"]}, limit=1):
+            return None
         for _ in range(attempts):
-            if self.entries.count_documents({"event_id": event["id"]}, limit=1):
-                return None
-            head = self.entries.find_one({"center": center}, {"seq": 1, "hash": 1},
-                                         sort=[("seq", DESCENDING)])
-            seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
+            seq, prev = self._head(center)
             entry = chain_entry(center, seq + 1, prev, event, recorded_at)
             try:
-                self.entries.insert_one({"_id": f"{center}:{seq + 1:012d}", **entry})
+                self.entries.insert_one({"_id": _entry_id(center, seq + 1), **entry})
             except DuplicateKeyError:
+                if self.entries.count_documents({"event_id": event["id"]}, limit=1):
+                    return None  # a concurrent copy of this event won
                 continue
             self._advance_head(center, entry)
             return entry
         raise RuntimeError(f"could not append to the {center} chain after {attempts} attempts")
+
+    def _head(self, center: str) -> tuple[int, str]:
+        """The recorded head, moved past any entry a crash left beyond it."""
+        head = self.heads.find_one({"_id": center}) or {"seq": 0, "hash": GENESIS}
+        seq, prev = head["seq"], head["hash"]
+        while (ahead := self.entries.find_one({"_id": _entry_id(center, seq + 1)}, {"seq": 1, "hash": 1})):
+            seq, prev = ahead["seq"], ahead["hash"]
+            self._advance_head(center, ahead)
+        return seq, prev
 
     def _advance_head(self, center: str, entry: dict) -> None:
         """The head only moves forward; if a crash skips this, the next append catches up."""

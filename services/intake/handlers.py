@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from onestop.errors import InvalidInput, TransientError
 from onestop.events import iso, make_event, parse_time
-from onestop.messaging.outbox import outbox_entry
+from onestop.messaging.outbox import with_outbox
 from onestop.masking import mask_name
 from services.intake.domain import DossierCode, make_receipt
 from services.intake.store import STATUS_RANK
@@ -69,8 +69,9 @@ def submit_dossier(payload: dict, *, catalog, calendar_for, repo, now: datetime,
         "missing_documents": [d.code for d in receipt.missing_documents],
         "citizen": citizen, "note": payload.get("note"), "actor": actor,
         "history": [{"status": "received", "at": now, "event_id": received["id"]}],
-        "seen": [], "outbox": [outbox_entry(contact, now), outbox_entry(received, now)],
+        "seen": [],
     }
+    dossier = with_outbox(dossier, [contact, received], now)
     if idempotency_key:
         dossier.update(idempotency_key=idempotency_key, request_hash=request_hash)
     if not repo.insert(dossier):  # lost a race with the same key

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from onestop.messaging.outbox import ensure_outbox_index
+
 STATUS_RANK = {"received": 0, "routed": 1, "assigned": 2}
 
 
@@ -15,7 +17,7 @@ class IntakeRepository:
     def ensure_indexes(self) -> None:
         self.dossiers.create_index("idempotency_key", unique=True, sparse=True)
         self.dossiers.create_index([("center", ASCENDING), ("received_at", ASCENDING)])
-        self.dossiers.create_index("outbox.id", sparse=True)
+        ensure_outbox_index(self.dossiers)
 
     def next_sequence(self, center: str, day) -> int:
         """Atomic per center and day, so codes stay unique under concurrency and restarts."""

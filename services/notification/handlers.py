@@ -4,7 +4,6 @@ from __future__ import annotations
 from onestop.errors import PermanentError, TransientError
 from onestop.events import iso, make_event
 from onestop.masking import mask_address
-from onestop.messaging.outbox import outbox_entry
 from services.notification.domain import TEMPLATE_FOR, compose, receipt_context
 
 SYSTEM = {"id": "notification", "role": "system"}
@@ -71,4 +70,4 @@ def _finish(repo, event, delivery_id, record, status, now, error=None, provider_
     outcome = make_event(f"notification.{status}.v1", center=event["center"], subject=record["code"],
                          data=data, actor=SYSTEM, correlation_id=event["correlation_id"], time=now)
     fields = {"finished_at": iso(now), "error": error, "provider_id": provider_id}
-    repo.finish(delivery_id, status, fields, outbox_entry(outcome, now))
+    repo.finish(delivery_id, status, fields, outcome, now)

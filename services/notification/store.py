@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from onestop.messaging.outbox import ensure_outbox_index, push_outbox
+
 LEASE = 120.0  # seconds; longer than the SMTP and SMS timeouts together
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -17,7 +19,7 @@ class NotificationRepository:
 
     def ensure_indexes(self) -> None:
         self.deliveries.create_index([("code", ASCENDING)])
-        self.deliveries.create_index("outbox.id", sparse=True)
+        ensure_outbox_index(self.deliveries)
 
     def save_contact(self, code: str, contact: dict, event_id: str) -> None:
         self.contacts.update_one({"_id": code}, {"$set": {**contact, "event_id": event_id}}, upsert=True)
@@ -48,7 +50,7 @@ class NotificationRepository:
         self.deliveries.update_one({"_id": delivery_id, "status": "pending"},
                                    {"$set": {"lease_until": EPOCH, "last_error": error}})
 
-    def finish(self, delivery_id: str, status: str, fields: dict, event_entry: dict) -> None:
+    def finish(self, delivery_id: str, status: str, fields: dict, event: dict, now: datetime) -> None:
         """Record the outcome and its event in one write."""
-        self.deliveries.update_one({"_id": delivery_id}, {"$set": {"status": status, "lease_until": EPOCH, **fields},
-                                                          "$push": {"outbox": event_entry}})
+        self.deliveries.update_one({"_id": delivery_id}, push_outbox(
+            {"$set": {"status": status, "lease_until": EPOCH, **fields}}, [event], now))

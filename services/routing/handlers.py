@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from onestop.errors import PermanentError
 from onestop.events import iso, make_event
-from onestop.messaging.outbox import outbox_entry
+from onestop.messaging.outbox import with_outbox
 from services.routing.domain import choose_officer
 
 SYSTEM = {"id": "routing", "role": "system"}
@@ -42,6 +42,5 @@ def route_dossier(event: dict, *, catalog, repo, now) -> dict | None:
         "department_id": department.id, "officer_id": officer.id, "open": True,
         "status": "assigned", "received_event_id": event["id"], "routed_at": now,
         "appointment_date": data["appointment_date"],
-        "outbox": [outbox_entry(routed, now), outbox_entry(assigned, now)],
     }
-    return assignment if repo.insert(assignment) else None
+    return assignment if repo.insert(with_outbox(assignment, [routed, assigned], now)) else None

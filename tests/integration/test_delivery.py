@@ -7,7 +7,7 @@ import requests
 from kombu import Connection
 
 from onestop.events import make_event
-from onestop.messaging.outbox import outbox_entry
+from onestop.messaging.outbox import with_outbox
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS
 from onestop.store import database
@@ -141,7 +141,7 @@ def test_events_written_before_a_crash_are_published_after_restart(services, con
     after the write) has them published by the next intake process."""
     db = database(Settings.load(config), "intake")
     event = received_event(code="VYDA-260213-0046")
-    db.dossiers.insert_one({"_id": "VYDA-260213-0046", "code": "VYDA-260213-0046", "outbox": [outbox_entry(event)]})
+    db.dossiers.insert_one(with_outbox({"_id": "VYDA-260213-0046", "code": "VYDA-260213-0046"}, [event]))
     audit = services.start(AuditService)
     services.start(IntakeService)
     until(lambda: requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0046").ok, 15, 0.1, "the event")

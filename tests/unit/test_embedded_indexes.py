@@ -1,0 +1,63 @@
+"""The embedded store's hash indexes never change an answer, only its speed."""
+import mongomock
+from hypothesis import given, settings, strategies as st
+
+from onestop.embedded import install
+
+install()
+
+scalars = st.one_of(st.integers(0, 3), st.sampled_from(["a", "b", "c"]), st.booleans(), st.none())
+# lists are rare, so that most runs keep the indexes usable (a list value turns a field's index off)
+values = st.one_of(scalars, scalars, scalars, scalars, scalars, scalars, scalars, scalars,
+                   st.lists(st.integers(0, 2), max_size=2))
+docs = st.fixed_dictionaries({"_id": st.integers(0, 30)}, optional={"f": values, "g": values})
+ops = st.lists(st.tuples(st.sampled_from(["insert", "update", "update_by_field", "find_and_update", "upsert", "delete"]),
+                         docs), max_size=40)
+queries = st.dictionaries(st.sampled_from(["_id", "f", "g"]), st.one_of(values, st.integers(0, 30)), max_size=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops, st.lists(queries, min_size=1, max_size=5))
+def test_indexed_answers_equal_full_scans(operations, specs):
+    coll = mongomock.MongoClient().db.c
+    coll.insert_one({"_id": -1, "f": 0, "g": "a"})
+    coll.find_one({"f": 1})  # build the indexes early, so later writes must maintain them
+    coll.find_one({"g": "a"})
+    for op, doc in operations:
+        if op == "upsert" and coll.count_documents({"_id": doc["_id"]}):
+            continue  # an upsert that would collide on _id is a DuplicateKeyError in MongoDB too
+        if op == "insert" and coll.count_documents({"_id": doc["_id"]}) == 0:
+            coll.insert_one(dict(doc))
+        elif op == "update":
+            coll.update_one({"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"} or {"h": 1}})
+        elif op == "update_by_field":
+            coll.update_many({"f": doc.get("f", 1)}, {"$set": {"g": doc.get("g", "b")}})
+        elif op == "find_and_update":
+            coll.find_one_and_update({"g": doc.get("g", "a")}, {"$set": {"f": doc.get("f", 2)}, "$unset": {"g": ""}})
+        elif op == "upsert":
+            coll.update_one({"_id": doc["_id"], "f": doc.get("f", 3)}, {"$set": {"g": "c"}}, upsert=True)
+        elif op == "delete":
+            coll.delete_one({"_id": doc["_id"]})
+    for spec in specs:
+        fast = sorted(d["_id"] for d in coll.find(spec))
+        slow = sorted(d["_id"] for d in coll._onestop_original_iter(spec))
+        assert fast == slow, spec
+
+
+def test_an_update_moves_a_document_between_buckets():
+    coll = mongomock.MongoClient().db.m
+    coll.insert_one({"_id": "a", "s": "pending"})
+    assert coll.find_one({"s": "pending"})
+    coll.update_one({"_id": "a"}, {"$set": {"s": "sent"}})
+    assert coll.find_one({"s": "sent"}) and not coll.find_one({"s": "pending"})
+
+
+def test_a_unique_index_still_refuses_duplicates():
+    coll = mongomock.MongoClient().db.u
+    coll.create_index("k", unique=True)
+    coll.insert_one({"k": "x"})
+    try:
+        coll.insert_one({"k": "x"})
+    except mongomock.DuplicateKeyError:
+        return
+    raise AssertionError("duplicate accepted")
