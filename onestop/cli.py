@@ -3,6 +3,7 @@
     onestop audit verify [--center hue-vyda]     recompute the hash chains
     onestop audit timeline VYDA-260213-0007      a dossier's audit timeline
     onestop demo                                 submit sample dossiers and follow them
+    onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
 """
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from pathlib import Path
 
 import requests
 import yaml
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError
 
+from onestop import dlq_cli
 from onestop.catalog import load_catalog
+from onestop.deadletters import UnknownQueue
 
 INTAKE = os.environ.get("INTAKE_URL", "http://127.0.0.1:8001")
 AUDIT = os.environ.get("AUDIT_URL", "http://127.0.0.1:8004")
@@ -108,11 +113,22 @@ def main(argv=None) -> int:
     timeline.add_argument("code")
     timeline.set_defaults(func=audit_timeline)
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
+    dlq_cli.add_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except requests.ConnectionError as exc:
         print(f"cannot reach the service: {exc}", file=sys.stderr)
+        return 2
+    except UnknownQueue as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    except requests.HTTPError as exc:  # the management API refused (credentials, permissions)
+        print(f"the RabbitMQ management API said {exc.response.status_code}: {exc.response.text[:200]}",
+              file=sys.stderr)
+        return 2
+    except (OperationalError, AMQPError, OSError) as exc:  # after HTTPError, an OSError too
+        print(f"cannot use RabbitMQ: {exc}", file=sys.stderr)
         return 2
 
 

@@ -1,0 +1,61 @@
+"""Events the operators' tools publish (producer ``operations``).
+
+They go to ``onestop.events`` like dossier events, routed ``<type>.<center>``,
+with the dossier code as subject, so the audit service (bound to every public
+event of every center) puts them in the dossier's timeline.
+"""
+import uuid
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from onestop.events import iso, make_event, register, utcnow
+
+_REPLAY_IDS = uuid.UUID("5b0e6a4c-3f7d-4f0b-9a51-2d8c1e0f7a13")  # namespace of replay event ids
+REASONS = ("permanent", "retries_exhausted", "invalid_event", "delivery_limit", "rejected", "expired",
+           "maxlen", "unknown")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class DeadLetterReplayedV1(_Strict):
+    service = fields.String(required=True, metadata={"description": "the consuming service", "example": "routing"})
+    center = fields.String(required=True, metadata={"description": "center id", "example": "hue-vyda"})
+    queue = fields.String(required=True, metadata={"description": "the dead-letter queue it came from",
+                                                   "example": "onestop.routing.hue-vyda.dlq"})
+    event_id = fields.String(required=True, metadata={"description": "id of the replayed event",
+                                                      "example": "0b6d2f0e-8a51-4a5e-9a77-3f1c2d4e5f60"})
+    event_type = fields.String(required=True, metadata={"description": "type of the replayed event",
+                                                        "example": "dossier.received.v1"})
+    reason = fields.String(required=True, validate=validate.OneOf(REASONS),
+                           metadata={"description": "why it had been dead-lettered", "example": "permanent"})
+    replay_count = fields.Integer(required=True, validate=validate.Range(min=1),
+                                  metadata={"description": "1 on the event's first replay, 2 on its second",
+                                            "example": 1})
+    replayed_by = fields.String(required=True, metadata={"description": "the operator (staff, not a citizen)",
+                                                         "example": "ops-lan"})
+    replayed_at = fields.String(required=True, metadata={"description": "UTC ISO 8601",
+                                                         "example": "2026-02-13T02:15:00.000Z"})
+
+
+DEADLETTER_REPLAYED = register(
+    "deadletter.replayed.v1", DeadLetterReplayedV1, "operations",
+    "An operator put a dead-lettered event back on its work queue (onestop dlq replay).")
+
+
+def replayed_event(*, service: str, center: str, queue: str, event_id: str, event_type: str, reason: str,
+                   subject: str, replay_count: int, replayed_by: str, dead_lettered_at: str,
+                   correlation_id: str | None = None, now=None) -> dict:
+    """The audit record of one replay. Its id is derived from what was replayed, so
+    publishing it again (a crash before the dead letter was acked) is deduplicated."""
+    audit_id = str(uuid.uuid5(_REPLAY_IDS, f"{queue}|{event_id}|{dead_lettered_at}|{replay_count}"))
+    event = make_event(DEADLETTER_REPLAYED.type, center=center, subject=subject or "unknown", time=now,
+                       actor={"id": replayed_by, "role": "operator"}, correlation_id=correlation_id or audit_id,
+                       data={"service": service, "center": center, "queue": queue, "event_id": event_id,
+                             "event_type": event_type or "unknown",
+                             "reason": reason if reason in REASONS else "unknown",
+                             "replay_count": replay_count, "replayed_by": replayed_by,
+                             "replayed_at": iso(now or utcnow())})
+    return {**event, "id": audit_id}
