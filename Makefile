@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run demo test test-fast docs check-docs clean
+.PHONY: install run demo test docs check-docs fault soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml tools/asyncapi/package.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,16 @@ demo: install
 test: install
 	./scripts/ensure-rabbitmq.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## the fault suite (work in progress, issue 3): crashes, restarts, outages, poison, floods, alarms
+fault: install
+	./scripts/ensure-rabbitmq.sh
+	FAULT_DOSSIERS=$${FAULT_DOSSIERS:-2000} $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
+
+## the long run of the fault suite: 10,000 dossiers per scenario
+soak: install
+	./scripts/ensure-rabbitmq.sh
+	FAULT_DOSSIERS=10000 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
 
 ## regenerate docs/events.md and docs/asyncapi.yaml from the schemas
 docs: install

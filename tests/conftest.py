@@ -8,6 +8,7 @@ eventlet.monkey_patch()  # noqa: E402  (nameko runs on eventlet; patch before an
 
 import os
 import socket
+import time
 import uuid
 
 import mongomock
@@ -26,16 +27,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _mgmt(method: str, path: str, **kwargs):
+    """The management API, retried: it is slow to answer while the broker is busy."""
+    for attempt in range(6):
+        try:
+            response = requests.request(method, f"{MGMT}{path}", auth=("guest", "guest"), timeout=60, **kwargs)
+            if method == "DELETE" and response.status_code == 404:
+                return response  # an earlier, timed-out attempt did it
+            response.raise_for_status()
+            return response
+        except requests.RequestException:
+            if attempt == 5:
+                raise
+            time.sleep(1 + attempt)
+
+
+def make_vhost(prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    _mgmt("PUT", f"/api/vhosts/{name}")
+    _mgmt("PUT", f"/api/permissions/{name}/guest", json={"configure": ".*", "write": ".*", "read": ".*"})
+    return name
+
+
+def drop_vhost(name: str) -> None:
+    _mgmt("DELETE", f"/api/vhosts/{name}")
+
+
 @pytest.fixture(scope="session")
 def vhost():
     """A throw-away vhost, so tests never touch a running platform's queues."""
-    name = f"onestop-test-{uuid.uuid4().hex[:8]}"
-    auth = ("guest", "guest")
-    requests.put(f"{MGMT}/api/vhosts/{name}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{MGMT}/api/permissions/{name}/guest", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    name = make_vhost("onestop-test")
     yield name
-    requests.delete(f"{MGMT}/api/vhosts/{name}", auth=auth, timeout=30)
+    drop_vhost(name)
 
 
 @pytest.fixture(scope="session")

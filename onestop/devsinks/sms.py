@@ -71,7 +71,7 @@ class SmsGateway:
         self.store = MessageLog(store_file)
         self.faults = Faults(FAULT_MODES)
         self.stopping = threading.Event()
-        self._by_reference: dict[str, str] = {}
+        self._by_reference: dict[str, dict] = {}
         self._lock = threading.Lock()
 
     def accept(self, request: dict) -> tuple[str, bool]:
@@ -80,11 +80,13 @@ class SmsGateway:
         ref = request["reference"]
         with self._lock:
             if ref is not None and ref in self._by_reference:
-                return self._by_reference[ref], True
-            record = {"id": f"sms-{uuid.uuid4().hex}", **request, "received_at": now_iso()}
-            self.store.add(record)
+                # counted, so tests can tell a resend the gateway absorbed from a true duplicate
+                self._by_reference[ref]["resends"] += 1
+                return self._by_reference[ref]["id"], True
+            record = self.store.add({"id": f"sms-{uuid.uuid4().hex}", **request, "received_at": now_iso(),
+                                     "resends": 0})
             if ref is not None:
-                self._by_reference[ref] = record["id"]
+                self._by_reference[ref] = record
             return record["id"], False
 
     def authorized(self, header: str | None) -> bool:

@@ -20,6 +20,7 @@ at least one copy; consumers are idempotent by event id.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from functools import partial
@@ -36,6 +37,7 @@ from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import PermanentError
 from onestop.events import iso, parse_event, utcnow
+from onestop.messaging.chaos import Chaos, ChaosError
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import ServiceQueues, declare_service
 
@@ -108,6 +110,7 @@ class ReliableHandler(Entrypoint):
         served = settings.center_ids(known)
         service = self.queue_name or self.container.service_name
         self.settings = settings
+        self.chaos = Chaos(self.container.config.get("CHAOS", os.environ.get("CHAOS", "")))
         queues = {center: ServiceQueues(service, center, self.patterns, settings.retry_delays,
                                         settings.delivery_limit) for center in known}
         # Declare every center's queues, not just the served ones: a center whose
@@ -125,9 +128,12 @@ class ReliableHandler(Entrypoint):
         try:
             event = parse_event(body)
         except ValidationError as exc:
-            self._dead_letter(queues, body, message, "invalid_event", str(exc.messages))
+            self._settle_failure(queues, body, message, ValidationError(exc.messages), "invalid_event")
             return
         handle_result = partial(self.handle_result, queues, body, message)
+        if self.chaos.strike("before"):
+            handle_result(None, exc_info=(ChaosError, ChaosError("injected failure at before"), None))
+            return
         try:
             self.container.spawn_worker(self, (event,), {}, context_data={
                 "correlation_id": event["correlation_id"], "center": event["center"]},
@@ -136,19 +142,29 @@ class ReliableHandler(Entrypoint):
             self.queue_consumer.requeue_message(message)
 
     def handle_result(self, queues, body, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None and self.chaos.strike("after"):
+            exc_info = (ChaosError, ChaosError("injected failure after the handler's work"), None)
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            if self.chaos.strike("requeue"):
+                self.queue_consumer.requeue_message(message)
+            else:
+                self.queue_consumer.ack_message(message)
             return result, exc_info
-        exc = exc_info[1]
+        self._settle_failure(queues, body, message, exc_info[1])
+        return result, exc_info
+
+    def _settle_failure(self, queues, body, message, exc, reason=None):
+        """Move a failed message to its delay or dead-letter queue, or, if even
+        that fails, hand it back to the broker (the delivery limit bounds that)."""
         try:
-            if classify(exc) == "permanent":
-                self._dead_letter(queues, body, message, "permanent", repr(exc))
+            self.chaos.check("republish")
+            if reason or classify(exc) == "permanent":
+                self._dead_letter(queues, body, message, reason or "permanent", repr(exc))
             else:
                 self._retry(queues, body, message, exc)
         except Exception:  # broker trouble: leave it to redelivery and the delivery limit
             log.exception("could not republish a failed message; requeueing it")
             self.queue_consumer.requeue_message(message)
-        return result, exc_info
 
     def _retry(self, queues: ServiceQueues, body, message, exc):
         headers = dict(message.headers or {})

@@ -8,7 +8,8 @@ from pymongo.errors import DuplicateKeyError
 
 from onestop.messaging.outbox import ensure_outbox_index, push_outbox
 
-LEASE = 120.0  # seconds; longer than the SMTP and SMS timeouts together
+LEASE = 25.0  # seconds: longer than SMTP_TIMEOUT + SMS_TIMEOUT (10 s each by default), and far shorter
+#               than the retry budget, so a crash mid-send does not block the retries
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 

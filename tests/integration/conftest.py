@@ -1,26 +1,17 @@
 """Integration fixtures: nameko containers in this process on real RabbitMQ."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
-import requests
 from nameko.containers import ServiceContainer
 
-from tests.conftest import MGMT, free_port
-
-AUTH = ("guest", "guest")
-
+from tests.conftest import drop_vhost, free_port, make_vhost
 
 @pytest.fixture
 def amqp_uri():
     """A vhost per test: no message of one test reaches another's consumers."""
-    name = f"onestop-it-{uuid.uuid4().hex[:8]}"
-    requests.put(f"{MGMT}/api/vhosts/{name}", auth=AUTH, timeout=10).raise_for_status()
-    requests.put(f"{MGMT}/api/permissions/{name}/guest", auth=AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    name = make_vhost("onestop-it")
     yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
-    requests.delete(f"{MGMT}/api/vhosts/{name}", auth=AUTH, timeout=60)
+    drop_vhost(name)
 
 
 @pytest.fixture

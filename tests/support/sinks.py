@@ -42,6 +42,12 @@ class Sinks:
     def sms(self, to: str | None = None) -> list[dict]:
         return requests.get(self.sms_url, params={"to": to} if to else {}, timeout=5).json()
 
+    def clear(self) -> None:
+        requests.delete(f"http://127.0.0.1:{self.smtp_http}/api/v1/messages", timeout=5).raise_for_status()
+        requests.delete(self.sms_url, timeout=5).raise_for_status()
+        for sink in ("smtp", "sms"):
+            self.fault(sink, mode="ok")
+
     def fault(self, sink: str, **spec) -> None:
         port = self.smtp_http if sink == "smtp" else self.sms_http
         requests.post(f"http://127.0.0.1:{port}/api/v1/faults", json=spec, timeout=5).raise_for_status()

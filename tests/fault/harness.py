@@ -1,0 +1,284 @@
+"""The fault suite's harness: a cluster of service processes, a load stream,
+and the reconciliation of what was accepted against what every part did.
+
+Figures per scenario: accepted, lost, duplicated side effects, redelivered,
+dead-lettered, time to recover, and latency (201 -> SMS at the gateway).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import requests
+
+from tests.conftest import MGMT, free_port
+from tests.support.samples import dossier
+from tests.support.wait import until
+
+ROOT = Path(__file__).resolve().parents[2]
+CENTERS = ("hue-vyda", "hue-phuxuan", "hue-thuanhoa", "hue-huongthuy")
+SERVICES = {
+    "intake": "services.intake.service:IntakeService",
+    "routing": "services.routing.service:RoutingService",
+    "notification": "services.notification.service:NotificationService",
+    "audit": "services.audit.service:AuditService",
+}
+REAL_MONGO = bool(os.environ.get("MONGO_URI"))
+
+
+class HostProcess:
+    """One service container in its own process (tests/support/host.py)."""
+
+    def __init__(self, name: str, target: str, env: dict, log_dir: Path):
+        self.name, self.target, self.env, self.log_dir = name, target, env, log_dir
+        self.control = free_port()
+        self.http = free_port()
+        self.proc = None
+
+    def spawn(self):
+        log = open(self.log_dir / f"{self.name}.log", "ab")
+        env = {**self.env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.http}"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.host", self.target,
+                                      f"127.0.0.1:{self.control}"], cwd=ROOT, env=env,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        until(lambda: self._alive(), 60, 0.1, f"{self.name} host")
+        return self
+
+    def _alive(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} host exited {self.proc.returncode}; see {self.log_dir}/{self.name}.log")
+        try:
+            return requests.get(f"http://127.0.0.1:{self.control}/status", timeout=1).json()["running"]
+        except requests.RequestException:
+            return False
+
+    def call(self, path: str, body: dict | None = None, timeout: float = 60):
+        response = requests.post(f"http://127.0.0.1:{self.control}{path}", json=body or {}, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def crash(self):
+        """Die with no graceful shutdown: SIGKILL where the store survives it
+        (a real MongoDB), else nameko's container.kill() inside the process."""
+        if REAL_MONGO:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        else:
+            self.call("/kill")
+
+    def restart(self):
+        if REAL_MONGO and self.proc.poll() is not None:
+            self.spawn()
+        else:
+            self.call("/start")
+
+    def stop_container(self):
+        self.call("/stop")
+
+    def query(self, collection: str, op: str = "find", **spec):
+        return self.call("/query", {"collection": collection, "op": op, **spec}, timeout=120)
+
+    def terminate(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@dataclass
+class Cluster:
+    amqp_uri: str
+    sinks: object
+    log_dir: Path
+    env: dict = field(default_factory=dict)
+    hosts: dict = field(default_factory=dict)
+
+    def base_env(self) -> dict:
+        return {**os.environ, "AMQP_URI": self.amqp_uri, "MONGO_DB_PREFIX": f"f{uuid.uuid4().hex[:8]}_",
+                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sinks.smtp_port), "SMS_URL": self.sinks.sms_url,
+                "RETRY_DELAYS": "0.5,1,2,4,8,15", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
+                "PYTHONUNBUFFERED": "1", **self.env}
+
+    def start(self, extra: dict | None = None) -> "Cluster":
+        """The four services (and any extra name -> (target, env overrides))."""
+        env = self.base_env()
+        wanted = {name: (target, {}) for name, target in SERVICES.items()}
+        wanted.update(extra or {})
+        for name, (target, overrides) in wanted.items():
+            self.hosts[name] = HostProcess(name, target, {**env, **overrides}, self.log_dir).spawn()
+        return self
+
+    def __getitem__(self, name) -> HostProcess:
+        return self.hosts[name]
+
+    def stop(self):
+        for host in self.hosts.values():
+            host.terminate()
+
+    @property
+    def intake_url(self) -> str:
+        return f"http://127.0.0.1:{self.hosts['intake'].http}"
+
+
+@dataclass
+class Accepted:
+    code: str
+    phone: str
+    email: str
+    at: float  # wall-clock seconds of the 201
+
+
+class Load:
+    """Submit dossiers over HTTP from a few threads; a refused or failed request is
+    retried with the same Idempotency-Key, so every dossier is accepted exactly once."""
+
+    def __init__(self, cluster: Cluster, tag: str, centers=CENTERS, threads: int = 6):
+        self.cluster, self.tag, self.centers, self.threads = cluster, tag, centers, threads
+        self.accepted: list[Accepted] = []
+        self.retried = 0
+        self._lock = threading.Lock()
+
+    def stream(self, n: int, rate: float | None = None, start: int = 0) -> "Load":
+        indexes = iter(range(start, start + n))
+        begin = time.monotonic()
+
+        def worker():
+            session = requests.Session()
+            for i in indexes:
+                if rate:
+                    delay = begin + (i - start) / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                self._submit(session, i)
+
+        threads = [threading.Thread(target=worker) for _ in range(self.threads)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return self
+
+    def background(self, n: int, rate: float | None = None, start: int = 0) -> threading.Thread:
+        thread = threading.Thread(target=self.stream, args=(n, rate, start), daemon=True)
+        thread.start()
+        return thread
+
+    def _submit(self, session, i: int):
+        center = self.centers[i % len(self.centers)]
+        phone, email = f"09{abs(hash(self.tag)) % 100:02d}{i:06d}", f"{self.tag}-{i}@fault.example.vn"
+        body = dossier(center=center, phone=phone, email=email)
+        key = f"{self.tag}-{i}"
+        for attempt in range(600):
+            try:
+                response = session.post(f"{self.cluster.intake_url}/api/v1/dossiers", json=body,
+                                        headers={"Idempotency-Key": key}, timeout=10)
+                if response.status_code == 201:
+                    with self._lock:
+                        self.accepted.append(Accepted(response.json()["code"], "+84" + phone[1:], email, time.time()))
+                        self.retried += attempt > 0
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"dossier {key} was never accepted")
+
+
+@dataclass
+class Report:
+    scenario: str
+    accepted: int
+    lost: int
+    duplicated: int
+    redelivered: int
+    dead_lettered: int
+    gateway_resends: int
+    recover_s: float | None
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    notes: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        rec = "-" if self.recover_s is None else f"{self.recover_s:.1f}"
+        return (f"{self.scenario}: accepted={self.accepted} lost={self.lost} duplicated={self.duplicated} "
+                f"redelivered={self.redelivered} dead_lettered={self.dead_lettered} "
+                f"gateway_resends={self.gateway_resends} recover_s={rec} "
+                f"p50={self.p50_ms:.0f}ms p95={self.p95_ms:.0f}ms p99={self.p99_ms:.0f}ms {self.notes or ''}")
+
+
+def delivered(cluster: Cluster, accepted: list[Accepted]) -> set:
+    """Codes whose two notifications are in the audit log: the whole pipeline is done."""
+    sent = Counter(e["subject"] for e in cluster["audit"].query(
+        "entries", filter={"type": "notification.sent.v1"}, projection={"subject": 1, "_id": 0}))
+    return {a.code for a in accepted if sent[a.code] >= 2}
+
+
+def wait_all_delivered(cluster, accepted, timeout: float) -> float:
+    start = time.monotonic()
+    until(lambda: len(delivered(cluster, accepted)) == len(accepted), timeout, 1.0,
+          f"all {len(accepted)} dossiers delivered")
+    return time.monotonic() - start
+
+
+def mgmt_vhost(amqp_uri: str) -> str:
+    return quote(urlparse(amqp_uri).path[1:] or "/", safe="")
+
+
+def broker_figures(amqp_uri: str) -> tuple[int, int]:
+    """(redelivered, dead-lettered) across the vhost's OneStop queues."""
+    queues = requests.get(f"{MGMT}/api/queues/{mgmt_vhost(amqp_uri)}", auth=("guest", "guest"), timeout=10).json()
+    redelivered = sum(q.get("message_stats", {}).get("redeliver", 0) for q in queues if q["name"].startswith("onestop."))
+    dead = sum(q.get("messages", 0) for q in queues if q["name"].endswith(".dlq"))
+    return redelivered, dead
+
+
+def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes=None) -> Report:
+    accepted = load.accepted
+    codes = {a.code for a in accepted}
+    lost = set()
+    lost |= codes - set(cluster["intake"].query("dossiers", "distinct", field="_id"))
+    lost |= codes - set(cluster["routing"].query("assignments", "distinct", field="_id"))
+    audit = Counter((e["subject"], e["type"]) for e in cluster["audit"].query(
+        "entries", projection={"subject": 1, "type": 1, "_id": 0}))
+    emails = Counter(m["to"][0].lower() if isinstance(m["to"], list) else m["to"] for m in cluster.sinks.emails())
+    sms = {m["to"]: m for m in cluster.sinks.sms()}
+    sms_count = Counter(m["to"] for m in cluster.sinks.sms())
+    duplicated = 0
+    for a in accepted:
+        expected = {("dossier.received.v1", 1), ("dossier.routed.v1", 1), ("dossier.assigned.v1", 1),
+                    ("notification.sent.v1", 2)}
+        for event_type, n in expected:
+            got = audit[(a.code, event_type)]
+            lost |= {a.code} if got < n else set()
+            duplicated += max(0, got - n)
+        for got in (emails[a.email.lower()], sms_count[a.phone]):
+            lost |= {a.code} if got == 0 else set()
+            duplicated += max(0, got - 1)
+    latencies = sorted(_sms_latency_ms(a, sms) for a in accepted if a.phone in sms)
+    redelivered, dead = broker_figures(cluster.amqp_uri)
+    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
+    return Report(scenario, len(accepted), len(lost), duplicated, redelivered, dead,
+                  sum(m.get("resends", 0) for m in sms.values()), recover_s,
+                  pct(0.50), pct(0.95), pct(0.99), notes or {})
+
+
+def _sms_latency_ms(a: Accepted, sms: dict) -> float:
+    at = datetime.fromisoformat(sms[a.phone]["received_at"].replace("Z", "+00:00")).timestamp()
+    return max(0.0, (at - a.at) * 1000)
+
+
+def median(values):
+    return statistics.median(values) if values else 0.0
