@@ -15,6 +15,7 @@ from typing import NamedTuple
 import orjson
 
 from onestop.events import iso
+from onestop.messaging.topology import dlq_queue_name, work_queue_name
 from onestop.operations_events import replayed_event
 
 REPLAYED_FROM = "x-onestop-replayed-from"
@@ -29,20 +30,11 @@ class DlqName(NamedTuple):
 
     @property
     def name(self) -> str:
-        return f"onestop.{self.service}.{self.center}.dlq"
+        return dlq_queue_name(self.service, self.center)
 
     @property
     def work_queue(self) -> str:
-        return f"onestop.{self.service}.{self.center}"
-
-
-def parse_queue(text: str) -> DlqName:
-    """``onestop.routing.hue-vyda.dlq`` or the shorthand ``routing/hue-vyda``."""
-    match = _NAME.match(text.strip()) or _SHORT.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a dead-letter queue: give onestop.<service>.<center>.dlq "
-                         "or <service>/<center> (e.g. routing/hue-vyda)")
-    return DlqName(*match.groups())
+        return work_queue_name(self.service, self.center)
 
 
 def parse_queue(text: str) -> DlqName:

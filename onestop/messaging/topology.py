@@ -31,6 +31,14 @@ EXCHANGES = {"public": EVENTS, "private": PRIVATE}
 QUORUM_SAFE_DLX = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
+def work_queue_name(service: str, center: str) -> str:
+    return f"onestop.{service}.{center}"
+
+
+def dlq_queue_name(service: str, center: str) -> str:
+    return f"{work_queue_name(service, center)}.dlq"
+
+
 @dataclass(frozen=True)
 class ServiceQueues:
     """The queues one service uses for one center."""
@@ -43,11 +51,11 @@ class ServiceQueues:
 
     @property
     def name(self) -> str:
-        return f"onestop.{self.service}.{self.center}"
+        return work_queue_name(self.service, self.center)
 
     @property
     def dlq_name(self) -> str:
-        return f"{self.name}.dlq"
+        return dlq_queue_name(self.service, self.center)
 
     def retry_name(self, delay: float) -> str:
         return f"{self.name}.retry.{int(delay * 1000)}"
