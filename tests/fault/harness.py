@@ -256,23 +256,25 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
     emails = Counter(m["to"][0].lower() if isinstance(m["to"], list) else m["to"] for m in cluster.sinks.emails())
     sms = {m["to"]: m for m in cluster.sinks.sms()}
     sms_count = Counter(m["to"] for m in cluster.sinks.sms())
-    duplicated = 0
+    duplicated, examples = 0, []
     for a in accepted:
         expected = {("dossier.received.v1", 1), ("dossier.routed.v1", 1), ("dossier.assigned.v1", 1),
                     ("notification.sent.v1", 2)}
-        for event_type, n in expected:
-            got = audit[(a.code, event_type)]
+        seen = [(event_type, audit[(a.code, event_type)], n) for event_type, n in expected]
+        seen += [("email", emails[a.email.lower()], 1), ("sms", sms_count[a.phone], 1)]
+        for kind, got, n in seen:
             lost |= {a.code} if got < n else set()
             duplicated += max(0, got - n)
-        for got in (emails[a.email.lower()], sms_count[a.phone]):
-            lost |= {a.code} if got == 0 else set()
-            duplicated += max(0, got - 1)
+            if got > n and len(examples) < 5:
+                examples.append(f"{a.code}:{kind}x{got}")
     latencies = sorted(_sms_latency_ms(a, sms) for a in accepted if a.phone in sms)
     redelivered, dead = broker_figures(cluster.amqp_uri)
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
+    notes = {**(notes or {}), **({"duplicates": examples} if examples else {}),
+             **({"lost": sorted(lost)[:5]} if lost else {})}
     return Report(scenario, len(accepted), len(lost), duplicated, redelivered, dead,
                   sum(m.get("resends", 0) for m in sms.values()), recover_s,
-                  pct(0.50), pct(0.95), pct(0.99), notes or {})
+                  pct(0.50), pct(0.95), pct(0.99), notes)
 
 
 def _sms_latency_ms(a: Accepted, sms: dict) -> float:
