@@ -24,6 +24,8 @@ DEFAULTS = {
     "SMS_TOKEN": "",
     "SMS_SENDER": "ONESTOP",
     "SMS_TIMEOUT": "10",
+    "CIRCUIT_FAILURES": "5",  # consecutive provider failures that open its circuit breaker
+    "CIRCUIT_RESET": "30",  # seconds an open breaker refuses calls before one trial
     "CUTOFF_TIME": "",  # empty: each center's own cut-off from the catalog
     "RETRY_DELAYS": "1,5,30,120,600",
     "DELIVERY_LIMIT": "10",
@@ -62,6 +64,8 @@ class Settings:
     retry_delays: tuple = field(default_factory=tuple)
     delivery_limit: int = 10
     public_status_url: str = DEFAULTS["PUBLIC_STATUS_URL"]
+    circuit_failures: int = 5
+    circuit_reset: float = 30.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -86,6 +90,8 @@ class Settings:
             retry_delays=tuple(float(x) for x in g("RETRY_DELAYS").split(",") if x.strip()),
             delivery_limit=int(g("DELIVERY_LIMIT")),
             public_status_url=g("PUBLIC_STATUS_URL"),
+            circuit_failures=int(g("CIRCUIT_FAILURES")),
+            circuit_reset=float(g("CIRCUIT_RESET")),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -3,22 +3,69 @@
 Each raises `TransientError` when trying again later may work (connection
 refused, timeouts, 4xx SMTP replies, HTTP 5xx/429) and `PermanentError` when it
 cannot (a recipient refused, HTTP 4xx).
+
+Each has a circuit breaker: after `CIRCUIT_FAILURES` consecutive transient
+failures it refuses calls (`CircuitOpen`, transient) for `CIRCUIT_RESET`
+seconds, so a provider that is down is not hammered by every retry, then lets
+one trial through. Every call is bounded by its timeout as a whole, not just
+per socket read: a hanging provider cannot hold a worker longer.
 """
 from __future__ import annotations
 
 import smtplib
 import socket
+import time
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate
 
+import eventlet
 import requests
 
+from onestop.circuit import CircuitBreaker
 from onestop.errors import PermanentError, TransientError
+
+SMTP_POOL_SIZE = 4  # idle connections kept; more senders at once open their own
+SMTP_MAX_IDLE = 15.0  # seconds; well under the usual server idle timeouts (Postfix: 300)
+
+
+@contextmanager
+def deadline(seconds: float, what: str):
+    """Raise TransientError if the block runs longer than `seconds` in all.
+
+    Socket timeouts bound each read, not their sum (connect, then every SMTP
+    reply; a gateway trickling bytes). This is eventlet's timer: it interrupts
+    green I/O, which is all I/O under nameko.
+    """
+    timer = eventlet.Timeout(seconds)
+    try:
+        yield
+    except eventlet.Timeout as exc:
+        if exc is not timer:
+            raise
+        raise TransientError(f"{what} did not answer within {seconds:g}s") from None
+    finally:
+        timer.cancel()
+
+
+def breaker_for(name: str, settings) -> CircuitBreaker:
+    return CircuitBreaker(name, settings.circuit_failures, settings.circuit_reset)
 
 
 class SmtpSender:
-    def __init__(self, settings):
+    """Sends over a small pool of open connections: connect + EHLO (+ STARTTLS
+    + AUTH) is the slow part of sending. A pooled connection is checked with
+    NOOP before use, so a dead one is replaced before any of the message is
+    sent; one that failed during a send is closed, never reused, and the
+    message is not resent here but retried by the consumer like any failure.
+    (A 250 reply lost after the server took the message is the one duplicate
+    SMTP cannot rule out, pooled or not; the stable Message-ID helps mailboxes.)
+    """
+
+    def __init__(self, settings, breaker: CircuitBreaker | None = None):
         self.s = settings
+        self.breaker = breaker or breaker_for("smtp", settings)
+        self._idle: list[tuple[float, smtplib.SMTP]] = []  # (returned at, connection)
 
     def send(self, to: str, subject: str, text: str, message_id: str) -> str:
         msg = EmailMessage()
@@ -26,13 +73,19 @@ class SmtpSender:
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = f"<{message_id}@onestop>"  # stable per (event, channel)
         msg.set_content(text, charset="utf-8")
+        self.breaker.call(self._deliver, msg)
+        return msg["Message-ID"]
+
+    def _deliver(self, msg: EmailMessage) -> None:
         try:
-            with smtplib.SMTP(self.s.smtp_host, self.s.smtp_port, timeout=self.s.smtp_timeout) as smtp:
-                if self.s.smtp_starttls:
-                    smtp.starttls()
-                if self.s.smtp_user:
-                    smtp.login(self.s.smtp_user, self.s.smtp_password)
-                smtp.send_message(msg)
+            with deadline(self.s.smtp_timeout, "SMTP server"):
+                smtp = self._checkout()
+                try:
+                    smtp.send_message(msg)
+                except BaseException:
+                    smtp.close()  # mid-transaction state unknown: never reuse it
+                    raise
+            self._checkin(smtp)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentError(f"recipient refused: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
@@ -41,26 +94,94 @@ class SmtpSender:
             raise TransientError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
         except (OSError, smtplib.SMTPException, socket.timeout) as exc:
             raise TransientError(f"SMTP unavailable: {exc!r}") from exc
-        return msg["Message-ID"]
+
+    def _checkout(self) -> smtplib.SMTP:
+        # list.pop/append do no I/O, so green threads never share a connection.
+        while self._idle:
+            since, smtp = self._idle.pop()
+            if time.monotonic() - since < SMTP_MAX_IDLE and _alive(smtp):
+                return smtp
+            smtp.close()
+        smtp = smtplib.SMTP(self.s.smtp_host, self.s.smtp_port, timeout=self.s.smtp_timeout)
+        try:
+            if self.s.smtp_starttls:
+                smtp.starttls()
+            if self.s.smtp_user:
+                smtp.login(self.s.smtp_user, self.s.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _checkin(self, smtp: smtplib.SMTP) -> None:
+        if len(self._idle) < SMTP_POOL_SIZE:
+            self._idle.append((time.monotonic(), smtp))
+        else:  # no QUIT round trip: the message is sent, the worker should be free
+            smtp.close()
+
+    def close(self) -> None:
+        while self._idle:
+            _quit(self._idle.pop()[1])
+
+
+def _alive(smtp: smtplib.SMTP) -> bool:
+    try:
+        return smtp.noop()[0] == 250
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 class SmsGateway:
-    """POST {"to", "text", "sender", "reference"}; the reference lets the gateway dedupe."""
+    """POST {"to", "text", "sender", "reference"}; the reference (the delivery
+    id) lets the gateway dedupe a retry of a send that timed out on our side
+    but went out on theirs."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, breaker: CircuitBreaker | None = None):
         self.s = settings
+        self.breaker = breaker or breaker_for("sms", settings)
         self.session = requests.Session()
 
     def send(self, to: str, text: str, reference: str) -> str:
+        return self.breaker.call(self._post, to, text, reference)
+
+    def _post(self, to: str, text: str, reference: str) -> str:
         headers = {"Authorization": f"Bearer {self.s.sms_token}"} if self.s.sms_token else {}
+        timeout = self.s.sms_timeout
         try:
-            response = self.session.post(self.s.sms_url, json={
-                "to": to, "text": text, "sender": self.s.sms_sender, "reference": reference},
-                headers=headers, timeout=self.s.sms_timeout)
+            with deadline(timeout, "SMS gateway"):
+                response = self.session.post(self.s.sms_url, json={
+                    "to": to, "text": text, "sender": self.s.sms_sender, "reference": reference},
+                    headers=headers, timeout=(timeout, timeout))  # (connect, read)
         except requests.RequestException as exc:
             raise TransientError(f"SMS gateway unavailable: {exc!r}") from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientError(f"SMS gateway answered {response.status_code}")
         if response.status_code >= 400:
             raise PermanentError(f"SMS gateway refused: {response.status_code} {response.text[:200]}")
-        return str(response.json().get("id", ""))
+        try:
+            return str(response.json().get("id", ""))
+        except (ValueError, AttributeError):  # accepted (2xx) all the same; resending would not help
+            return ""
+
+
+class Channels(dict):
+    """channel -> send(message, delivery id), as `handlers.notify` wants them,
+    plus the providers' breaker states for /healthz."""
+
+    def __init__(self, smtp: SmtpSender, sms: SmsGateway):
+        super().__init__(email=lambda m, ref: smtp.send(m.to, m.subject, m.text, ref),
+                         sms=lambda m, ref: sms.send(m.to, m.text, ref))
+        self.smtp, self.sms = smtp, sms
+
+    def breakers(self) -> dict:
+        return {"email": self.smtp.breaker.snapshot(), "sms": self.sms.breaker.snapshot()}
+
+    def close(self) -> None:
+        self.smtp.close()

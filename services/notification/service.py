@@ -15,18 +15,21 @@ from onestop.providers import Health, SettingsProvider
 from onestop.store import MongoStore
 from services.notification import handlers
 from services.notification.domain import TEMPLATE_FOR
-from services.notification.providers import SmsGateway, SmtpSender
+from services.notification.providers import Channels, SmsGateway, SmtpSender
 from services.notification.store import NotificationRepository
 
 
 class Senders(DependencyProvider):
-    """Injects {"email": send(message, id), "sms": send(message, id)}."""
+    """Injects {"email": send(message, id), "sms": send(message, id)} with
+    `.breakers()`; one SMTP sender and SMS gateway, each with its circuit
+    breaker, per container, so every worker sees the same breaker state."""
 
     def setup(self):
         settings = Settings.load(self.container.config)
-        smtp, sms = SmtpSender(settings), SmsGateway(settings)
-        self.senders = {"email": lambda m, ref: smtp.send(m.to, m.subject, m.text, ref),
-                        "sms": lambda m, ref: sms.send(m.to, m.text, ref)}
+        self.senders = Channels(SmtpSender(settings), SmsGateway(settings))
+
+    def stop(self):
+        self.senders.close()
 
     def get_dependency(self, worker_ctx):
         return self.senders
@@ -57,6 +60,9 @@ class NotificationService:
     @http("GET", "/healthz")
     @json_endpoint
     def healthz(self, request):
+        # A provider outage is shown, but is not this service being unhealthy:
+        # the messages wait in the retry queues and go out when it recovers.
         status, body = self.health(self.store.deliveries.database,
-                                   outbox_lag_seconds=round(self.relay.lag_seconds(), 3))
+                                   outbox_lag_seconds=round(self.relay.lag_seconds(), 3),
+                                   providers=self.senders.breakers())
         return respond(status, body)

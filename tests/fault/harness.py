@@ -110,6 +110,7 @@ class Cluster:
         return {**os.environ, "AMQP_URI": self.amqp_uri, "MONGO_DB_PREFIX": f"f{uuid.uuid4().hex[:8]}_",
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sinks.smtp_port), "SMS_URL": self.sinks.sms_url,
                 "RETRY_DELAYS": "0.5,1,2,4,8,15", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
+                "CIRCUIT_RESET": "3",  # well inside the 30 s retry budget above
                 "PYTHONUNBUFFERED": "1", **self.env}
 
     def start(self, extra: dict | None = None) -> "Cluster":
