@@ -11,7 +11,6 @@ import socket
 import time
 import uuid
 
-import mongomock
 import pytest
 import requests
 

@@ -8,7 +8,7 @@ import pytest
 
 import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.events import make_event
-from services.audit.domain import GENESIS, entry_hash, verify_chain
+from services.audit.domain import GENESIS, entry_hash
 from services.audit.store import AuditRepository
 
 T0 = datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc)
