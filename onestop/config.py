@@ -29,6 +29,7 @@ DEFAULTS = {
     "CUTOFF_TIME": "",  # empty: each center's own cut-off from the catalog
     "RETRY_DELAYS": "1,5,30,120,600",
     "DELIVERY_LIMIT": "10",
+    "CHAOS": "",  # fault injection for the fault suite (onestop.messaging.chaos); off
     "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
 }
 
@@ -64,6 +65,7 @@ class Settings:
     retry_delays: tuple = field(default_factory=tuple)
     delivery_limit: int = 10
     public_status_url: str = DEFAULTS["PUBLIC_STATUS_URL"]
+    chaos: str = ""
     circuit_failures: int = 5
     circuit_reset: float = 30.0
 
@@ -90,6 +92,7 @@ class Settings:
             retry_delays=tuple(float(x) for x in g("RETRY_DELAYS").split(",") if x.strip()),
             delivery_limit=int(g("DELIVERY_LIMIT")),
             public_status_url=g("PUBLIC_STATUS_URL"),
+            chaos=g("CHAOS"),
             circuit_failures=int(g("CIRCUIT_FAILURES")),
             circuit_reset=float(g("CIRCUIT_RESET")),
         )

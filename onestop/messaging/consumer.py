@@ -20,7 +20,6 @@ at least one copy; consumers are idempotent by event id.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from functools import partial
@@ -110,7 +109,7 @@ class ReliableHandler(Entrypoint):
         served = settings.center_ids(known)
         service = self.queue_name or self.container.service_name
         self.settings = settings
-        self.chaos = Chaos(self.container.config.get("CHAOS", os.environ.get("CHAOS", "")))
+        self.chaos = Chaos(settings.chaos)
         queues = {center: ServiceQueues(service, center, self.patterns, settings.retry_delays,
                                         settings.delivery_limit) for center in known}
         # Declare every center's queues, not just the served ones: a center whose
@@ -128,7 +127,7 @@ class ReliableHandler(Entrypoint):
         try:
             event = parse_event(body)
         except ValidationError as exc:
-            self._settle_failure(queues, body, message, ValidationError(exc.messages), "invalid_event")
+            self._settle_failure(queues, body, message, exc, "invalid_event")
             return
         handle_result = partial(self.handle_result, queues, body, message)
         if self.chaos.strike("before"):

@@ -220,11 +220,15 @@ class Report:
                 f"p50={self.p50_ms:.0f}ms p95={self.p95_ms:.0f}ms p99={self.p99_ms:.0f}ms {self.notes or ''}")
 
 
+EXPECTED = {"dossier.received.v1": 1, "dossier.routed.v1": 1, "dossier.assigned.v1": 1, "notification.sent.v1": 2}
+
+
 def delivered(cluster: Cluster, accepted: list[Accepted]) -> set:
-    """Codes whose two notifications are in the audit log: the whole pipeline is done."""
-    sent = Counter(e["subject"] for e in cluster["audit"].query(
-        "entries", filter={"type": "notification.sent.v1"}, projection={"subject": 1, "_id": 0}))
-    return {a.code for a in accepted if sent[a.code] >= 2}
+    """Codes whose every expected event is in the audit log: the whole pipeline is done
+    (a message may still sit in a delay queue after its notification went out)."""
+    seen = Counter((e["subject"], e["type"]) for e in cluster["audit"].query(
+        "entries", filter={"type": {"$in": list(EXPECTED)}}, projection={"subject": 1, "type": 1, "_id": 0}))
+    return {a.code for a in accepted if all(seen[(a.code, t)] >= n for t, n in EXPECTED.items())}
 
 
 def wait_all_delivered(cluster, accepted, timeout: float) -> float:
@@ -257,14 +261,14 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
     emails = Counter(m["to"][0].lower() if isinstance(m["to"], list) else m["to"] for m in cluster.sinks.emails())
     sms = {m["to"]: m for m in cluster.sinks.sms()}
     sms_count = Counter(m["to"] for m in cluster.sinks.sms())
-    duplicated, examples = 0, []
+    duplicated, examples, missing = 0, [], []
     for a in accepted:
-        expected = {("dossier.received.v1", 1), ("dossier.routed.v1", 1), ("dossier.assigned.v1", 1),
-                    ("notification.sent.v1", 2)}
-        seen = [(event_type, audit[(a.code, event_type)], n) for event_type, n in expected]
+        seen = [(event_type, audit[(a.code, event_type)], n) for event_type, n in EXPECTED.items()]
         seen += [("email", emails[a.email.lower()], 1), ("sms", sms_count[a.phone], 1)]
         for kind, got, n in seen:
-            lost |= {a.code} if got < n else set()
+            if got < n:
+                lost.add(a.code)
+                missing.append(f"{a.code}:{kind}x{got}")
             duplicated += max(0, got - n)
             if got > n and len(examples) < 5:
                 examples.append(f"{a.code}:{kind}x{got}")
@@ -272,7 +276,7 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
     redelivered, dead = broker_figures(cluster.amqp_uri)
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
     notes = {**(notes or {}), **({"duplicates": examples} if examples else {}),
-             **({"lost": sorted(lost)[:5]} if lost else {})}
+             **({"lost": sorted(lost)[:5], "missing": missing[:5]} if lost else {})}
     return Report(scenario, len(accepted), len(lost), duplicated, redelivered, dead,
                   sum(m.get("resends", 0) for m in sms.values()), recover_s,
                   pct(0.50), pct(0.95), pct(0.99), notes)
