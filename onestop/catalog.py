@@ -124,17 +124,6 @@ class Center(_Public):
         dept_id = self.department_for(procedure).id
         return [o for o in self.officers if o.department == dept_id and o.can_handle(procedure)]
 
-    def calendar(self, extra_holidays=(), extra_workdays=()):
-        from onestop.calendar import WorkingCalendar  # local import: keeps the catalog importable alone
-        return WorkingCalendar(self.timezone, self.cutoff, extra_holidays, extra_workdays)
-
-    def official_code(self, short_code: str) -> str:
-        """`VYDA-260213-0007` -> `00.00.H57.VYDA-260213-0007` (the official form)."""
-        prefix, sep, rest = short_code.partition("-")
-        if prefix.upper() != self.short_code or not sep:
-            raise ValueError(f"{short_code!r} is not a dossier code of center {self.id}")
-        return f"{self.unit_code}-{rest}"
-
 
 @dataclass(frozen=True)
 class Catalog:

@@ -24,10 +24,11 @@ def route_dossier(event: dict, *, catalog, repo, now) -> dict | None:
         raise PermanentError(f"unknown center {event['center']} or procedure {data['procedure_code']}")
     department = center.department_for(procedure)
     candidates = center.officers_for(procedure)
-    officer = choose_officer(candidates, repo.open_loads([o.id for o in candidates]))
+    loads = repo.open_loads([o.id for o in candidates])
+    officer = choose_officer(candidates, loads)
     if officer is None:
         raise PermanentError(f"no officer of {center.id}/{department.id} can handle {procedure.code}")
-    load = repo.open_loads([officer.id]).get(officer.id, 0) + 1
+    load = loads.get(officer.id, 0) + 1
     common = {"center": center.id, "subject": data["code"], "actor": SYSTEM,
               "correlation_id": event["correlation_id"], "time": now}
     routed = make_event("dossier.routed.v1", data={

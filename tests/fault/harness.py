@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -82,9 +81,6 @@ class HostProcess:
             self.spawn()
         else:
             self.call("/start")
-
-    def stop_container(self):
-        self.call("/stop")
 
     def query(self, collection: str, op: str = "find", **spec):
         return self.call("/query", {"collection": collection, "op": op, **spec}, timeout=120)
@@ -286,6 +282,3 @@ def _sms_latency_ms(a: Accepted, sms: dict) -> float:
     at = datetime.fromisoformat(sms[a.phone]["received_at"].replace("Z", "+00:00")).timestamp()
     return max(0.0, (at - a.at) * 1000)
 
-
-def median(values):
-    return statistics.median(values) if values else 0.0

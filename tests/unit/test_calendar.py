@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from onestop.calendar import WorkingCalendar, parse_hhmm, year_tables
+from onestop.calendars import calendar_for
 from onestop.catalog import load_catalog
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -116,7 +117,7 @@ def test_working_days_between():
 
 def test_center_calendar_uses_center_settings():
     center = load_catalog().center("hue-vyda")
-    center_cal = center.calendar()
+    center_cal = calendar_for(center)
     assert center_cal.cutoff == parse_hhmm(center.cutoff) and center_cal.timezone == center.timezone
 
 

@@ -139,7 +139,7 @@ def test_public_views_have_no_contact_data(cat):
     assert all(set(o) == {"id", "name", "department", "skills"} for o in public["officers"])
     proc = cat.procedure("1.001193").to_public()
     assert proc["documents"][0]["code"] == "birth_declaration" and proc["fee_vnd"] == 0
-    assert cat.center("hue-vyda").official_code("VYDA-260213-0007") == "00.00.H57.VYDA-260213-0007"
+    assert cat.center("hue-vyda").unit_code == "00.00.H57.VYDA"
 
 
 def _write(tmp_path, data) -> str:

@@ -63,7 +63,7 @@ def received(center_id, procedure_code, sequence=1, day=date(2026, 3, 2)):
     code = str(DossierCode(center.short_code, day, sequence))
     return make_event("dossier.received.v1", center=center_id, subject=code, time=NOW,
                       actor={"id": "counter-01", "role": "counter_staff"}, data={
-                          "code": code, "official_code": center.official_code(code),
+                          "code": code, "official_code": DossierCode.parse(code).official(center.unit_code),
                           "procedure_code": procedure.code, "procedure_name": procedure.name_vi,
                           "field": procedure.field, "channel": "counter",
                           "received_at": "2026-03-02T02:15:00Z", "appointment_date": "2026-03-05",

@@ -10,6 +10,7 @@ from jinja2 import UndefinedError
 import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
 from onestop.events import make_event
+from services.intake.domain import DossierCode
 from services.notification.domain import TEMPLATES, compose, receipt_context, render
 
 CATALOG = load_catalog()
@@ -23,7 +24,7 @@ def received(missing=("land_registration_form", "id_card"), received_at="2026-03
     return make_event("dossier.received.v1", center=center, subject=code,
                       actor={"id": "counter-01", "role": "counter_staff"},
                       time=datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc), data={
-                          "code": code, "official_code": CATALOG.center(center).official_code(code),
+                          "code": code, "official_code": DossierCode.parse(code).official(CATALOG.center(center).unit_code),
                           "procedure_code": procedure.code, "procedure_name": procedure.name_vi,
                           "field": procedure.field, "channel": "counter", "received_at": received_at,
                           "appointment_date": appointment, "working_days": procedure.working_days,
