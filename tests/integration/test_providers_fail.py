@@ -103,8 +103,10 @@ def outage(name, pipeline, sinks, deliveries):
                                      json=dossier(phone=person["phone"], email=person["email"]))
             assert response.status_code == 201, response.text
             codes.append(response.json()["code"])
-        opened = until(lambda: (p := providers(notification)[channel])["state"] == "open" and p, 15, 0.05,
-                       f"the {channel} breaker to open")
+        # "open" lasts only CIRCUIT_RESET (1 s) before it reads half-open; a slow
+        # poll can miss it, so wait for the count of openings to move instead
+        opened = until(lambda: (p := providers(notification)[channel])["opens"] > opens_before
+                       and p["state"] != "closed" and p, 30, 0.05, f"the {channel} breaker to open")
         assert opened["consecutive_failures"] >= 3 and opened["opened_at"]
         health = requests.get(f"{notification.http}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["status"] == "ok"  # an outage is not ill health
