@@ -28,7 +28,10 @@ demo: install
 ## the whole test suite (unit, service, integration on real RabbitMQ, e2e)
 test: install
 	./scripts/ensure-rabbitmq.sh
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/e2e $(PYTEST_ARGS)
+	# e2e in a process of its own: after it, in the same process, the provider-outage
+	# test's broker connections time out (not understood yet; see the closing notes)
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 ## the fault suite (work in progress, issue 3): crashes, restarts, outages, poison, floods, alarms
 fault: install
