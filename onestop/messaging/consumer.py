@@ -62,7 +62,10 @@ class OneStopQueueConsumer(QueueConsumer):
     @staticmethod
     def _on_decode_error(message, exc):
         log.error("undecodable message dead-lettered: %s", exc)
-        message.reject(requeue=False)
+        try:
+            message.reject(requeue=False)
+        except Exception as error:  # noqa: BLE001  (connection lost: redelivery follows)
+            log.warning("could not reject an undecodable message (%r); it will come back", error)
 
 
 class _CenterQueue:
@@ -138,16 +141,34 @@ class ReliableHandler(Entrypoint):
                 "correlation_id": event["correlation_id"], "center": event["center"]},
                 handle_result=handle_result)
         except ContainerBeingKilled:
+            self._requeue(message)
+
+    def _ack(self, message) -> None:
+        """Ack, or, if the connection it came on is gone, leave it: the broker
+        redelivers every unacked message of a lost connection. Never raises, since
+        an exception here would kill the whole container (nameko treats a failed
+        worker thread as fatal)."""
+        try:
+            self.queue_consumer.ack_message(message)
+        except Exception as exc:  # noqa: BLE001  (connection lost: redelivery follows)
+            log.warning("could not ack message %s (%r); the broker will redeliver it",
+                        message.properties.get("message_id"), exc)
+
+    def _requeue(self, message) -> None:
+        try:
             self.queue_consumer.requeue_message(message)
+        except Exception as exc:  # noqa: BLE001  (connection lost: redelivery follows)
+            log.warning("could not requeue message %s (%r); the broker will redeliver it",
+                        message.properties.get("message_id"), exc)
 
     def handle_result(self, queues, body, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None and self.chaos.strike("after"):
             exc_info = (ChaosError, ChaosError("injected failure after the handler's work"), None)
         if exc_info is None:
             if self.chaos.strike("requeue"):
-                self.queue_consumer.requeue_message(message)
+                self._requeue(message)
             else:
-                self.queue_consumer.ack_message(message)
+                self._ack(message)
             return result, exc_info
         self._settle_failure(queues, body, message, exc_info[1])
         return result, exc_info
@@ -163,7 +184,7 @@ class ReliableHandler(Entrypoint):
                 self._retry(queues, body, message, exc)
         except Exception:  # broker trouble: leave it to redelivery and the delivery limit
             log.exception("could not republish a failed message; requeueing it")
-            self.queue_consumer.requeue_message(message)
+            self._requeue(message)
 
     def _retry(self, queues: ServiceQueues, body, message, exc):
         headers = dict(message.headers or {})
@@ -177,7 +198,7 @@ class ReliableHandler(Entrypoint):
         get_publisher(self.settings.amqp_uri).publish(
             body, exchange="", routing_key=queues.retry_name(delay), headers=headers,
             message_id=message.properties.get("message_id"))
-        self.queue_consumer.ack_message(message)
+        self._ack(message)
 
     def _dead_letter(self, queues: ServiceQueues, body, message, reason: str, error: str,
                      history: list | None = None):
@@ -189,7 +210,7 @@ class ReliableHandler(Entrypoint):
         get_publisher(self.settings.amqp_uri).publish(
             body, exchange="", routing_key=queues.dlq_name, headers=headers,
             message_id=message.properties.get("message_id"))
-        self.queue_consumer.ack_message(message)
+        self._ack(message)
 
 
 def declare_with_retry(amqp_uri: str, queues: list[ServiceQueues], attempts: int = 30) -> None:
