@@ -26,6 +26,9 @@ def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now) -
     if template is None:
         return []
     code = event["data"]["code"]
+    procedure = event["data"].get("procedure_code")
+    if procedure is not None and procedure not in catalog.procedures:
+        raise PermanentError(f"unknown procedure {procedure}: no template can describe it")
     contact = repo.contact(code)
     if contact is None:  # the private contact event has not arrived yet
         raise TransientError(f"no contact details yet for {code}")
