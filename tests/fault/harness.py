@@ -34,6 +34,8 @@ SERVICES = {
     "audit": "services.audit.service:AuditService",
 }
 REAL_MONGO = bool(os.environ.get("MONGO_URI"))
+STEADY_RATE = float(os.environ.get("FAULT_RATE", "40"))  # dossiers/s the pipeline here sustains with room
+WARM_UP = 50  # the first dossiers of a run warm the services up; latency figures leave them out
 
 
 class HostProcess:
@@ -41,6 +43,7 @@ class HostProcess:
 
     def __init__(self, name: str, target: str, env: dict, log_dir: Path):
         self.name, self.target, self.env, self.log_dir = name, target, env, log_dir
+        self.service = next((s for s, t in SERVICES.items() if t == target), name)
         self.control = free_port()
         self.http = free_port()
         self.proc = None
@@ -105,21 +108,38 @@ class Cluster:
     def base_env(self) -> dict:
         return {**os.environ, "AMQP_URI": self.amqp_uri, "MONGO_DB_PREFIX": f"f{uuid.uuid4().hex[:8]}_",
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sinks.smtp_port), "SMS_URL": self.sinks.sms_url,
-                "RETRY_DELAYS": "0.5,1,2,4,8,15", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
+                "RETRY_DELAYS": "0.5,1,2,4,8,15,30", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
                 "CIRCUIT_RESET": "3",  # well inside the 30 s retry budget above
                 "PYTHONUNBUFFERED": "1", **self.env}
 
-    def start(self, extra: dict | None = None) -> "Cluster":
-        """The four services (and any extra name -> (target, env overrides))."""
-        env = self.base_env()
-        wanted = {name: (target, {}) for name, target in SERVICES.items()}
+    def start(self, extra: dict | None = None, overrides: dict | None = None) -> "Cluster":
+        """The four services (and any extra name -> (target, env overrides));
+        `overrides` adds env to the named standard services (e.g. their CENTERS)."""
+        env = self.base_env_cache = self.base_env()
+        wanted = {name: (target, (overrides or {}).get(name, {})) for name, target in SERVICES.items()}
         wanted.update(extra or {})
-        for name, (target, overrides) in wanted.items():
-            self.hosts[name] = HostProcess(name, target, {**env, **overrides}, self.log_dir).spawn()
+        for name, (target, more) in wanted.items():
+            self.hosts[name] = HostProcess(name, target, {**env, **more}, self.log_dir).spawn()
         return self
+
+    def add(self, name: str, service: str, env: dict) -> HostProcess:
+        """Another worker process of a standard service (e.g. one center's own)."""
+        self.hosts[name] = HostProcess(name, SERVICES[service], {**self.base_env_cache, **env}, self.log_dir).spawn()
+        return self.hosts[name]
 
     def __getitem__(self, name) -> HostProcess:
         return self.hosts[name]
+
+    def query(self, service: str, collection: str, op: str = "find", **spec) -> list:
+        """Ask every host of a service (a center may have workers of its own, each
+        with its own embedded store); with a real MongoDB they all answer the same."""
+        hosts = [h for h in self.hosts.values() if h.service == service]
+        if REAL_MONGO:
+            hosts = hosts[:1]
+        out = []
+        for host in hosts:
+            out.extend(host.query(collection, op, **spec))
+        return sorted(set(out)) if op == "distinct" else out
 
     def stop(self):
         for host in self.hosts.values():
@@ -142,11 +162,24 @@ class Load:
     """Submit dossiers over HTTP from a few threads; a refused or failed request is
     retried with the same Idempotency-Key, so every dossier is accepted exactly once."""
 
+    _serials = iter(range(10, 100))  # a phone prefix per load: no two loads share a number
+
     def __init__(self, cluster: Cluster, tag: str, centers=CENTERS, threads: int = 6):
         self.cluster, self.tag, self.centers, self.threads = cluster, tag, centers, threads
+        self.serial = next(Load._serials)
         self.accepted: list[Accepted] = []
         self.retried = 0
+        self.refusals = Counter()  # status codes of refused attempts (e.g. 503 under an alarm)
         self._lock = threading.Lock()
+
+    @classmethod
+    def combined(cls, *loads: "Load") -> "Load":
+        """One view of several loads, for reconciling them together."""
+        merged = cls.__new__(cls)
+        merged.accepted = [a for load in loads for a in load.accepted]
+        merged.retried = sum(load.retried for load in loads)
+        merged.refusals = sum((load.refusals for load in loads), Counter())
+        return merged
 
     def stream(self, n: int, rate: float | None = None, start: int = 0) -> "Load":
         indexes = iter(range(start, start + n))
@@ -175,7 +208,7 @@ class Load:
 
     def _submit(self, session, i: int):
         center = self.centers[i % len(self.centers)]
-        phone, email = f"09{abs(hash(self.tag)) % 100:02d}{i:06d}", f"{self.tag}-{i}@fault.example.vn"
+        phone, email = f"09{self.serial:02d}{i:06d}", f"{self.tag}-{i}@fault.example.vn"
         body = dossier(center=center, phone=phone, email=email)
         key = f"{self.tag}-{i}"
         for attempt in range(600):
@@ -187,9 +220,12 @@ class Load:
                         self.accepted.append(Accepted(response.json()["code"], "+84" + phone[1:], email, time.time()))
                         self.retried += attempt > 0
                     return
+                with self._lock:
+                    self.refusals[response.status_code] += 1
+                wait = float(response.headers.get("Retry-After", 0.2))
             except requests.RequestException:
-                pass
-            time.sleep(0.2)
+                wait = 0.2
+            time.sleep(min(wait, 2.0))
         raise AssertionError(f"dossier {key} was never accepted")
 
 
@@ -222,7 +258,7 @@ EXPECTED = {"dossier.received.v1": 1, "dossier.routed.v1": 1, "dossier.assigned.
 def delivered(cluster: Cluster, accepted: list[Accepted]) -> set:
     """Codes whose every expected event is in the audit log: the whole pipeline is done
     (a message may still sit in a delay queue after its notification went out)."""
-    seen = Counter((e["subject"], e["type"]) for e in cluster["audit"].query(
+    seen = Counter((e["subject"], e["type"]) for e in cluster.query("audit",
         "entries", filter={"type": {"$in": list(EXPECTED)}}, projection={"subject": 1, "type": 1, "_id": 0}))
     return {a.code for a in accepted if all(seen[(a.code, t)] >= n for t, n in EXPECTED.items())}
 
@@ -238,11 +274,11 @@ def mgmt_vhost(amqp_uri: str) -> str:
     return quote(urlparse(amqp_uri).path[1:] or "/", safe="")
 
 
-def broker_figures(amqp_uri: str) -> tuple[int, int]:
-    """(redelivered, dead-lettered) across the vhost's OneStop queues."""
+def broker_figures(amqp_uri: str) -> tuple[int, dict]:
+    """(redelivered, {dead-letter queue: depth}) across the vhost's OneStop queues."""
     queues = requests.get(f"{MGMT}/api/queues/{mgmt_vhost(amqp_uri)}", auth=("guest", "guest"), timeout=10).json()
     redelivered = sum(q.get("message_stats", {}).get("redeliver", 0) for q in queues if q["name"].startswith("onestop."))
-    dead = sum(q.get("messages", 0) for q in queues if q["name"].endswith(".dlq"))
+    dead = {q["name"]: q.get("messages", 0) for q in queues if q["name"].endswith(".dlq") and q.get("messages")}
     return redelivered, dead
 
 
@@ -250,11 +286,11 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
     accepted = load.accepted
     codes = {a.code for a in accepted}
     lost = set()
-    lost |= codes - set(cluster["intake"].query("dossiers", "distinct", field="_id"))
-    lost |= codes - set(cluster["routing"].query("assignments", "distinct", field="_id"))
-    audit = Counter((e["subject"], e["type"]) for e in cluster["audit"].query(
+    lost |= codes - set(cluster.query("intake", "dossiers", "distinct", field="_id"))
+    lost |= codes - set(cluster.query("routing", "assignments", "distinct", field="_id"))
+    audit = Counter((e["subject"], e["type"]) for e in cluster.query("audit",
         "entries", projection={"subject": 1, "type": 1, "_id": 0}))
-    emails = Counter(m["to"][0].lower() if isinstance(m["to"], list) else m["to"] for m in cluster.sinks.emails())
+    emails, retransmitted = email_counts(cluster.sinks.emails())
     sms = {m["to"]: m for m in cluster.sinks.sms()}
     sms_count = Counter(m["to"] for m in cluster.sinks.sms())
     duplicated, examples, missing = 0, [], []
@@ -268,14 +304,53 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
             duplicated += max(0, got - n)
             if got > n and len(examples) < 5:
                 examples.append(f"{a.code}:{kind}x{got}")
-    latencies = sorted(_sms_latency_ms(a, sms) for a in accepted if a.phone in sms)
+    latencies = sms_latencies_ms(accepted, sms)
     redelivered, dead = broker_figures(cluster.amqp_uri)
-    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
     notes = {**(notes or {}), **({"duplicates": examples} if examples else {}),
-             **({"lost": sorted(lost)[:5], "missing": missing[:5]} if lost else {})}
-    return Report(scenario, len(accepted), len(lost), duplicated, redelivered, dead,
+             **({"lost": sorted(lost)[:5], "missing": missing[:5]} if lost else {}),
+             **({"smtp_retransmissions": retransmitted} if retransmitted else {}),
+             **({"dead_letter_queues": dead} if dead else {})}
+    return Report(scenario, len(accepted), len(lost), duplicated, redelivered, sum(dead.values()),
                   sum(m.get("resends", 0) for m in sms.values()), recover_s,
-                  pct(0.50), pct(0.95), pct(0.99), notes)
+                  pct(latencies, 0.50), pct(latencies, 0.95), pct(latencies, 0.99), notes)
+
+
+def longest_pause_s(accepted: list[Accepted]) -> float:
+    """The longest time intake answered no 201 while the stream ran."""
+    times = sorted(a.at for a in accepted)
+    return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
+
+def email_counts(messages: list[dict]) -> tuple[Counter, int]:
+    """Emails per recipient, one per Message-ID, and how many copies were retransmissions.
+
+    SMTP has no idempotency key: a sender killed between the end of DATA and
+    the server's 250 cannot know the message went through, and sends it again.
+    Notification gives every (event, channel) a stable Message-ID, so such a
+    copy is the same message (mailboxes that dedupe on Message-ID show it once);
+    a second Message-ID for the same citizen and event would be a true duplicate.
+    """
+    ids = {}
+    for m in messages:
+        to = (m["to"][0] if isinstance(m["to"], list) else m["to"]).lower()
+        ids.setdefault(to, []).append(m.get("message_id") or id(m))
+    per_recipient = Counter({to: len(set(found)) for to, found in ids.items()})
+    return per_recipient, sum(len(found) - len(set(found)) for found in ids.values())
+
+
+def sms_latencies_ms(accepted: list[Accepted], sms: dict | None = None, sinks=None) -> list[float]:
+    """Sorted latencies from each dossier's 201 to its SMS at the gateway."""
+    sms = sms if sms is not None else {m["to"]: m for m in sinks.sms()}
+    return sorted(_sms_latency_ms(a, sms) for a in accepted if a.phone in sms)
+
+
+def steady(accepted: list[Accepted]) -> list[Accepted]:
+    """A stream without its warm-up: the dossiers latency figures are taken on."""
+    return sorted(accepted, key=lambda a: a.at)[WARM_UP:]
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
 def _sms_latency_ms(a: Accepted, sms: dict) -> float:

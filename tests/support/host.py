@@ -38,6 +38,8 @@ class Host:
         self.cls = getattr(importlib.import_module(module), name)
         self.config = {k: os.environ[k] for k in KEYS if k in os.environ}
         self.config["max_workers"] = int(os.environ.get("MAX_WORKERS", "40"))
+        if "HEARTBEAT" in self.config:  # nameko hands it to kombu as a number
+            self.config["HEARTBEAT"] = float(self.config["HEARTBEAT"])
         self.container = None
 
     def start(self):

@@ -1,0 +1,108 @@
+"""Scenario 4: 1 % of messages are poison. Each is dead-lettered on its first
+delivery with its reason, and healthy traffic's p99 is compared with a clean
+phase of the same run, at the same rate (printed, not asserted: a ratio of two
+latencies on a shared 2-core machine is a figure, not a guarantee)."""
+import threading
+import time
+import uuid
+
+import orjson
+import pytest
+from kombu import Connection, Producer
+
+import onestop.contracts  # noqa: F401  (event schemas)
+from onestop.deadletters import browse
+from onestop.events import make_event
+from onestop.messaging.topology import EVENTS, dlq_queue_name
+from tests.fault.harness import (CENTERS, STEADY_RATE, Load, pct, reconcile, sms_latencies_ms, steady,
+                                 wait_all_delivered)
+from tests.support.wait import until
+
+pytestmark = pytest.mark.fault
+RATE = STEADY_RATE  # the same in both phases
+
+# kind -> (the reason each consumer dead-letters it with, which consumers get it)
+KINDS = {
+    "undecodable": ("rejected", ("routing", "notification", "audit")),      # not JSON: the broker's DLX
+    "not_an_event": ("invalid_event", ("routing", "notification", "audit")),  # JSON, but no envelope
+    "unknown_procedure": ("permanent", ("routing", "notification")),  # a valid event nobody can act on
+}
+
+
+def poison(kind: str, center: str, n: int) -> tuple[str, bytes]:
+    if kind == "undecodable":
+        return f"poison-{uuid.uuid4()}", b"\xff\xfe{not json at all"
+    if kind == "not_an_event":
+        return f"poison-{uuid.uuid4()}", orjson.dumps({"hello": "world", "n": n})
+    code = f"{center.split('-')[1][:4].upper()}-991231-{n:04d}"
+    event = make_event("dossier.received.v1", center=center, subject=code, actor={"id": "t", "role": "system"},
+                       data={"code": code, "official_code": f"00.00.H57.{code}", "procedure_code": "9.999999",
+                             "procedure_name": "none", "field": "justice", "channel": "counter",
+                             "received_at": "2026-02-13T02:00:00Z", "appointment_date": "2026-02-13",
+                             "working_days": 0, "missing_documents": [], "applicant": "X", "status": "received"})
+    return event["id"], orjson.dumps(event)
+
+
+def inject(amqp_uri: str, count: int, spread_s: float) -> list[tuple]:
+    """Publish `count` poison messages over `spread_s` seconds: [(id, kind, center)]."""
+    sent = []
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.default_channel)
+        for n in range(count):
+            kind, center = list(KINDS)[n % len(KINDS)], CENTERS[n % len(CENTERS)]
+            message_id, body = poison(kind, center, n)
+            producer.publish(body, exchange=EVENTS, routing_key=f"dossier.received.v1.{center}",
+                             content_type="application/json", content_encoding="utf-8",
+                             delivery_mode=2, message_id=message_id)
+            sent.append((message_id, kind, center))
+            time.sleep(spread_s / count)
+    return sent
+
+
+def test_poison_is_dead_lettered_and_healthy_traffic_keeps_its_pace(cluster, n_dossiers, report):
+    cluster.start()
+    half = n_dossiers // 2
+    clean = Load(cluster, "clean").stream(half, rate=RATE)
+    wait_all_delivered(cluster, clean.accepted, 600)
+
+    dirty = Load(cluster, "dirty")
+    stream = dirty.background(n_dossiers - half, rate=RATE)
+    injected = []
+    injector = threading.Thread(target=lambda: injected.extend(
+        inject(cluster.amqp_uri, max(1, (n_dossiers - half) // 100), (n_dossiers - half) / RATE)))
+    injector.start()
+    stream.join()
+    injector.join()
+    recover = wait_all_delivered(cluster, dirty.accepted, 600)
+
+    expected = {(service, center): set() for service in ("routing", "notification", "audit") for center in CENTERS}
+    for message_id, kind, center in injected:
+        for service in KINDS[kind][1]:
+            expected[(service, center)].add(message_id)
+    letters = {}
+
+    def all_dead_lettered():
+        for (service, center), ids in expected.items():
+            found = {d.id: d for d in browse(cluster.amqp_uri, dlq_queue_name(service, center))}
+            letters.update({(service, i): d for i, d in found.items()})
+            if not ids <= set(found):
+                return False
+        return True
+
+    until(all_dead_lettered, 120, 1.0, "every poison message in its dead-letter queues")
+    kinds = {message_id: kind for message_id, kind, _ in injected}
+    for (service, message_id), letter in letters.items():
+        if message_id in kinds:
+            assert letter.reason == KINDS[kinds[message_id]][0], (service, letter)
+            assert len(letter.history) <= 1  # dead-lettered on its first delivery, no retries
+
+    clean_lat, dirty_lat = sms_latencies_ms(steady(clean.accepted), sinks=cluster.sinks), \
+        sms_latencies_ms(dirty.accepted, sinks=cluster.sinks)
+    ratio = pct(dirty_lat, 0.99) / max(pct(clean_lat, 0.99), 1e-9)
+    rep = reconcile(cluster, Load.combined(clean, dirty), "4 poison 1%", recover, {
+        "poison": len(injected), "dead_letters_of_poison": sum(1 for (_, i) in letters if i in kinds),
+        "rate_per_s": RATE, "p99_clean_ms": round(pct(clean_lat, 0.99)),
+        "p99_with_poison_ms": round(pct(dirty_lat, 0.99)), "p99_ratio": round(ratio, 2)})
+    report(rep)
+    assert rep.accepted == n_dossiers
+    assert rep.lost == 0 and rep.duplicated == 0
