@@ -1,0 +1,300 @@
+"""Staff bearer tokens: mint, verify, and the principal a request acts as (framework-free).
+
+A staff token is a JWT signed with HS256 and a shared secret. The algorithm is
+pinned: the verifier passes ``algorithms=["HS256"]`` and refuses, before
+decoding, any token whose header names another algorithm (``none``, HS512,
+RS256, ...), so the token can never choose how it is checked. These claims are
+required and checked (``options={"require": [...]}``)::
+
+    {"sub": "officer-07", "role": "officer", "centers": ["hue-vyda"],
+     "department": "vp", "name": "Nguyễn Văn A",
+     "iss": "onestop", "aud": "onestop-staff", "iat": 1770940800, "exp": 1770944400,
+     "jti": "6f0c..."}
+
+``sub``, ``role``, ``centers``, ``iat``, ``exp``, ``iss`` and ``aud`` must be
+present; ``aud`` must be exactly the configured audience (a single string,
+``strict_aud``). ``centers`` lists the center ids the holder may act for; there
+is no wildcard, so a city-wide auditor's token lists every center. Officers and
+department heads must carry their ``department``.
+
+Failures raise ``Unauthorized`` (HTTP 401, with a ``WWW-Authenticate``
+header value in ``.headers``) whose ``reason`` is one of ``REASONS``; a valid
+principal acting outside its role raises ``Forbidden`` (HTTP 403).
+
+Settings (nameko container config first, then the environment, like
+``onestop.config``): ``JWT_SECRET`` (required, at least 32 bytes: HS256 with a
+shorter key is guessable), ``JWT_ISSUER`` (default ``onestop``),
+``JWT_AUDIENCE`` (default ``onestop-staff``), ``JWT_TTL`` (seconds, default
+3600), ``JWT_LEEWAY`` (seconds of clock skew allowed, default 0).
+
+    >>> secret = "s" * 32
+    >>> token = mint(secret, "counter-01", "counter_staff", ["hue-vyda"])
+    >>> who = authenticate(f"Bearer {token}", secret)
+    >>> who.user, who.role, who.may_act_for("hue-vyda"), who.may_act_for("hue-phuxuan")
+    ('counter-01', 'counter_staff', True, False)
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable
+
+import jwt
+
+__all__ = [
+    "ALGORITHM", "ROLES", "REASONS", "REQUIRED_CLAIMS", "Principal", "TokenIssuer",
+    "Unauthorized", "Forbidden", "mint", "verify", "bearer_token", "authenticate", "require_role",
+]
+
+ALGORITHM = "HS256"
+ROLES = ("counter_staff", "officer", "department_head", "center_leader", "auditor", "operator")
+DEPARTMENT_ROLES = frozenset({"officer", "department_head"})
+REQUIRED_CLAIMS = ["sub", "role", "centers", "iat", "exp", "iss", "aud"]
+MIN_SECRET_BYTES = 32
+MAX_HEADER_CHARS = 8192
+DEFAULT_ISSUER = "onestop"
+DEFAULT_AUDIENCE = "onestop-staff"
+DEFAULT_TTL_S = 3600
+REALM = "onestop"
+
+# RFC 6750 b64token; a JWT is three base64url segments joined by dots.
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9\-._~+/]+=*) *$", re.IGNORECASE)
+
+REASONS = {
+    "missing": "no bearer token was sent",
+    "malformed_header": "the Authorization header must be 'Bearer <token>'",
+    "malformed_token": "the token is not a well-formed JWT",
+    "algorithm_refused": f"only {ALGORITHM} tokens are accepted",
+    "bad_signature": "the token's signature does not match",
+    "expired": "the token has expired",
+    "not_yet_valid": "the token is not valid yet",
+    "wrong_audience": "the token was issued for another audience",
+    "wrong_issuer": "the token was issued by someone else",
+    "missing_claim": "the token lacks a required claim",
+    "unknown_role": "the token names an unknown role",
+    "malformed_claims": "the token's claims have the wrong shape",
+}
+
+
+class Unauthorized(Exception):
+    """No valid identity: HTTP 401. ``reason`` is a key of ``REASONS``."""
+
+    status = 401
+    error = "unauthorized"
+
+    def __init__(self, reason: str, detail: str | None = None):
+        self.reason = reason
+        self.message = REASONS.get(reason, reason) + (f" ({detail})" if detail else "")
+        super().__init__(self.message)
+
+    @property
+    def headers(self) -> dict:
+        """The RFC 6750 challenge; a request with no token gets no error code."""
+        if self.reason == "missing":
+            return {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
+        code = "invalid_request" if self.reason == "malformed_header" else "invalid_token"
+        return {"WWW-Authenticate": f'Bearer realm="{REALM}", error="{code}", error_description="{self.reason}"'}
+
+    def body(self) -> dict:
+        return {"error": self.error, "message": self.message, "reason": self.reason}
+
+
+class Forbidden(Exception):
+    """A known principal that may not do this: HTTP 403."""
+
+    status = 403
+    error = "forbidden"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        self.message = reason
+        super().__init__(reason)
+
+    def body(self) -> dict:
+        return {"error": self.error, "message": self.message, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as, read from a verified token."""
+
+    user: str
+    role: str
+    centers: frozenset
+    department: str | None = None
+    name: str = ""
+
+    def may_act_for(self, center: str) -> bool:
+        """True if the token lists `center` (exact match; there is no wildcard)."""
+        return isinstance(center, str) and center in self.centers
+
+    def actor(self) -> dict:
+        """The event envelope's ``actor``: ``{"id": user, "role": role}``."""
+        return {"id": self.user, "role": self.role}
+
+
+def _check_secret(secret) -> bytes:
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes for {ALGORITHM}")
+    return secret
+
+
+def _check_identity(user, role, centers, department) -> tuple[str, str, list, str | None]:
+    """Shared by mint (ValueError: a programming or config error) and verify."""
+    if not isinstance(user, str) or not user.strip():
+        raise ValueError("user must be a non-empty string")
+    if role not in ROLES:
+        raise LookupError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
+    if isinstance(centers, (str, bytes)) or not isinstance(centers, (list, tuple, set, frozenset)):
+        raise ValueError("centers must be a list of center ids")
+    if not all(isinstance(c, str) and c.strip() for c in centers):
+        raise ValueError("every center id must be a non-empty string")
+    centers = sorted(centers)
+    if department is not None and (not isinstance(department, str) or not department.strip()):
+        raise ValueError("department must be a non-empty string or absent")
+    if role in DEPARTMENT_ROLES and department is None:
+        raise ValueError(f"a {role} token must name its department")
+    return user, role, centers, department
+
+
+def mint(secret, user: str, role: str, centers: Iterable[str], department: str | None = None,
+         ttl_s: int = DEFAULT_TTL_S, issuer: str = DEFAULT_ISSUER, audience: str = DEFAULT_AUDIENCE,
+         name: str | None = None, now: datetime | None = None) -> str:
+    """A signed HS256 staff token; raises ValueError/LookupError on bad input."""
+    key = _check_secret(secret)
+    centers = list(centers) if not isinstance(centers, (str, bytes)) else centers
+    user, role, centers, department = _check_identity(user, role, centers, department)
+    if int(ttl_s) <= 0:
+        raise ValueError("ttl_s must be positive")
+    issued = int((now or datetime.now(timezone.utc)).timestamp())
+    claims = {"sub": user, "role": role, "centers": centers, "name": name or user,
+              "iss": issuer, "aud": audience, "iat": issued, "exp": issued + int(ttl_s),
+              "jti": uuid.uuid4().hex}
+    if department is not None:
+        claims["department"] = department
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def verify(token: str, secret, issuer: str = DEFAULT_ISSUER, audience: str = DEFAULT_AUDIENCE,
+           leeway_s: float = 0) -> Principal:
+    """The principal in `token`, or Unauthorized(reason)."""
+    key = _check_secret(secret)
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("missing")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError:
+        raise Unauthorized("malformed_token") from None
+    if header.get("alg") != ALGORITHM:
+        raise Unauthorized("algorithm_refused", f"got alg {header.get('alg')!r}")
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, leeway=leeway_s,
+            options={"require": REQUIRED_CLAIMS, "strict_aud": True, "verify_signature": True,
+                     "enforce_minimum_key_length": True},
+        )
+    except jwt.InvalidAlgorithmError:
+        raise Unauthorized("algorithm_refused") from None
+    except jwt.InvalidSignatureError:
+        raise Unauthorized("bad_signature") from None
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("expired") from None
+    except jwt.ImmatureSignatureError:
+        raise Unauthorized("not_yet_valid") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthorized("wrong_audience") from None
+    except jwt.InvalidIssuerError:
+        raise Unauthorized("wrong_issuer") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized("missing_claim", exc.claim) from None
+    except jwt.InvalidTokenError as exc:  # DecodeError, bad iat/exp types, non-string sub, ...
+        raise Unauthorized("malformed_token", type(exc).__name__) from None
+    try:
+        user, role, centers, department = _check_identity(
+            claims["sub"], claims["role"], claims["centers"], claims.get("department"))
+    except LookupError:
+        raise Unauthorized("unknown_role", f"got {claims['role']!r}") from None
+    except ValueError as exc:
+        raise Unauthorized("malformed_claims", str(exc)) from None
+    name = claims.get("name")
+    return Principal(user=user, role=role, centers=frozenset(centers), department=department,
+                     name=name if isinstance(name, str) and name else user)
+
+
+def bearer_token(authorization_header: str | None) -> str:
+    """The token in an ``Authorization: Bearer <token>`` header, or Unauthorized."""
+    if authorization_header is None or not str(authorization_header).strip():
+        raise Unauthorized("missing")
+    if len(authorization_header) > MAX_HEADER_CHARS:
+        raise Unauthorized("malformed_header", "too long")
+    match = _BEARER.match(authorization_header.strip())
+    if not match:
+        raise Unauthorized("malformed_header")
+    return match.group(1)
+
+
+def authenticate(authorization_header: str | None, secret, issuer: str = DEFAULT_ISSUER,
+                 audience: str = DEFAULT_AUDIENCE, leeway_s: float = 0) -> Principal:
+    """The principal behind an Authorization header, or Unauthorized(reason)."""
+    return verify(bearer_token(authorization_header), secret, issuer, audience, leeway_s)
+
+
+def require_role(principal: Principal, *roles: str) -> Principal:
+    """`principal` if its role is one of `roles`, else Forbidden."""
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ValueError(f"require_role needs known roles, got {roles!r}")
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role} may not do this; needs one of: {', '.join(roles)}")
+    return principal
+
+
+def _setting(config: dict | None, key: str, default: str) -> str:
+    if config and key in config and config[key] is not None:
+        return str(config[key])
+    return os.environ.get(key, default)
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    """The configured secret, issuer and audience, with mint/verify bound to them.
+
+    The secret stays out of ``repr`` so it never lands in a log line.
+    """
+
+    secret: str = field(repr=False)
+    issuer: str = DEFAULT_ISSUER
+    audience: str = DEFAULT_AUDIENCE
+    ttl_s: int = DEFAULT_TTL_S
+    leeway_s: float = 0
+
+    def __post_init__(self):
+        _check_secret(self.secret)
+
+    @classmethod
+    def load(cls, config: dict | None = None) -> "TokenIssuer":
+        """From the nameko container config first, then the environment."""
+        secret = _setting(config, "JWT_SECRET", "")
+        if not secret:
+            raise ValueError("JWT_SECRET is not set")
+        return cls(secret=secret,
+                   issuer=_setting(config, "JWT_ISSUER", DEFAULT_ISSUER),
+                   audience=_setting(config, "JWT_AUDIENCE", DEFAULT_AUDIENCE),
+                   ttl_s=int(_setting(config, "JWT_TTL", str(DEFAULT_TTL_S))),
+                   leeway_s=float(_setting(config, "JWT_LEEWAY", "0")))
+
+    def mint(self, user: str, role: str, centers: Iterable[str], department: str | None = None,
+             ttl_s: int | None = None, name: str | None = None) -> str:
+        return mint(self.secret, user, role, centers, department, ttl_s or self.ttl_s,
+                    self.issuer, self.audience, name=name)
+
+    def verify(self, token: str) -> Principal:
+        return verify(token, self.secret, self.issuer, self.audience, self.leeway_s)
+
+    def authenticate(self, authorization_header: str | None) -> Principal:
+        return authenticate(authorization_header, self.secret, self.issuer, self.audience, self.leeway_s)
