@@ -117,6 +117,19 @@ class Forbidden(Exception):
         return {"error": self.error, "message": self.message, "reason": self.reason}
 
 
+# PyJWT's errors -> our 401 reasons; the first match wins (subclasses before InvalidTokenError).
+_DECODE_ERRORS = (
+    (jwt.InvalidAlgorithmError, "algorithm_refused"),
+    (jwt.InvalidSignatureError, "bad_signature"),
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+    (jwt.InvalidIssuerError, "wrong_issuer"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+    (jwt.InvalidTokenError, "malformed_token"),  # DecodeError, bad iat/exp types, non-string sub, ...
+)
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as, read from a verified token."""
@@ -198,22 +211,10 @@ def verify(token: str, secret, issuer: str = DEFAULT_ISSUER, audience: str = DEF
             options={"require": REQUIRED_CLAIMS, "strict_aud": True, "verify_signature": True,
                      "enforce_minimum_key_length": True},
         )
-    except jwt.InvalidAlgorithmError:
-        raise Unauthorized("algorithm_refused") from None
-    except jwt.InvalidSignatureError:
-        raise Unauthorized("bad_signature") from None
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("expired") from None
-    except jwt.ImmatureSignatureError:
-        raise Unauthorized("not_yet_valid") from None
-    except jwt.InvalidAudienceError:
-        raise Unauthorized("wrong_audience") from None
-    except jwt.InvalidIssuerError:
-        raise Unauthorized("wrong_issuer") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise Unauthorized("missing_claim", exc.claim) from None
-    except jwt.InvalidTokenError as exc:  # DecodeError, bad iat/exp types, non-string sub, ...
-        raise Unauthorized("malformed_token", type(exc).__name__) from None
+    except jwt.InvalidTokenError as exc:
+        reason = next(r for kind, r in _DECODE_ERRORS if isinstance(exc, kind))
+        detail = {"missing_claim": getattr(exc, "claim", None), "malformed_token": type(exc).__name__}.get(reason)
+        raise Unauthorized(reason, detail) from None
     try:
         user, role, centers, department = _check_identity(
             claims["sub"], claims["role"], claims["centers"], claims.get("department"))

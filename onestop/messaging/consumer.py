@@ -144,21 +144,21 @@ class ReliableHandler(Entrypoint):
             self._requeue(message)
 
     def _ack(self, message) -> None:
-        """Ack, or, if the connection it came on is gone, leave it: the broker
-        redelivers every unacked message of a lost connection. Never raises, since
-        an exception here would kill the whole container (nameko treats a failed
-        worker thread as fatal)."""
-        try:
-            self.queue_consumer.ack_message(message)
-        except Exception as exc:  # noqa: BLE001  (connection lost: redelivery follows)
-            log.warning("could not ack message %s (%r); the broker will redeliver it",
-                        message.properties.get("message_id"), exc)
+        self._settle(self.queue_consumer.ack_message, message)
 
     def _requeue(self, message) -> None:
+        self._settle(self.queue_consumer.requeue_message, message)
+
+    @staticmethod
+    def _settle(action, message) -> None:
+        """Ack or requeue, or, if the connection it came on is gone, leave it: the
+        broker redelivers every unacked message of a lost connection. Never raises,
+        since an exception here would kill the whole container (nameko treats a
+        failed worker thread as fatal)."""
         try:
-            self.queue_consumer.requeue_message(message)
+            action(message)
         except Exception as exc:  # noqa: BLE001  (connection lost: redelivery follows)
-            log.warning("could not requeue message %s (%r); the broker will redeliver it",
+            log.warning("could not settle message %s (%r); the broker will redeliver it",
                         message.properties.get("message_id"), exc)
 
     def handle_result(self, queues, body, message, worker_ctx, result=None, exc_info=None):

@@ -130,15 +130,16 @@ class Cluster:
     def __getitem__(self, name) -> HostProcess:
         return self.hosts[name]
 
-    def query(self, service: str, collection: str, op: str = "find", **spec) -> list:
+    def query(self, service: str, collection: str, op: str = "find", **spec):
         """Ask every host of a service (a center may have workers of its own, each
         with its own embedded store); with a real MongoDB they all answer the same."""
         hosts = [h for h in self.hosts.values() if h.service == service]
         if REAL_MONGO:
             hosts = hosts[:1]
-        out = []
-        for host in hosts:
-            out.extend(host.query(collection, op, **spec))
+        answers = [host.query(collection, op, **spec) for host in hosts]
+        if op == "count":
+            return sum(answers)
+        out = [item for answer in answers for item in answer]
         return sorted(set(out)) if op == "distinct" else out
 
     def stop(self):

@@ -20,16 +20,10 @@ SMS_OUTAGES = (  # (fault, seconds), one after the other while the SMTP server i
 )
 
 
-def _taken(sinks, sink) -> int:
-    port = sinks.smtp_http if sink == "smtp" else sinks.sms_http
-    left = requests.get(f"http://127.0.0.1:{port}/api/v1/faults", timeout=5).json()
-    return BIG - left["times"] if left.get("times") is not None else BIG
-
-
 def _outage(sinks, sink, fault, seconds) -> dict:
     sinks.fault(sink, **fault, times=BIG)
     time.sleep(seconds)
-    reached = _taken(sinks, sink)
+    reached = sinks.calls_taken(sink, BIG)
     sinks.fault(sink, mode="ok")
     return {"sink": sink, **fault, "held_s": seconds, "calls_that_reached_it": reached}
 

@@ -49,20 +49,6 @@ FAULTS = {  # name: (sink, channel, fault spec)
 }
 
 
-def fault_port(sinks, sink):
-    return sinks.smtp_http if sink == "smtp" else sinks.sms_http
-
-
-def set_fault(sinks, sink, spec):
-    requests.post(f"http://127.0.0.1:{fault_port(sinks, sink)}/api/v1/faults", json=spec,
-                  timeout=5).raise_for_status()
-
-
-def calls_taken(sinks, sink):
-    left = requests.get(f"http://127.0.0.1:{fault_port(sinks, sink)}/api/v1/faults", timeout=5).json()
-    return BIG - left["times"]
-
-
 def providers(notification):
     return requests.get(f"{notification.http}/healthz", timeout=5).json()["providers"]
 
@@ -95,7 +81,7 @@ def outage(name, pipeline, sinks, deliveries):
     sink, channel, spec = FAULTS[name]
     notification, people = pipeline["notification"], citizens()
     opens_before = providers(notification)[channel]["opens"]
-    set_fault(sinks, sink, {**spec, "times": BIG})
+    sinks.fault(sink, **{**spec, "times": BIG})
     try:
         codes = []
         for person in people:
@@ -111,9 +97,9 @@ def outage(name, pipeline, sinks, deliveries):
         health = requests.get(f"{notification.http}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["status"] == "ok"  # an outage is not ill health
         time.sleep(OUTAGE)  # hold the fault while the retries keep coming
-        during = calls_taken(sinks, sink)
+        during = sinks.calls_taken(sink, BIG)
     finally:
-        set_fault(sinks, sink, {"mode": "ok"})
+        sinks.fault(sink, mode="ok")
 
     mine = {"code": {"$in": codes}}
     try:

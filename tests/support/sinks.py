@@ -48,9 +48,16 @@ class Sinks:
         for sink in ("smtp", "sms"):
             self.fault(sink, mode="ok")
 
+    def _faults_url(self, sink: str) -> str:
+        return f"http://127.0.0.1:{self.smtp_http if sink == 'smtp' else self.sms_http}/api/v1/faults"
+
     def fault(self, sink: str, **spec) -> None:
-        port = self.smtp_http if sink == "smtp" else self.sms_http
-        requests.post(f"http://127.0.0.1:{port}/api/v1/faults", json=spec, timeout=5).raise_for_status()
+        requests.post(self._faults_url(sink), json=spec, timeout=5).raise_for_status()
+
+    def calls_taken(self, sink: str, times: int) -> int:
+        """Calls a fault set with `times` has taken so far (what is left counts them)."""
+        left = requests.get(self._faults_url(sink), timeout=5).json().get("times")
+        return times - left if left is not None else times
 
 
 def _ok(url: str) -> bool:
