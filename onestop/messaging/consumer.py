@@ -49,9 +49,44 @@ HISTORY = "x-onestop-history"
 
 
 class OneStopQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, but a body that cannot be decoded is
-    dead-lettered by the broker (reject without requeue) instead of killing
-    the consumer thread."""
+    """nameko's queue consumer, with two fixes:
+
+    - a body that cannot be decoded is dead-lettered by the broker (reject
+      without requeue) instead of killing the consumer thread;
+    - heartbeats keep the connection alive whatever the heartbeat interval.
+      kombu's loop checks them only when `drain_events` has waited a whole
+      second for nothing, and py-amqp counts the silence from that check, not
+      from the last frame: an idle consumer could stay silent for three
+      seconds, and RabbitMQ closes a connection with a 2 s heartbeat after as
+      little as two ("missed heartbeats from client"), redelivering every
+      unacked message. So the loop wakes every eighth of the interval, and
+      frames go out at four times the rate: never more than half an interval
+      of silence.
+    """
+
+    HEARTBEAT_RATE = 4  # heartbeat frames per interval when the connection is otherwise idle
+    _live = None
+    _checked_at = 0.0
+
+    def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
+        heartbeat = self.connection.heartbeat
+        if heartbeat:
+            safety_interval = min(safety_interval, heartbeat / (2 * self.HEARTBEAT_RATE))
+        return super().consume(limit=limit, timeout=timeout, safety_interval=safety_interval, **kwargs)
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self._live = connection  # the established connection (self.connection is a fresh declaration)
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    def on_iteration(self):
+        super().on_iteration()
+        live = self._live
+        interval = live.get_heartbeat_interval() if live is not None else 0  # as negotiated
+        if interval:
+            now = time.monotonic()
+            if now - self._checked_at >= interval / (2 * self.HEARTBEAT_RATE):
+                self._checked_at = now
+                live.heartbeat_check(rate=self.HEARTBEAT_RATE)  # raises if the broker went silent
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
