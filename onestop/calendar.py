@@ -68,10 +68,13 @@ def year_tables(year: int) -> tuple[frozenset, frozenset]:
 
 class WorkingCalendar:
     def __init__(self, timezone: str = "Asia/Ho_Chi_Minh", cutoff: str = "15:00",
-                 extra_holidays: Iterable = (), extra_workdays: Iterable = ()):
+                 extra_holidays: Iterable = (), extra_workdays: Iterable = (), closing: str = "17:00"):
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
         self.cutoff = parse_hhmm(cutoff)
+        # After closing the day is over, cut-off or not (an online dossier sent at 20:00 with a
+        # procedure the cut-off does not apply to still starts on the next working day).
+        self.closing = parse_hhmm(closing)
         self.extra_holidays = frozenset(_as_date(d) for d in extra_holidays or ())
         self.extra_workdays = frozenset(_as_date(d) for d in extra_workdays or ())
 
@@ -126,7 +129,7 @@ class WorkingCalendar:
         """The working day the count starts on (the cut-off can be switched off per procedure)."""
         local = self.local(received_at)
         day = local.date()
-        late = apply_cutoff and local.time() >= self.cutoff
+        late = (apply_cutoff and local.time() >= self.cutoff) or local.time() >= self.closing
         if late or not self.is_working_day(day):
             return self.next_working_day(day)
         return day

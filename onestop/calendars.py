@@ -7,10 +7,12 @@ from onestop.calendar import WorkingCalendar
 
 
 @lru_cache(maxsize=256)
-def _calendar(timezone: str, cutoff: str) -> WorkingCalendar:
-    return WorkingCalendar(timezone=timezone, cutoff=cutoff)
+def _calendar(timezone: str, cutoff: str, closing: str) -> WorkingCalendar:
+    return WorkingCalendar(timezone=timezone, cutoff=cutoff, closing=closing)
 
 
 def calendar_for(center, cutoff_override: str = "") -> WorkingCalendar:
-    """The center's calendar; ``CUTOFF_TIME`` (when set) overrides every center's cut-off."""
-    return _calendar(center.timezone, cutoff_override or center.cutoff)
+    """The center's calendar (its cut-off, and its closing time: the end of its last office
+    period); ``CUTOFF_TIME`` (when set) overrides every center's cut-off."""
+    closing = center.office_hours[-1][1] if center.office_hours else "17:00"
+    return _calendar(center.timezone, cutoff_override or center.cutoff, closing)

@@ -38,23 +38,15 @@ Conventions
 
 Statutory due time (``WorkingHours.due_time``)
 ----------------------------------------------
-The count starts on ``calendar.start_day(received_at, apply_cutoff)`` (the
-15:00 cut-off and non-working days push it to the next working day). It starts
-at the receipt moment if that is working time on the start day, otherwise at
-the first working instant of the start day that is not before the receipt
-(07:30 for a dossier pushed by the cut-off or received before opening, 13:30
-for one received at lunch). A 0-day procedure is due at the end of that day's
-working hours. (Only when the cut-off is switched off or set after closing can
-a dossier arrive after the start day's last period; the count then starts at
-the next working instant, as it must.)
-
-Compared with the day-level ``WorkingCalendar.appointment_date``, the due time
-falls on the same date when the dossier is received during working hours,
-after the day's opening and before the cut-off. When the count starts at the
-day's opening (cut-off, non-working day, receipt before or at opening) N > 0
-working days end at the closing of the N-th working day counting the start day
-itself, i.e. one date earlier than ``appointment_date``, which counts the start
-day as day 0. The due time is never after the appointment date.
+The citizen leaves the counter with an appointment date
+(``WorkingCalendar.appointment_date``: the 15:00 cut-off and non-working days
+push the start day, which counts as day 0, and N working days are added). The
+due time is the **close of that date's working hours**, so the date an
+officer is measured against is always the date the citizen was promised. The
+working-time clock then measures what is left of it: the time left is kept
+while the clock is stopped for a supplement and counted on from the day the
+supplement arrives, and the due-soon points are working time before the due
+time.
 
 Examples (default hours, ``Asia/Ho_Chi_Minh``)::
 
@@ -67,26 +59,26 @@ Examples (default hours, ``Asia/Ho_Chi_Minh``)::
     7.5
 
 Tết 2026 closes offices Mon 16 – Fri 20 Feb. Received Fri 13 Feb at 10:00 with
-3 working days: 5 h are left on Friday, 7.5 h on Mon 23 and on Tue 24, and the
-last 2.5 h end on Wed 25 at 10:00::
+3 working days, the appointment is Wed 25 Feb (Fri is day 0; Mon 23, Tue 24,
+Wed 25), due at its closing::
 
     >>> hours.due_time(datetime(2026, 2, 13, 10, 0, tzinfo=vn), 3).isoformat()
-    '2026-02-25T10:00:00+07:00'
+    '2026-02-25T17:00:00+07:00'
 
-Received Fri 13 Feb at 15:30, after the cut-off: the count starts Mon 23 at
-07:30, so a 0-day procedure is due Mon 23 at 17:00 and a 1-day one too::
+Received Fri 13 Feb at 15:30, after the cut-off: day 0 is Mon 23, so a 0-day
+procedure is due Mon 23 at 17:00 and a 1-day one Tue 24::
 
     >>> hours.due_time(datetime(2026, 2, 13, 15, 30, tzinfo=vn), 0).isoformat()
     '2026-02-23T17:00:00+07:00'
     >>> hours.due_time(datetime(2026, 2, 13, 15, 30, tzinfo=vn), 1).isoformat()
-    '2026-02-23T17:00:00+07:00'
+    '2026-02-24T17:00:00+07:00'
 
 30/4 (Thu) and 1/5 (Fri) 2026 are days off: received Wed 29 Apr at 14:00 with
-1 working day, due Mon 4 May at 14:00; received at 16:00, after the cut-off,
-a same-day procedure is due Mon 4 May at 17:00::
+1 working day, due Mon 4 May; received at 16:00, after the cut-off, a same-day
+procedure is due Mon 4 May too::
 
     >>> hours.due_time(datetime(2026, 4, 29, 14, 0, tzinfo=vn), 1).isoformat()
-    '2026-05-04T14:00:00+07:00'
+    '2026-05-04T17:00:00+07:00'
     >>> hours.due_time(datetime(2026, 4, 29, 16, 0, tzinfo=vn), 0).isoformat()
     '2026-05-04T17:00:00+07:00'
 
@@ -100,15 +92,15 @@ and restarts with the working time that was left::
 
     >>> clock = DeadlineClock.start(hours, datetime(2026, 3, 2, 10, 0, tzinfo=vn), 3)
     >>> clock.due_at.isoformat()
-    '2026-03-05T10:00:00+07:00'
+    '2026-03-05T17:00:00+07:00'
     >>> _ = clock.pause(datetime(2026, 3, 3, 10, 0, tzinfo=vn))
     >>> clock.remaining_s / 3600
-    15.0
+    20.0
     >>> _ = clock.resume(datetime(2026, 3, 9, 14, 0, tzinfo=vn))
     >>> clock.due_at.isoformat()
-    '2026-03-11T14:00:00+07:00'
+    '2026-03-12T09:30:00+07:00'
     >>> [t.isoformat() for t in clock.due_soon_points()]
-    ['2026-03-10T14:00:00+07:00', '2026-03-11T09:00:00+07:00']
+    ['2026-03-11T09:30:00+07:00', '2026-03-11T16:00:00+07:00']
 """
 from __future__ import annotations
 
@@ -309,15 +301,23 @@ class WorkingHours:
         start_day = self.calendar.start_day(local, apply_cutoff)
         return self.next_working_instant(max(local, datetime.combine(start_day, time(0), self.tz)))
 
+    def start_day(self, received_at: datetime, apply_cutoff: bool = True) -> date:
+        """Day 0 of the count: the calendar's start day, where a receipt at or after this
+        center's closing also belongs to the next working day (its calendar, built by
+        ``calendar_for``, knows the same closing; this holds for any calendar)."""
+        local = self.local(received_at)
+        if local.time() >= self.periods[-1][1]:
+            local = datetime.combine(local.date() + timedelta(days=1), time(0), self.tz)
+        return self.calendar.start_day(local, apply_cutoff)
+
     def due_time(self, received_at: datetime, working_days: int, apply_cutoff: bool = True) -> datetime:
-        """The statutory due time: `working_days` full working days from ``count_start``;
-        0 days means the end of that day's working hours. See the module docstring."""
+        """The statutory due time: the close of working hours on the appointment date
+        (``calendar.appointment_date``). See the module docstring."""
         if working_days < 0:
             raise ValueError(f"working days must be >= 0, got {working_days}")
-        origin = self.count_start(received_at, apply_cutoff)
-        if working_days == 0:
-            return self._periods_of_working_day(origin.date())[-1][1]
-        return self.add_days(origin, working_days)
+        start = self.start_day(received_at, apply_cutoff)
+        day = self.calendar.add_working_days(start, working_days)
+        return self._periods_of_working_day(day)[-1][1]
 
     def parse_offset(self, text: str) -> float:
         """``"1d"`` / ``"3h"`` / ``"90m"`` (decimals allowed) -> working seconds; a day is ``day_seconds``."""
