@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import re
+from collections import Counter
 
 import pytest
 import yaml
@@ -16,6 +18,12 @@ TIME_UNKNOWN = {"1.013225", "LOCAL-BUILDING-PERMIT-EXTEND", "2.000720", "1.00177
 # DOMAIN.md marks these codes `m` (third-party lists).
 MARKED_M = {"1.000894", "1.000656", "1.004845", "1.000881", "2.000815", "2.000884", "1.013225",
             "1.001612", "2.000575", "2.000720", "1.001731", "1.001776"}
+# Codes added from third-party copies of the national portal (dichvucong.gov.vn), not DOMAIN.md.
+FROM_PORTAL_COPIES = {"1.004884", "1.004746", "1.005461", "1.000689", "2.001019", "2.000913",
+                      "1.013226", "1.013228", "1.013229", "1.001570", "1.001266", "1.013791", "2.000794"}
+# Of those, the ones whose time is a placeholder or read from "N ngày" without "làm việc".
+PORTAL_TIME_ASSUMED = {"1.004884", "1.004746", "1.005461", "1.000689", "2.001019", "2.000913",
+                       "1.001570", "1.001266", "1.013791", "2.000794"}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +38,19 @@ def raw():
 
 
 def test_loads_enough_procedures_across_five_fields(cat):
-    assert len(cat.procedures) >= 12
+    assert len(cat.procedures) >= 30
     assert FIVE_FIELDS <= {p.field for p in cat.procedures.values()}
+    per_field = Counter(p.field for p in cat.procedures.values())
+    assert all(per_field[f] >= 3 for f in FIVE_FIELDS), per_field
+
+
+def test_every_procedure_has_sources_time_a_required_paper_and_a_competent_department(cat):
+    departments = {d.id: d for d in next(iter(cat.centers.values())).departments}
+    for p in cat.procedures.values():
+        assert p.sources and all(isinstance(s, str) and s.strip() for s in p.sources), p.code
+        assert isinstance(p.working_days, int) and p.working_days >= 0, p.code
+        assert any(d.required for d in p.documents), p.code
+        assert p.field in departments[p.department].fields, p.code
 
 
 def test_default_load_is_cached(cat):
@@ -59,6 +78,18 @@ def test_assumptions_marked_where_domain_had_question_marks(cat):
         assert cat.procedure(code).code_unverified, code
 
 
+def test_codes_from_portal_copies_are_flagged_and_sourced(cat):
+    assert FROM_PORTAL_COPIES <= set(cat.procedures)
+    for code in FROM_PORTAL_COPIES:
+        p = cat.procedure(code)
+        assert p.code_unverified and p.assumption_note, code
+        assert any("third-party" in s for s in p.sources), code
+    for code in PORTAL_TIME_ASSUMED:
+        assert "working_days" in cat.procedure(code).assumptions, code
+    # national codes are never made up: every code is LOCAL-... or looks like a portal code
+    assert all(re.fullmatch(r"LOCAL-[A-Z-]+|\d\.\d{6}", c) for c in cat.procedures)
+
+
 def test_known_statutory_times(cat):
     assert cat.procedure("1.001193").working_days == 0
     assert cat.procedure("1.001193").cutoff_applies
@@ -67,6 +98,11 @@ def test_known_statutory_times(cat):
     assert cat.procedure("1.013978").working_days == 20  # upper bound of 17–20
     assert cat.procedure("1.004873").working_days == 3
     assert not cat.procedure("1.012812").cutoff_applies
+    # from the portal pages (detached-house figures for the building permits)
+    assert cat.procedure("1.013226").working_days == 7
+    assert cat.procedure("1.013228").working_days == 5
+    assert cat.procedure("1.013229").working_days == 7
+    assert cat.procedure("1.004884").working_days == 5
 
 
 def test_departments_follow_decree_150(cat):
