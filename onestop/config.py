@@ -31,6 +31,8 @@ DEFAULTS = {
     "DELIVERY_LIMIT": "10",
     "CHAOS": "",  # fault injection for the fault suite (onestop.messaging.chaos); off
     "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
+    "DUE_SOON": "1d,3h",  # working time before the due time at which dossier.due_soon fires
+    "TIMER_INTERVAL": "30",  # seconds between two looks at the deadline timers
 }
 
 
@@ -68,6 +70,8 @@ class Settings:
     chaos: str = ""
     circuit_failures: int = 5
     circuit_reset: float = 30.0
+    due_soon: tuple = ("1d", "3h")
+    timer_interval: float = 30.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -95,6 +99,8 @@ class Settings:
             chaos=g("CHAOS"),
             circuit_failures=int(g("CIRCUIT_FAILURES")),
             circuit_reset=float(g("CIRCUIT_RESET")),
+            due_soon=tuple(x.strip() for x in g("DUE_SOON").split(",") if x.strip()),
+            timer_interval=float(g("TIMER_INTERVAL")),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -112,7 +112,10 @@ def json_endpoint(method):
             return method(self, request, *args, **kwargs)
         except ApiError as exc:
             return respond(exc.status, exc.body(), exc.headers)
-        except Exception:
+        except Exception as exc:
+            status = getattr(exc, "status", None)  # the domain's own errors: 401, 403, 404, 409, 422, 503
+            if isinstance(status, int) and 400 <= status < 600 and callable(getattr(exc, "body", None)):
+                return respond(status, exc.body(), getattr(exc, "headers", None) or {})
             log.exception("unhandled error in %s", method.__name__)
             return respond(500, {"error": "internal_error", "message": "Something went wrong; nothing was half-written."})
     return wrapper

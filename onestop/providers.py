@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 
+from onestop.auth import TokenIssuer
 from onestop.config import Settings
 from onestop.health import BrokerCheck, report
 
@@ -26,3 +27,31 @@ class Health(DependencyProvider):
     def get_dependency(self, worker_ctx):
         service = self.container.service_name
         return lambda db, **extra: report(service, self.broker, db, **extra)
+
+
+class StaffNotConfigured(Exception):
+    status = 503
+
+    def body(self) -> dict:
+        return {"error": "staff_access_not_configured",
+                "message": "JWT_SECRET is not set (at least 32 bytes): staff endpoints are off."}
+
+
+class StaffAuth(DependencyProvider):
+    """Injects ``authenticate(request) -> Principal`` for staff endpoints (401 on a bad token).
+
+    Reads JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY (onestop.auth); without
+    a secret the service still runs, and its staff endpoints answer 503."""
+
+    def setup(self):
+        try:
+            self.issuer = TokenIssuer.load(self.container.config)
+        except ValueError as exc:
+            self.issuer, self.problem = None, str(exc)
+
+    def get_dependency(self, worker_ctx):
+        def authenticate(request):
+            if self.issuer is None:
+                raise StaffNotConfigured(self.problem)
+            return self.issuer.authenticate(request.headers.get("Authorization"))
+        return authenticate

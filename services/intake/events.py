@@ -33,9 +33,22 @@ class CitizenContactV1(_Strict):
     email = fields.String(allow_none=True, load_default=None, metadata={"example": "an.nguyen@example.vn"})
     channels = fields.List(fields.String(validate=validate.OneOf(["sms", "email"])), required=True)
     language = fields.String(required=True, validate=validate.OneOf(["vi", "en"]))
+    rating_code = fields.String(load_default=None, metadata={
+        "description": "the one-use code the citizen rates the service with once the result is returned",
+        "example": "K7P2QX9M"})
+
+
+class DossierRatedV1(_Strict):
+    code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    procedure_code = fields.String(required=True)
+    score = fields.Integer(required=True, validate=validate.Range(1, 5), metadata={"description": "1 (bad) to 5 (very good)"})
+    comment = fields.String(allow_none=True, load_default=None, metadata={"description": "the citizen's words, at most 1000 characters"})
+    rated_at = fields.String(required=True, metadata={"description": "UTC ISO 8601"})
 
 
 register("dossier.received.v1", DossierReceivedV1, "intake",
          "A center accepted a dossier: its code, procedure and appointment date.")
 register("citizen.contact.v1", CitizenContactV1, "intake",
          "How to reach the citizen about a dossier. Private: notification only.", visibility=PRIVATE)
+register("dossier.rated.v1", DossierRatedV1, "intake",
+         "The citizen rated the service after the result was returned (once per dossier).")

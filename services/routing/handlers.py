@@ -1,19 +1,20 @@
-"""Routing's use cases."""
+"""Routing's use cases: open a case for each dossier, let staff act on it, fire its timers."""
 from __future__ import annotations
 
+import logging
+
 from onestop.errors import PermanentError
-from onestop.events import iso, make_event
 from onestop.messaging.outbox import with_outbox
-from services.routing.domain import choose_officer
+from services.routing import cases
 
-SYSTEM = {"id": "routing", "role": "system"}
+log = logging.getLogger(__name__)
 
 
-def route_dossier(event: dict, *, catalog, repo, now) -> dict | None:
+def route_dossier(event: dict, *, catalog, repo, now, due_soon=cases.DEFAULT_DUE_SOON) -> dict | None:
     """dossier.received -> department by the center's rules -> least-loaded skilled officer.
 
-    Writes the assignment and both events (routed, assigned) in one insert.
-    Returns the assignment, or None if this dossier was routed before.
+    Writes the case and both events (routed, assigned) in one insert, and starts
+    the deadline clock. Returns the case, or None if this dossier was routed before.
     """
     data = event["data"]
     if repo.get(data["code"]) is not None:
@@ -22,26 +23,43 @@ def route_dossier(event: dict, *, catalog, repo, now) -> dict | None:
     procedure = catalog.procedures.get(data["procedure_code"])
     if center is None or procedure is None:
         raise PermanentError(f"unknown center {event['center']} or procedure {data['procedure_code']}")
-    department = center.department_for(procedure)
-    candidates = center.officers_for(procedure)
-    loads = repo.open_loads([o.id for o in candidates])
-    officer = choose_officer(candidates, loads)
-    if officer is None:
-        raise PermanentError(f"no officer of {center.id}/{department.id} can handle {procedure.code}")
-    load = loads.get(officer.id, 0) + 1
-    common = {"center": center.id, "subject": data["code"], "actor": SYSTEM,
-              "correlation_id": event["correlation_id"], "time": now}
-    routed = make_event("dossier.routed.v1", data={
-        "code": data["code"], "procedure_code": procedure.code, "department_id": department.id,
-        "department_name": department.name_vi, "routed_at": iso(now)}, **common)
-    assigned = make_event("dossier.assigned.v1", data={
-        "code": data["code"], "procedure_code": procedure.code, "department_id": department.id,
-        "officer_id": officer.id, "officer_name": officer.name, "open_dossiers": load,
-        "assigned_at": iso(now)}, **common)
-    assignment = {
-        "_id": data["code"], "center": center.id, "procedure_code": procedure.code,
-        "department_id": department.id, "officer_id": officer.id, "open": True,
-        "status": "assigned", "received_event_id": event["id"], "routed_at": now,
-        "appointment_date": data["appointment_date"],
-    }
-    return assignment if repo.insert(with_outbox(assignment, [routed, assigned], now)) else None
+    loads = repo.open_loads([o.id for o in center.officers_for(procedure)])
+    case, events = cases.open_case(event, center=center, procedure=procedure, loads=loads, now=now,
+                                   due_soon=due_soon)
+    return case if repo.insert(with_outbox(case, events, now)) else None
+
+
+def act(code: str, action: str, principal, body: dict, *, catalog, repo, now, due_soon=cases.DEFAULT_DUE_SOON,
+        correlation_id: str | None = None) -> dict:
+    """One staff action on a case, written with its event; returns the case as the caller now sees it."""
+    case = repo.get(code)
+    if not cases.visible_to(case, principal):
+        raise cases.NotFound(code)
+    center, procedure = catalog.centers[case["center"]], catalog.procedures[case["procedure_code"]]
+    change = cases.act(case, action, principal, body, center=center, procedure=procedure, now=now,
+                       correlation_id=correlation_id, due_soon=due_soon)
+    if not repo.apply(change, now):
+        current = repo.get(code)
+        life = cases.life_of(current)
+        raise cases.ChangedMeanwhile(life.state, action, life.allowed_actions(),
+                                     "the dossier changed while this action was being checked; reload it and retry")
+    return cases.view(repo.get(code), principal)
+
+
+def fire_due_timers(*, catalog, repo, now, centers: list[str], due_soon=cases.DEFAULT_DUE_SOON) -> int:
+    """Fire every due-soon / overdue point that has passed; each exactly once. Returns how many."""
+    fired = 0
+    for case in repo.timers_due(now, centers):
+        center = catalog.centers.get(case["center"])
+        if center is None:
+            continue
+        change = cases.fire_timers(case, center=center, now=now, due_soon=due_soon)
+        if change is not None and repo.apply(change, now):  # lost the race: another worker fired it
+            fired += 1
+    return fired
+
+
+def record_rating(event: dict, repo) -> bool:
+    data = event["data"]
+    return repo.rate(data["code"], {"score": data["score"], "at": data["rated_at"],
+                                    "comment": bool(data.get("comment"))}, event["id"])

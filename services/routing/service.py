@@ -1,18 +1,25 @@
-"""Routing: sends each dossier to its department and officer."""
+"""Routing: sends each dossier to its department and officer, lets staff work
+it through its life, and watches its statutory deadline."""
 from __future__ import annotations
 
+from nameko.timer import timer
 from nameko.web.handlers import http
 
 import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
 from onestop.events import utcnow
-from onestop.http import json_endpoint, respond
+from onestop.http import ApiError, json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.providers import Health
+from onestop.providers import Health, SettingsProvider, StaffAuth
 from onestop.store import MongoStore
-from services.routing import handlers
+from services.routing import handlers, queries
 from services.routing.store import RoutingRepository
+
+
+def _timer_interval() -> float:
+    from onestop.config import Settings
+    return Settings.load().timer_interval
 
 
 class RoutingService:
@@ -20,13 +27,73 @@ class RoutingService:
 
     store = MongoStore(RoutingRepository)
     relay = OutboxRelay("assignments")
+    settings = SettingsProvider()
+    staff = StaffAuth()
     health = Health()
 
     @reliable_handler(("public", "dossier.received.v1"))
     def on_received(self, event):
         """{"type": "dossier.received.v1", "center": "hue-vyda",
         "data": {"code": "VYDA-260213-0007", "procedure_code": "1.001193", ...}}"""
-        handlers.route_dossier(event, catalog=load_catalog(), repo=self.store, now=utcnow())
+        handlers.route_dossier(event, catalog=load_catalog(), repo=self.store, now=utcnow(),
+                               due_soon=self.settings.due_soon)
+
+    @reliable_handler(("public", "dossier.rated.v1"))
+    def on_rated(self, event):
+        """The citizen's rating, kept on the case for the reports."""
+        handlers.record_rating(event, self.store)
+
+    @timer(interval=_timer_interval())
+    def deadlines(self):
+        """Fire the due-soon and overdue points that have passed (each once)."""
+        catalog = load_catalog()
+        handlers.fire_due_timers(catalog=catalog, repo=self.store, now=utcnow(),
+                                 centers=self.settings.center_ids(list(catalog.centers)),
+                                 due_soon=self.settings.due_soon)
+
+    @http("GET", "/api/v1/work/queue")
+    @json_endpoint
+    def queue(self, request):
+        """The caller's work queue: ?status=a,b&sort=due|-due|received&center=&limit=&offset="""
+        principal = self.staff(request)
+        filters, sort, limit, skip = queries.queue_filters(principal, request.args, load_catalog())
+        total, docs = self.store.queue(filters, sort, limit, skip)
+        return respond(200, queries.queue_page(docs, total, limit, skip))
+
+    @http("GET", "/api/v1/work/dossiers/<string:code>")
+    @json_endpoint
+    def case(self, request, code):
+        """One dossier's case: state, clock, history and the caller's allowed actions."""
+        principal = self.staff(request)
+        case = self.store.get(code)
+        if not handlers.cases.visible_to(case, principal):
+            raise handlers.cases.NotFound(code)
+        return respond(200, handlers.cases.view(case, principal))
+
+    @http("POST", "/api/v1/work/dossiers/<string:code>/actions/<string:action>")
+    @json_endpoint
+    def act(self, request, code, action):
+        """Do one lifecycle action: start, request_supplement, receive_supplement, approve, reject,
+        mark_result_ready, return_result, withdraw, transfer, send_back, reassign, route,
+        extend_deadline. Body: {"reason", "documents", "officer", "department", "due"} as the action needs."""
+        principal = self.staff(request)
+        body = read_json(request) if request.get_data(cache=True).strip() else {}
+        if not isinstance(body, dict):
+            raise ApiError(422, "validation_failed", "The action was not accepted.",
+                           [{"field": "body", "reason": "must be a JSON object"}])
+        view = handlers.act(code, action, principal, body, catalog=load_catalog(), repo=self.store, now=utcnow(),
+                            due_soon=self.settings.due_soon)
+        return respond(200, view)
+
+    @http("GET", "/api/v1/reports")
+    @json_endpoint
+    def reports(self, request):
+        """Per center, department and officer over a period: ?center=&from=YYYY-MM-DD&to=YYYY-MM-DD"""
+        principal = self.staff(request)
+        catalog = load_catalog()
+        scope = queries.report_scope(principal, request.args, catalog)
+        docs = self.store.for_report(scope.filters)
+        return respond(200, queries.report(docs, scope, catalog, utcnow()))
 
     @http("GET", "/healthz")
     @json_endpoint

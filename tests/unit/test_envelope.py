@@ -18,7 +18,7 @@ from tests.support.samples import dossier
 ACTOR = {"id": "routing", "role": "system"}
 CODE = "VYDA-260213-0007"
 ROUTED = {"code": CODE, "procedure_code": "1.001193", "department_id": "vp",
-          "department_name": "Văn phòng HĐND và UBND", "routed_at": "2026-02-13T02:15:00Z"}
+          "department_name": "Văn phòng HĐND và UBND", "routed_at": "2026-02-13T02:15:00Z", "seq": 1}
 
 
 def routed(**changes):

@@ -194,7 +194,8 @@ def test_assignment_carries_routed_and_assigned_events_in_its_outbox(repo):
     routed_at = routed["data"].pop("routed_at")
     assert parse_time(routed_at) == NOW and routed_at.endswith("Z")
     assert routed["data"] == {"code": code, "procedure_code": "1.013978", "department_id": "ktht",
-                              "department_name": "Phòng Kinh tế, Hạ tầng và Đô thị"}
+                              "department_name": "Phòng Kinh tế, Hạ tầng và Đô thị", "seq": 1}
+    assert assigned["data"]["seq"] == 2 and assigned["data"]["due_at"] == doc["due_at"]
     assert assigned["data"]["officer_id"] == doc["officer_id"] == "vyda-o04"
     assert assigned["data"]["officer_name"] == "Lê Quang Huy"
     assert doc["received_event_id"] == event["id"]
