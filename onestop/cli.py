@@ -4,6 +4,8 @@
     onestop audit timeline VYDA-260213-0007      a dossier's audit timeline
     onestop demo                                 submit sample dossiers and follow them
     onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
+    onestop token officer --user vyda-o01 --center hue-vyda --department vp
+                                                 a staff bearer token (JWT_SECRET, or make run's dev secret)
 """
 from __future__ import annotations
 
@@ -99,6 +101,25 @@ def wait_routed(args, code: str, timeout: float = 20) -> str:
     return "not routed yet (is the routing service running?)"
 
 
+def token(args) -> int:
+    from onestop.auth import TokenIssuer
+    from onestop.launcher import DEV_SECRET_FILE
+    config = {}
+    if not os.environ.get("JWT_SECRET"):
+        if not DEV_SECRET_FILE.exists():
+            print("JWT_SECRET is not set and there is no development secret yet: start `make run` first, "
+                  "or set JWT_SECRET", file=sys.stderr)
+            return 2
+        config["JWT_SECRET"] = DEV_SECRET_FILE.read_text().strip()
+    try:
+        issuer = TokenIssuer.load(config)
+        print(issuer.mint(args.user, args.role, args.center, args.department, ttl_s=args.ttl, name=args.name))
+    except ValueError as exc:
+        print(f"cannot mint: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="onestop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,6 +135,15 @@ def main(argv=None) -> int:
     timeline.set_defaults(func=audit_timeline)
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
     dlq_cli.add_commands(sub)
+    from onestop.auth import ROLES
+    tok = sub.add_parser("token", help="mint a staff bearer token for development and scripts")
+    tok.add_argument("role", choices=ROLES)
+    tok.add_argument("--user", required=True)
+    tok.add_argument("--center", action="append", required=True, help="a center the holder may act for (repeat)")
+    tok.add_argument("--department", help="officers and department heads: their department")
+    tok.add_argument("--name", help="display name")
+    tok.add_argument("--ttl", type=int, default=None, help="seconds (default JWT_TTL or 3600)")
+    tok.set_defaults(func=token)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

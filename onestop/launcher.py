@@ -20,6 +20,29 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "routing", "notification", "audit")
+DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
+# (role, user, extra arguments) of the sample staff `make run` prints tokens for (catalog ids)
+DEV_STAFF = (
+    ("counter_staff", "counter-01", "--center hue-vyda"),
+    ("officer", "vyda-o01", "--center hue-vyda --department vp"),
+    ("department_head", "vyda-head-vp", "--center hue-vyda --department vp"),
+    ("center_leader", "vyda-leader", "--center hue-vyda"),
+    ("auditor", "auditor-01", "--center hue-vyda --center hue-phuxuan --center hue-thuanhoa --center hue-huongthuy"),
+    ("operator", "ops-01", "--center hue-vyda"),
+)
+
+
+def dev_secret() -> str:
+    """JWT_SECRET if set; else a development secret kept in var/dev-jwt-secret (made once,
+    so tokens minted with `onestop token` keep working across restarts of `make run`)."""
+    if os.environ.get("JWT_SECRET"):
+        return os.environ["JWT_SECRET"]
+    if not DEV_SECRET_FILE.exists():
+        import secrets
+        DEV_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEV_SECRET_FILE.write_text(secrets.token_urlsafe(48))
+        DEV_SECRET_FILE.chmod(0o600)
+    return DEV_SECRET_FILE.read_text().strip()
 
 
 @dataclass
@@ -48,7 +71,7 @@ class Platform:
 
     def base_env(self) -> dict:
         p = self.ports
-        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "JWT_SECRET": dev_secret(),
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
                "PUBLIC_STATUS_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}",
@@ -112,7 +135,8 @@ class Platform:
         return "\n".join([
             "OneStop is running:",
             f"  intake        http://127.0.0.1:{p.intake}   (POST /api/v1/dossiers, GET /api/v1/dossiers/<code>)",
-            f"  routing       http://127.0.0.1:{p.routing}/healthz",
+            f"  routing       http://127.0.0.1:{p.routing}   (staff: /api/v1/work/queue, /api/v1/work/dossiers/<code>, "
+            "/api/v1/reports)",
             f"  notification  http://127.0.0.1:{p.notification}/healthz",
             f"  audit         http://127.0.0.1:{p.audit}   (GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
@@ -120,12 +144,20 @@ class Platform:
             f"  RabbitMQ      {os.environ.get('AMQP_URI', 'amqp://guest:guest@127.0.0.1:5672//')}",
             f"  store         {os.environ.get('MONGO_URI') or 'EMBEDDED, NOT DURABLE (set MONGO_URI for MongoDB)'}",
             f"  logs          {self.log_dir}/",
+            "Staff tokens (bearer JWT, 1 h) for each role, e.g.:",
+            *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
+              for role, user, extra in DEV_STAFF),
+            f"  then           curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{p.routing}/api/v1/work/queue",
             "Try: make demo    Stop: Ctrl-C",
         ])
 
 
 def main() -> int:
     platform = Platform(ports=Ports.from_env())
+    if not os.environ.get("JWT_SECRET"):
+        dev_secret()
+        print(f"WARNING: JWT_SECRET is not set: staff tokens are signed with a DEVELOPMENT secret\n"
+              f"kept in {DEV_SECRET_FILE}. Set JWT_SECRET (32+ random bytes) anywhere real.", file=sys.stderr)
     if not os.environ.get("MONGO_URI"):
         print("WARNING: MONGO_URI is not set. Each service keeps its data in an EMBEDDED,\n"
               "NOT DURABLE in-memory store: everything is lost when it stops.", file=sys.stderr)

@@ -145,10 +145,18 @@ def test_services_share_the_environment(name):
     assert env["CENTERS"] == "all"
 
 
-def test_public_ports_are_intake_and_audit():
+def test_public_ports_are_intake_routing_staff_api_and_audit():
     assert "8001:8001" in SERVICES["intake"]["ports"]
+    assert "8002:8002" in SERVICES["routing"]["ports"]  # the staff work API
     assert "8004:8004" in SERVICES["audit"]["ports"]
-    assert not any(SERVICES[n].get("ports") for n in ("routing", "notification"))
+    assert not SERVICES["notification"].get("ports")
+    assert not SERVICES["routing-vyda"].get("ports")  # a second worker: one published port per API
+
+
+def test_staff_tokens_need_a_secret_that_compose_refuses_to_start_without():
+    for name in ("intake", "routing", "routing-vyda"):
+        secret = _env(SERVICES[name])["JWT_SECRET"]
+        assert secret.startswith("${JWT_SECRET:?"), name
 
 
 def test_a_routing_worker_serves_a_single_center():
