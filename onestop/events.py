@@ -83,6 +83,14 @@ class EventType:
 
 REGISTRY: dict[str, EventType] = {}
 _ENVELOPE = EnvelopeSchema()
+_SCHEMAS: dict[type, Schema] = {}  # one instance per data schema: building one deep-copies its fields
+
+
+def _schema(event_type: EventType) -> Schema:
+    schema = _SCHEMAS.get(event_type.schema)
+    if schema is None:
+        schema = _SCHEMAS[event_type.schema] = event_type.schema()
+    return schema
 
 
 def register(type_: str, schema: type, producer: str, summary: str, visibility: str = PUBLIC) -> EventType:
@@ -134,7 +142,7 @@ def make_event(type_: str, *, center: str, subject: str, data: dict, actor: dict
         "correlation_id": correlation_id or event_id,
         "actor": actor,
         "datacontenttype": "application/json",
-        "data": event_type.schema().dump(event_type.schema().load(data)),
+        "data": _schema(event_type).dump(_schema(event_type).load(data)),
     }
     return envelope
 
@@ -152,7 +160,7 @@ def parse_event(body) -> dict:
     event_type = REGISTRY.get(envelope["type"])
     if event_type is None:
         raise ValidationError({"type": [f"unknown event type {envelope['type']}"]})
-    event_type.schema().load(body["data"], unknown=EXCLUDE)
+    _schema(event_type).load(body["data"], unknown=EXCLUDE)
     envelope["id"] = str(envelope["id"])
     envelope["data"] = body["data"]
     return envelope
