@@ -31,8 +31,11 @@ DEFAULTS = {
     "DELIVERY_LIMIT": "10",
     "CHAOS": "",  # fault injection for the fault suite (onestop.messaging.chaos); off
     "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
+    "RATING_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}/rating",  # the link in the rating invitation
     "DUE_SOON": "1d,3h",  # working time before the due time at which dossier.due_soon fires
     "TIMER_INTERVAL": "30",  # seconds between two looks at the deadline timers
+    "STATUS_RATE_LIMIT": "30/60",  # citizen status lookups and ratings per client address: requests/seconds
+    "TRUSTED_PROXIES": "",  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
 }
 
 
@@ -67,11 +70,14 @@ class Settings:
     retry_delays: tuple = field(default_factory=tuple)
     delivery_limit: int = 10
     public_status_url: str = DEFAULTS["PUBLIC_STATUS_URL"]
+    rating_url: str = DEFAULTS["RATING_URL"]
     chaos: str = ""
     circuit_failures: int = 5
     circuit_reset: float = 30.0
     due_soon: tuple = ("1d", "3h")
     timer_interval: float = 30.0
+    status_rate_limit: str = DEFAULTS["STATUS_RATE_LIMIT"]
+    trusted_proxies: tuple = ()
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -96,11 +102,14 @@ class Settings:
             retry_delays=tuple(float(x) for x in g("RETRY_DELAYS").split(",") if x.strip()),
             delivery_limit=int(g("DELIVERY_LIMIT")),
             public_status_url=g("PUBLIC_STATUS_URL"),
+            rating_url=g("RATING_URL"),
             chaos=g("CHAOS"),
             circuit_failures=int(g("CIRCUIT_FAILURES")),
             circuit_reset=float(g("CIRCUIT_RESET")),
             due_soon=tuple(x.strip() for x in g("DUE_SOON").split(",") if x.strip()),
             timer_interval=float(g("TIMER_INTERVAL")),
+            status_rate_limit=g("STATUS_RATE_LIMIT"),
+            trusted_proxies=tuple(x.strip() for x in g("TRUSTED_PROXIES").split(",") if x.strip()),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -4,11 +4,16 @@ No framework, no IO: everything here is a function of its arguments.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
+# Uppercase letters and digits without the ones people confuse: 0/O, 1/I/L.
+RATING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+RATING_CODE_LENGTH = 8
 PHONE = re.compile(r"^(?:\+?84|0)([35789][0-9]{8})$")
 CODE = re.compile(r"^([A-Z]{2,8})-(\d{6})-(\d{4,})$")
 
@@ -79,3 +84,32 @@ def make_receipt(code: DossierCode, unit_code: str, received_at: datetime, proce
         appointment_date=calendar.appointment_date(received_at, procedure.working_days),
         missing_documents=tuple(procedure.missing_documents(handed_in)),
     )
+
+
+def new_rating_code(choice=secrets.choice) -> str:
+    """A random one-use rating code: 8 characters of RATING_ALPHABET (31^8, about 8.5e11)."""
+    return "".join(choice(RATING_ALPHABET) for _ in range(RATING_CODE_LENGTH))
+
+
+def normalize_rating_code(raw: str) -> str:
+    """The code as the citizen may type it (lower case, spaces, dashes) -> canonical;
+    ValueError if it cannot be one.
+
+    >>> normalize_rating_code(" k7p2-qx9m ")
+    'K7P2QX9M'
+    """
+    code = re.sub(r"[\s\-]", "", raw or "").upper()
+    if len(code) != RATING_CODE_LENGTH or any(ch not in RATING_ALPHABET for ch in code):
+        raise ValueError(f"{RATING_CODE_LENGTH} letters and digits, as in the message you received "
+                         "(there is no 0, O, 1, I or L)")
+    return code
+
+
+def rating_code_hash(code: str) -> str:
+    """What the dossier keeps of its rating code: the SHA-256 of its canonical form."""
+    return hashlib.sha256(normalize_rating_code(code).encode("ascii")).hexdigest()
+
+
+def phone_last4_matches(phone: str | None, last4: str) -> bool:
+    """Constant-time check of the last 4 digits of the stored (E.164) phone number."""
+    return bool(phone) and secrets.compare_digest(phone[-4:].encode(), last4.encode())

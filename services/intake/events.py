@@ -42,7 +42,8 @@ class DossierRatedV1(_Strict):
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
     procedure_code = fields.String(required=True)
     score = fields.Integer(required=True, validate=validate.Range(1, 5), metadata={"description": "1 (bad) to 5 (very good)"})
-    comment = fields.String(allow_none=True, load_default=None, metadata={"description": "the citizen's words, at most 1000 characters"})
+    has_comment = fields.Boolean(required=True, metadata={
+        "description": "whether the citizen wrote a comment; its text stays in intake (it may hold personal data)"})
     rated_at = fields.String(required=True, metadata={"description": "UTC ISO 8601"})
 
 

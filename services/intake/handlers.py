@@ -1,15 +1,33 @@
 """Intake's use cases: (command, repository) -> stored dossier and its events."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from onestop.errors import InvalidInput, TransientError
-from onestop.events import iso, make_event, parse_time
+from onestop.events import iso, make_event
 from onestop.messaging.outbox import with_outbox
 from onestop.masking import mask_name
-from services.intake.domain import DossierCode, make_receipt
-from services.intake.store import STATUS_RANK
+from services.intake import progress
+from services.intake.domain import DossierCode, make_receipt, new_rating_code, phone_last4_matches, rating_code_hash
+from services.intake.views import citizen_view, public_view
+
+CITIZEN = {"id": "citizen", "role": "citizen"}
+
+
+class Refused(Exception):
+    """A request the dossier's state or the caller's proof does not allow (403, 409)."""
+
+    def __init__(self, status: int, error: str, message: str, fields: list | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.fields = status, error, message, fields or []
+
+    def body(self) -> dict:
+        body = {"error": self.error, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
 
 
 def _resolve(payload: dict, catalog):
@@ -37,6 +55,8 @@ def submit_dossier(payload: dict, *, catalog, calendar_for, repo, now: datetime,
 
     The dossier and its two events (public ``dossier.received.v1``, private
     ``citizen.contact.v1``) are written in one insert, so neither is lost.
+    The dossier gets a one-use rating code: the citizen is sent the code (in
+    the private contact event), the dossier keeps only its SHA-256.
     """
     if idempotency_key:
         existing = repo.by_idempotency_key(idempotency_key)
@@ -49,6 +69,7 @@ def submit_dossier(payload: dict, *, catalog, calendar_for, repo, now: datetime,
     handed_in = [d["code"] for d in payload["documents"]]
     receipt = make_receipt(code, center.unit_code, now, procedure, calendar, handed_in)
     citizen = payload["citizen"]
+    rating_code = new_rating_code()
     common = {"center": center.id, "subject": receipt.code, "actor": actor, "time": now}
     received = make_event("dossier.received.v1", data={
         "code": receipt.code, "official_code": receipt.official_code,
@@ -59,16 +80,17 @@ def submit_dossier(payload: dict, *, catalog, calendar_for, repo, now: datetime,
         "applicant": mask_name(citizen["full_name"]), "status": "received"}, **common)
     contact = make_event("citizen.contact.v1", correlation_id=received["id"], data={
         "code": receipt.code, "full_name": citizen["full_name"], "phone": citizen["phone"],
-        "email": citizen["email"], "channels": citizen["channels"], "language": citizen["language"]}, **common)
+        "email": citizen["email"], "channels": citizen["channels"], "language": citizen["language"],
+        "rating_code": rating_code}, **common)
     dossier = {
         "_id": receipt.code, "code": receipt.code, "official_code": receipt.official_code,
         "center": center.id, "procedure_code": procedure.code, "channel": payload["channel"],
-        "status": "received", "status_rank": STATUS_RANK["received"],
+        "status": "received", "seq": 0, "rating_code_sha256": rating_code_hash(rating_code),
         "received_at": now, "appointment_date": receipt.appointment_date.isoformat(),
         "working_days": procedure.working_days, "documents": payload["documents"],
         "missing_documents": [d.code for d in receipt.missing_documents],
         "citizen": citizen, "note": payload.get("note"), "actor": actor,
-        "history": [{"status": "received", "at": now, "event_id": received["id"]}],
+        "history": [{"status": "received", "step": "received", "seq": 0, "at": now, "event_id": received["id"]}],
         "seen": [],
     }
     dossier = with_outbox(dossier, [contact, received], now)
@@ -86,40 +108,61 @@ def _replayed(existing: dict, request_hash: str | None) -> dict:
     return existing
 
 
-ROUTING_STATUS = {"dossier.routed.v1": "routed", "dossier.assigned.v1": "assigned"}
+def follow_lifecycle(event: dict, repo) -> bool:
+    """Follow the dossier's life as routing publishes it (routed, assigned and
+    every transition): the highest ``seq`` sets the state, each event is
+    recorded once. True if the event was new."""
+    code = event["data"]["code"]
+    if not repo.exists(code):  # retried with backoff, then dead-lettered
+        raise TransientError(f"dossier {code} not found")
+    return repo.follow(code, event["id"], **progress.follow(event))
 
 
-def apply_routing_event(event: dict, repo) -> bool:
-    """Follow routing's progress on the dossier (idempotent by event id)."""
-    data, status = event["data"], ROUTING_STATUS[event["type"]]
-    if not repo.exists(data["code"]):  # retried with backoff, then dead-lettered
-        raise TransientError(f"dossier {data['code']} not found")
-    changes = {"department_id": data["department_id"]}
-    if status == "assigned":
-        changes["officer_id"] = data["officer_id"]
-    entry = {"status": status, "at": parse_time(event["time"]), "event_id": event["id"]}
-    return repo.advance(data["code"], event["id"], status, changes, entry)
+def status_view(dossier: dict, catalog, phone_last4: str | None) -> dict:
+    """The public status, or with the last 4 digits of the citizen's phone the details (403 if wrong)."""
+    if phone_last4 is None:
+        return public_view(dossier, catalog)
+    if not phone_last4_matches(dossier.get("citizen", {}).get("phone"), phone_last4):
+        raise Refused(403, "forbidden", "These are not the last 4 digits of the phone number given with this dossier.",
+                      [{"field": "phone_last4", "reason": "does not match the dossier's phone number"}])
+    return citizen_view(dossier, catalog)
 
 
-def public_view(dossier: dict, catalog) -> dict:
-    """What anyone holding the code may see: no personal data."""
-    procedure = catalog.procedures[dossier["procedure_code"]]
-    center = catalog.centers[dossier["center"]]
-    return {
-        "code": dossier["code"], "status": dossier["status"],
-        "procedure": {"code": procedure.code, "name_vi": procedure.name_vi, "name_en": procedure.name_en},
-        "center": {"id": center.id, "name_vi": center.name_vi, "name_en": center.name_en},
-        "received_at": iso(dossier["received_at"]), "appointment_date": dossier["appointment_date"],
-    }
+def rate_dossier(dossier: dict, payload: dict, *, repo, now: datetime) -> dict:
+    """The citizen rates the service once the result is returned; returns the stored rating.
+
+    The rating and its ``dossier.rated.v1`` event are one conditional write, so
+    of two concurrent ratings one wins and the other gets the 409.
+    """
+    code_hash = rating_code_hash(payload["rating_code"])
+    if not secrets.compare_digest(code_hash, dossier.get("rating_code_sha256") or ""):
+        raise Refused(403, "forbidden", "This rating code does not belong to this dossier.",
+                      [{"field": "rating_code", "reason": "does not match the code sent for this dossier"}])
+    _check_ratable(dossier)
+    rating = {"score": payload["score"], "comment": payload.get("comment"), "rated_at": iso(now)}
+    event = make_event("dossier.rated.v1", center=dossier["center"], subject=dossier["code"], actor=CITIZEN,
+                       correlation_id=_received_event_id(dossier), time=now,
+                       data={"code": dossier["code"], "procedure_code": dossier["procedure_code"],
+                             "score": rating["score"], "has_comment": bool(rating["comment"]),
+                             "rated_at": rating["rated_at"]})
+    if not repo.rate(dossier["code"], code_hash, {**rating, "event_id": event["id"]}, [event], now):
+        _check_ratable(repo.get(dossier["code"]) or dossier)  # someone else was faster, or the state moved
+        raise Refused(409, "conflict", "The dossier changed meanwhile; look at its status and try again.")
+    return rating
 
 
-def receipt_view(dossier: dict, catalog) -> dict:
-    """The answer to the counter: the public view plus the receipt details."""
-    procedure = catalog.procedures[dossier["procedure_code"]]
-    missing = [d for d in procedure.documents if d.code in set(dossier["missing_documents"])]
-    return {
-        **public_view(dossier, catalog),
-        "official_code": dossier["official_code"], "working_days": dossier["working_days"],
-        "missing_documents": [{"code": d.code, "name_vi": d.name_vi, "name_en": d.name_en} for d in missing],
-        "links": {"status": f"/api/v1/dossiers/{dossier['code']}"},
-    }
+def _check_ratable(dossier: dict) -> None:
+    if dossier.get("rating"):
+        raise Refused(409, "already_rated", "This dossier was already rated: ratings can be given once per dossier.")
+    if dossier["status"] == "withdrawn":
+        raise Refused(409, "not_returned", "The dossier was withdrawn: only a returned result can be rated.")
+    if dossier["status"] != "returned":
+        status = progress.public_status(dossier["status"])
+        raise Refused(409, "not_returned",
+                      f"The result of this dossier has not been returned yet (status: {status['status']}); "
+                      "it can be rated once it is.")
+
+
+def _received_event_id(dossier: dict) -> str | None:
+    return next((e["event_id"] for e in dossier.get("history", [])
+                 if e.get("step", e.get("status")) == "received"), None)

@@ -1,9 +1,11 @@
 """The wire format of intake's HTTP API (marshmallow, at the boundary only)."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.intake.domain import clean_text, normalize_phone
+from services.intake.domain import clean_text, normalize_phone, normalize_rating_code
 
 NAME = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"  # letters of any script, Vietnamese diacritics included
 
@@ -71,3 +73,75 @@ class DossierRequestSchema(_Strict):
     citizen = fields.Nested(CitizenSchema, required=True)
     documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=50))
     note = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class RatingCode(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return normalize_rating_code(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class Score(fields.Integer):
+    """A whole number: 4.0, "4" and true are refused, not coerced."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, error_messages={"invalid": SCORE_RULE}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Comment(fields.String):
+    """Free text up to `max_length` characters: line breaks are kept, tabs become
+    spaces, other control characters are refused; a blank comment is none."""
+
+    def __init__(self, max_length: int, **kwargs):
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).replace("\r\n", "\n").replace("\r", "\n")
+        try:
+            text = "\n".join(clean_text(line.replace("\t", " ")) for line in text.split("\n")).strip()
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        if len(text) > self.max_length:
+            raise ValidationError(f"at most {self.max_length} characters (got {len(text)})")
+        return text or None
+
+
+SCORE_RULE = "a whole number from 1 (very dissatisfied) to 5 (very satisfied)"
+
+
+class RatingRequestSchema(_Strict):
+    """POST /api/v1/dossiers/<code>/rating. Example::
+
+        {"rating_code": "K7P2QX9M", "score": 5, "comment": "Nhanh, chu đáo."}
+    """
+
+    rating_code = RatingCode(required=True)
+    score = Score(required=True, validate=validate.Range(min=1, max=5, error=SCORE_RULE))
+    comment = Comment(1000, load_default=None, allow_none=True)
+
+
+PHONE_LAST4 = r"[0-9]{4}"
+PHONE_LAST4_RULE = "exactly 4 digits: the last 4 digits of the phone number given with the dossier"
+
+
+def phone_last4(query: str | None, header: str | None) -> str | None:
+    """The citizen's proof from ``?phone_last4=`` or ``X-Phone-Last4``; None if neither.
+
+    Raises ValidationError({field: [reason]}) when malformed or when the two disagree.
+    """
+    given = {name: value for name, value in (("phone_last4", query), ("X-Phone-Last4", header)) if value is not None}
+    for name, value in given.items():
+        if not re.fullmatch(PHONE_LAST4, value.strip()):
+            raise ValidationError({name: [PHONE_LAST4_RULE]})
+    values = {v.strip() for v in given.values()}
+    if len(values) > 1:
+        raise ValidationError({"phone_last4": ["the query parameter and the X-Phone-Last4 header disagree"]})
+    return values.pop() if values else None

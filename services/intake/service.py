@@ -1,4 +1,4 @@
-"""Intake: takes dossiers in over HTTP and follows their progress.
+"""Intake: takes dossiers in over HTTP, follows their life, and answers the citizen.
 
 Entrypoints only: load the wire format, call a handler, answer.
 """
@@ -21,12 +21,16 @@ from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.providers import Health, SettingsProvider
 from onestop.store import MongoStore
-from services.intake import handlers
+from services.intake import handlers, views
 from services.intake.domain import DossierCode
-from services.intake.schemas import DossierRequestSchema
+from services.intake.progress import LIFECYCLE_TYPES
+from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, phone_last4
 from services.intake.store import IntakeRepository
+from services.intake.throttle import Throttle
 
 REQUEST = DossierRequestSchema()
+RATING = RatingRequestSchema()
+PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Phone-Last4"}
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 ACTORS = {"counter": "counter_staff", "postal": "counter_staff", "online": "citizen"}
 
@@ -42,6 +46,7 @@ class IntakeService:
     relay = OutboxRelay("dossiers")
     settings = SettingsProvider()
     health = Health()
+    throttle = Throttle()
 
     @http("POST", "/api/v1/dossiers")
     @json_endpoint
@@ -71,12 +76,43 @@ class IntakeService:
         headers = {"Location": f"/api/v1/dossiers/{dossier['code']}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
-        return respond(201, handlers.receipt_view(dossier, load_catalog()), headers)
+        return respond(201, views.receipt_view(dossier, load_catalog()), headers)
 
     @http("GET", "/api/v1/dossiers/<string:code>")
     @json_endpoint
     def public_status(self, request, code):
-        """The public status of a dossier: no personal data."""
+        """The status of a dossier: public (code, status and its label, procedure),
+        or with ``?phone_last4=5678`` (or header ``X-Phone-Last4``) the details:
+        appointment date, steps, papers asked for, where to collect, rated or not.
+        Rate-limited per client address (429 with Retry-After)."""
+        self.throttle(request)
+        try:
+            proof = phone_last4(request.args.get("phone_last4"), request.headers.get("X-Phone-Last4"))
+        except ValidationError as exc:
+            raise ApiError(422, "validation_failed", "The lookup was not accepted.", flatten(exc.messages)) from None
+        dossier = self._dossier(code)
+        return respond(200, handlers.status_view(dossier, load_catalog(), proof), PRIVATE_ANSWER)
+
+    @http("POST", "/api/v1/dossiers/<string:code>/rating")
+    @json_endpoint
+    def rate(self, request, code):
+        """The citizen rates the service once the result is returned; 201 with the rating.
+
+        Body: {"rating_code": "K7P2QX9M", "score": 5, "comment": "Nhanh, chu đáo."}
+        403 wrong rating code, 409 not returned yet or already rated, 429 too many requests.
+        """
+        self.throttle(request)
+        dossier = self._dossier(code)
+        body = read_json(request)
+        try:
+            payload = RATING.load(body)
+        except ValidationError as exc:
+            raise ApiError(422, "validation_failed", "The rating was not accepted.", flatten(exc.messages)) from None
+        rating = handlers.rate_dossier(dossier, payload, repo=self.store, now=utcnow())
+        return respond(201, {"code": dossier["code"], "rating": rating},
+                       {"Location": f"/api/v1/dossiers/{dossier['code']}"})
+
+    def _dossier(self, code: str) -> dict:
         try:
             code = str(DossierCode.parse(code))
         except ValueError as exc:
@@ -84,7 +120,7 @@ class IntakeService:
         dossier = self.store.get(code)
         if dossier is None:
             raise ApiError(404, "not_found", "No dossier has this code.", [{"field": "code", "reason": "unknown"}])
-        return respond(200, handlers.public_view(dossier, load_catalog()))
+        return dossier
 
     @http("GET", "/api/v1/procedures")
     @json_endpoint
@@ -104,7 +140,8 @@ class IntakeService:
                               outbox_pending=self.relay.pending())
         return respond(status, body)
 
-    @reliable_handler(("public", "dossier.routed.v1"), ("public", "dossier.assigned.v1"))
+    @reliable_handler(*(("public", event_type) for event_type in LIFECYCLE_TYPES))
     def on_routing_event(self, event):
-        """Follow routing: {"type": "dossier.assigned.v1", "data": {"code": ..., "officer_id": ...}}"""
-        handlers.apply_routing_event(event, self.store)
+        """Follow the dossier's life: {"type": "dossier.supplement_requested.v1",
+        "data": {"code": ..., "seq": 4, "to_state": "supplement_requested", "documents": [...], ...}}"""
+        handlers.follow_lifecycle(event, self.store)

@@ -4,9 +4,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from onestop.messaging.outbox import ensure_outbox_index
-
-STATUS_RANK = {"received": 0, "routed": 1, "assigned": 2}
+from onestop.messaging.outbox import ensure_outbox_index, push_outbox
 
 
 class IntakeRepository:
@@ -42,15 +40,34 @@ class IntakeRepository:
     def by_idempotency_key(self, key: str) -> dict | None:
         return self.dossiers.find_one({"idempotency_key": key}, {"outbox": 0, "seen": 0})
 
-    def advance(self, code: str, event_id: str, status: str, changes: dict, entry: dict) -> bool:
-        """Apply a lifecycle event once: the status only moves forward (events can
-        arrive out of order), the history gets one entry per event id."""
-        self.dossiers.update_one(
-            {"_id": code, "status_rank": {"$lt": STATUS_RANK[status]}},
-            {"$set": {"status": status, "status_rank": STATUS_RANK[status]}})
+    def follow(self, code: str, event_id: str, *, seq: int | None, current: dict, facts: dict,
+               entry: dict) -> bool:
+        """Apply a lifecycle event once, in two writes that each stay right
+        whatever the order of arrival or a crash between them:
+
+        - its own facts and history entry, once per event id;
+        - the state and current facts, only if the event's ``seq`` is above the
+          stored one (a dossier stored before ``seq`` existed compares with its
+          former ``status_rank``: received 0, routed 1, assigned 2).
+
+        True if the event was new to this dossier.
+        """
+        update = {"$push": {"seen": event_id, "history": entry}}
+        if facts:
+            update["$set"] = facts
+        result = self.dossiers.update_one({"_id": code, "seen": {"$ne": event_id}}, update)
+        if seq is not None:  # second, so that the state never shows before its facts
+            newer = {"$or": [{"seq": {"$lt": seq}}, {"seq": {"$exists": False}, "status_rank": {"$lt": seq}}]}
+            self.dossiers.update_one({"_id": code, **newer}, {"$set": {**current, "seq": seq}})
+        return result.modified_count == 1
+
+    def rate(self, code: str, code_hash: str, rating: dict, events: list, now) -> bool:
+        """Store the rating and queue its event in one conditional write: only a
+        returned, unrated dossier with this rating code takes it, so of two
+        concurrent ratings one wins."""
         result = self.dossiers.update_one(
-            {"_id": code, "seen": {"$ne": event_id}},
-            {"$set": changes, "$push": {"seen": event_id, "history": entry}})
+            {"_id": code, "status": "returned", "rating": None, "rating_code_sha256": code_hash},
+            push_outbox({"$set": {"rating": rating}}, events, now))
         return result.modified_count == 1
 
     def exists(self, code: str) -> bool:

@@ -62,4 +62,4 @@ def fire_due_timers(*, catalog, repo, now, centers: list[str], due_soon=cases.DE
 def record_rating(event: dict, repo) -> bool:
     data = event["data"]
     return repo.rate(data["code"], {"score": data["score"], "at": data["rated_at"],
-                                    "comment": bool(data.get("comment"))}, event["id"])
+                                    "comment": bool(data.get("has_comment"))}, event["id"])

@@ -94,7 +94,7 @@ def march(repo):
     handlers.record_rating(make_event("dossier.rated.v1", center="hue-vyda", subject=d1["_id"],
                                       actor={"id": "citizen", "role": "citizen"},
                                       data={"code": d1["_id"], "procedure_code": BUSINESS, "score": 5,
-                                            "comment": "Nhanh", "rated_at": iso(at(3, 15))}), repo)
+                                            "has_comment": True, "rated_at": iso(at(3, 15))}), repo)
     d4 = receive(repo, "VYDA-260304-0001", BIRTH, at(4, 16))
     assert d4["due_at"] == "2026-03-05T17:00:00+07:00" and d4["officer_id"] == "vyda-o01"
     d5 = receive(repo, "VYDA-260305-0001", BIRTH, at(5, 9))

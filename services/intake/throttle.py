@@ -1,0 +1,46 @@
+"""The rate limit on the citizen endpoints (status lookup, rating), for nameko.
+
+One token bucket per client address, shared by both endpoints and by every
+worker of the container (``STATUS_RATE_LIMIT``, default 30 requests per 60 s).
+The address is the peer's, or, when the peer is listed in ``TRUSTED_PROXIES``,
+the one the proxies put in ``X-Forwarded-For``.
+"""
+from __future__ import annotations
+
+import math
+
+from nameko.extensions import DependencyProvider
+
+from onestop.config import Settings
+from onestop.http import ApiError
+from services.intake.ratelimit import RateLimiter, client_address, parse_rate, parse_trusted
+
+
+class ClientThrottle:
+    """``throttle(request)``: take a token for the request's client, or a 429 ApiError."""
+
+    def __init__(self, limiter: RateLimiter, trusted: tuple = ()):
+        self.limiter, self.trusted = limiter, trusted
+
+    def __call__(self, request) -> None:
+        client = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), self.trusted)
+        allowed, wait = self.limiter.take(client)
+        if not allowed:
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, "rate_limited",
+                           f"Too many requests from this address; try again in {seconds} seconds.",
+                           [{"field": "client", "reason": f"at most {self.limiter.capacity} requests every "
+                                                          f"{self.limiter.period:g} seconds"}],
+                           headers={"Retry-After": str(seconds)})
+
+
+class Throttle(DependencyProvider):
+    """Injects a `ClientThrottle`; a malformed setting stops the service at start-up."""
+
+    def setup(self):
+        settings = Settings.load(self.container.config)
+        self.throttle = ClientThrottle(RateLimiter(*parse_rate(settings.status_rate_limit)),
+                                       parse_trusted(settings.trusted_proxies))
+
+    def get_dependency(self, worker_ctx):
+        return self.throttle
