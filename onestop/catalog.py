@@ -8,6 +8,10 @@
 >>> [o.id for o in vyda.officers_for(birth)][:2]
 ['vyda-o01', 'vyda-o02']
 
+A center may list its ``staff``: the center leader and exactly one head per
+department, with their email addresses, whom the deadline escalations go to
+(``Center.escalation_contacts``). They stay out of every public view.
+
 The default file is ``onestop/data/catalog.yaml``; the ``CATALOG_PATH``
 environment variable points elsewhere. Top-level keys starting with ``_``
 only hold YAML anchors and are ignored.
@@ -93,6 +97,24 @@ class Officer(_Public):
         return procedure.field in self.skills or procedure.code in self.skills
 
 
+STAFF_ROLES = ("center_leader", "department_head")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class StaffContact:
+    """Who deadline escalations go to: the center leader and each department head.
+
+    Not `_Public`: it carries an email address, and Center.to_public() leaves it out.
+    """
+
+    id: str
+    name: str
+    role: str  # one of STAFF_ROLES
+    department: str | None  # None for the center leader
+    email: str
+
+
 @dataclass(frozen=True)
 class Center(_Public):
     id: str
@@ -108,6 +130,21 @@ class Center(_Public):
     routing: dict = field(hash=False)
     overrides: dict = field(hash=False)
     assumptions: tuple[str, ...] = ()
+    staff: tuple[StaffContact, ...] = ()
+
+    def to_public(self) -> dict:
+        """As the other views, without the staff contacts (email addresses stay internal)."""
+        public = super().to_public()
+        public.pop("staff", None)
+        return public
+
+    def escalation_contacts(self, roles, department_id: str | None) -> list[StaffContact]:
+        """The staff to tell, in `roles` order: the head of `department_id`, the leader."""
+        out = []
+        for role in roles:
+            out += [s for s in self.staff if s.role == role
+                    and (role != "department_head" or s.department == department_id) and s not in out]
+        return out
 
     def department(self, dept_id: str) -> Department:
         for dept in self.departments:
@@ -222,6 +259,7 @@ def _center(raw: dict, fields: dict, departments: dict, procedures: dict) -> Cen
     officers = tuple(_officer(o, where, departments, fields, procedures) for o in _req(raw, "officers", where))
     if len({o.id for o in officers}) != len(officers):
         raise ValueError(f"{where}: duplicate officer ids")
+    staff = _staff(raw.get("staff"), where, departments, {o.id for o in officers})
     return Center(
         id=cid, short_code=str(_req(raw, "short_code", where)).upper(),
         name_vi=_req(raw, "name_vi", where), name_en=_req(raw, "name_en", where),
@@ -229,7 +267,45 @@ def _center(raw: dict, fields: dict, departments: dict, procedures: dict) -> Cen
         office_hours=tuple(tuple(p) for p in raw.get("office_hours") or ()),
         departments=tuple(departments.values()), officers=officers,
         routing=routing, overrides=overrides, assumptions=tuple(raw.get("assumptions") or ()),
+        staff=staff,
     )
+
+
+def _staff(raw, where: str, departments: dict, officer_ids: set) -> tuple[StaffContact, ...]:
+    """Optional; when given: one center leader and exactly one head per department."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: staff must be a list")
+    staff = tuple(_staff_contact(s, where, departments) for s in raw)
+    ids = [s.id for s in staff]
+    if len(set(ids)) != len(ids) or set(ids) & officer_ids:
+        raise ValueError(f"{where}: duplicate staff ids (among staff or with officers)")
+    leaders = [s for s in staff if s.role == "center_leader"]
+    if len(leaders) != 1:
+        raise ValueError(f"{where}: staff must name exactly one center_leader, found {len(leaders)}")
+    for dept_id in departments:
+        heads = [s for s in staff if s.role == "department_head" and s.department == dept_id]
+        if len(heads) != 1:
+            raise ValueError(f"{where}: staff must name exactly one department_head of {dept_id}, found {len(heads)}")
+    return staff
+
+
+def _staff_contact(raw: dict, where: str, departments: dict) -> StaffContact:
+    sid = str(_req(raw, "id", f"{where} staff"))
+    where = f"{where} staff {sid}"
+    role = _req(raw, "role", where)
+    if role not in STAFF_ROLES:
+        raise ValueError(f"{where}: role must be one of {', '.join(STAFF_ROLES)}, got {role!r}")
+    dept = raw.get("department")
+    if role == "department_head":
+        _known(_req(raw, "department", where), departments, "department", where)
+    elif dept is not None:
+        raise ValueError(f"{where}: a center_leader belongs to no department, got {dept!r}")
+    email = str(_req(raw, "email", where)).strip()
+    if not _EMAIL.fullmatch(email):
+        raise ValueError(f"{where}: email {email!r} is not an email address")
+    return StaffContact(sid, _req(raw, "name", where), role, dept, email)
 
 
 def _officer(raw: dict, where: str, departments: dict, fields: dict, procedures: dict) -> Officer:

@@ -11,7 +11,7 @@ class _Strict(Schema):
 
 class NotificationSentV1(_Strict):
     code = fields.String(required=True)
-    notification_id = fields.String(required=True, metadata={"description": "<trigger event id>:<channel>"})
+    notification_id = fields.String(required=True, metadata={"description": "<trigger event id>:<channel> for a citizen, <trigger event id>:<channel>:<staff id> for an escalation"})
     channel = fields.String(required=True, validate=validate.OneOf(["sms", "email"]))
     template = fields.String(required=True, metadata={"example": "receipt"})
     language = fields.String(required=True, validate=validate.OneOf(["vi", "en"]))

@@ -1,52 +1,110 @@
-"""Notification's use cases: remember how to reach a citizen; tell them."""
+"""Notification's use cases: remember how to reach a citizen; tell them, and escalate to staff."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from onestop.config import DEFAULTS
 from onestop.errors import PermanentError, TransientError
 from onestop.events import iso, make_event
 from onestop.masking import mask_address
-from services.notification.domain import TEMPLATE_FOR, compose, receipt_context
+from services.notification.domain import (ESCALATION_FOR, STAFF_LANGUAGE, TEMPLATE_FOR, Links, Message, compose,
+                                          message_context)
 
 SYSTEM = {"id": "notification", "role": "system"}
+CONTACT_FIELDS = ("full_name", "phone", "email", "channels", "language")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send once. Its delivery id is ``<event id>:<channel>`` for the
+    citizen, ``<event id>:<channel>:<staff id>`` for a member of staff."""
+
+    delivery_id: str
+    message: Message
+    template: str
+    language: str
+    staff_id: str | None = None
 
 
 def remember_contact(event: dict, repo) -> None:
     data = event["data"]
-    repo.save_contact(data["code"], {k: data[k] for k in ("full_name", "phone", "email", "channels", "language")},
-                      event["id"])
+    contact = {k: data[k] for k in CONTACT_FIELDS}
+    contact["rating_code"] = data.get("rating_code")  # optional: older contact events lack it
+    repo.save_contact(data["code"], contact, event["id"])
 
 
-def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now) -> list[str]:
-    """Send each message an event calls for, once per (event id, channel).
+def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
+           rating_url: str = DEFAULTS["RATING_URL"]) -> list[str]:
+    """Send each message an event calls for, once per (event id, channel, recipient).
 
-    A channel already sent (or permanently failed) is skipped on redelivery; a
-    transient failure of any channel raises so the event is retried later.
+    A delivery already sent (or permanently failed) is skipped on redelivery; a
+    transient failure of any of them raises so the event is retried later.
     Returns the delivery ids sent now.
     """
+    return deliver(event, plan(event, catalog=catalog, repo=repo, links=Links(status_url, rating_url)),
+                   repo=repo, senders=senders, now=now)
+
+
+def plan(event: dict, *, catalog, repo, links: Links) -> list[Outgoing]:
+    """The messages an event calls for: the citizen's, or the staff escalations."""
+    if event["type"] in ESCALATION_FOR:
+        return _escalations(event, catalog, links)
     template = TEMPLATE_FOR.get(event["type"])
     if template is None:
         return []
+    _check_references(event, catalog)
     code = event["data"]["code"]
-    procedure = event["data"].get("procedure_code")
-    if procedure is not None and procedure not in catalog.procedures:
-        raise PermanentError(f"unknown procedure {procedure}: no template can describe it")
     contact = repo.contact(code)
     if contact is None:  # the private contact event has not arrived yet
         raise TransientError(f"no contact details yet for {code}")
-    context = receipt_context(event, contact, catalog, status_url)
+    context = message_context(template, event, catalog, contact["language"], links, contact)
+    return [Outgoing(f"{event['id']}:{m.channel}", m, template, contact["language"])
+            for m in compose(template, context, contact)]
+
+
+def _escalations(event: dict, catalog, links: Links) -> list[Outgoing]:
+    """One email to each member of staff the event's ``escalate_to`` roles name."""
+    template, data = ESCALATION_FOR[event["type"]], event["data"]
+    _check_references(event, catalog)
+    staff = catalog.center(event["center"]).escalation_contacts(data["escalate_to"], data.get("department_id"))
+    if not staff:
+        raise PermanentError(f"center {event['center']} has no staff contact for {data['escalate_to']} "
+                             f"(department {data.get('department_id')}): add them to the catalog's staff")
+    out = []
+    for person in staff:
+        context = message_context(template, event, catalog, STAFF_LANGUAGE, links,
+                                  {"full_name": person.name, "role": person.role})
+        address = {"language": STAFF_LANGUAGE, "channels": ["email"], "email": person.email}
+        out += [Outgoing(f"{event['id']}:{m.channel}:{person.id}", m, template, STAFF_LANGUAGE, person.id)
+                for m in compose(template, context, address)]
+    return out
+
+
+def _check_references(event: dict, catalog) -> None:
+    if event["center"] not in catalog.centers:
+        raise PermanentError(f"unknown center {event['center']}: no template can describe it")
+    procedure = event["data"].get("procedure_code")
+    if procedure is not None and procedure not in catalog.procedures:
+        raise PermanentError(f"unknown procedure {procedure}: no template can describe it")
+
+
+def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now) -> list[str]:
     sent, failures = [], []
-    for message in compose(template, context, contact):
-        delivery_id = f"{event['id']}:{message.channel}"
+    for out in outgoing:
+        delivery_id, message = out.delivery_id, out.message
         done = repo.delivery(delivery_id)
         if done and done["status"] in ("sent", "failed"):
             continue
-        base = {"code": code, "center": event["center"], "channel": message.channel, "template": template,
-                "language": contact["language"], "trigger_event_id": event["id"],
+        base = {"code": event["data"]["code"], "center": event["center"], "channel": message.channel,
+                "template": out.template, "language": out.language, "trigger_event_id": event["id"],
                 "recipient": mask_address(message.to)}
+        if out.staff_id is not None:
+            base["staff_id"] = out.staff_id
         record = repo.claim(delivery_id, base, now)
         if record is None:  # finished meanwhile, or another worker is sending it right now
             done = repo.delivery(delivery_id)
             if done["status"] == "pending":
-                failures.append(f"{message.channel}: being sent by another worker")
+                failures.append(f"{_label(out)}: being sent by another worker")
             continue
         try:
             provider_id = senders[message.channel](message, delivery_id)
@@ -55,13 +113,17 @@ def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now) -
             continue
         except TransientError as exc:
             repo.release(delivery_id, str(exc))
-            failures.append(f"{message.channel}: {exc}")
+            failures.append(f"{_label(out)}: {exc}")
             continue
         _finish(repo, event, delivery_id, record, "sent", now, provider_id=provider_id)
         sent.append(delivery_id)
     if failures:
         raise TransientError("; ".join(failures))
     return sent
+
+
+def _label(out: Outgoing) -> str:
+    return out.message.channel if out.staff_id is None else f"{out.message.channel} to {out.staff_id}"
 
 
 def _finish(repo, event, delivery_id, record, status, now, error=None, provider_id=None):

@@ -1,4 +1,5 @@
-"""Notification: tells citizens by SMS and email what happens to their dossier."""
+"""Notification: tells citizens by SMS and email what happens to their dossier, and staff
+by email when a dossier is due soon or overdue."""
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
@@ -14,7 +15,7 @@ from onestop.messaging.outbox import OutboxRelay
 from onestop.providers import Health, SettingsProvider
 from onestop.store import MongoStore
 from services.notification import handlers
-from services.notification.domain import TEMPLATE_FOR
+from services.notification.domain import SUBSCRIBED
 from services.notification.providers import Channels, SmsGateway, SmtpSender
 from services.notification.store import NotificationRepository
 
@@ -45,17 +46,21 @@ class NotificationService:
     health = Health()
 
     @reliable_handler(("private", "citizen.contact.v1"),
-                      *(("public", event_type) for event_type in TEMPLATE_FOR))
+                      *(("public", event_type) for event_type in SUBSCRIBED))
     def on_event(self, event):
-        """citizen.contact.v1 (private) is remembered; dossier events become messages.
+        """citizen.contact.v1 (private) is remembered; dossier events become messages
+        to the citizen, and due-soon / overdue events become emails to staff.
 
         {"type": "dossier.received.v1", "data": {"code": "VYDA-260213-0007", ...}}
+        {"type": "dossier.overdue.v1", "data": {"code": "VYDA-260213-0007", "department_id": "vp",
+         "escalate_to": ["department_head", "center_leader"], ...}}
         """
         if event["type"] == "citizen.contact.v1":
             handlers.remember_contact(event, self.store)
             return
         handlers.notify(event, catalog=load_catalog(), repo=self.store, senders=self.senders,
-                        status_url=self.settings.public_status_url, now=utcnow())
+                        status_url=self.settings.public_status_url, rating_url=self.settings.rating_url,
+                        now=utcnow())
 
     @http("GET", "/healthz")
     @json_endpoint

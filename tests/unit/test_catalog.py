@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections import Counter
 
@@ -178,6 +179,33 @@ def test_public_views_have_no_contact_data(cat):
     assert cat.center("hue-vyda").unit_code == "00.00.H57.VYDA"
 
 
+def test_every_center_has_a_leader_and_one_head_per_department_to_escalate_to(cat):
+    for c in cat.centers.values():
+        leaders = [s for s in c.staff if s.role == "center_leader"]
+        assert len(leaders) == 1 and leaders[0].department is None, c.id
+        for dept in c.departments:
+            heads = [s for s in c.staff if s.role == "department_head" and s.department == dept.id]
+            assert len(heads) == 1, (c.id, dept.id)
+            assert c.escalation_contacts(["department_head", "center_leader"], dept.id) == heads + leaders
+        assert len({s.id for s in c.staff} | {o.id for o in c.officers}) == len(c.staff) + len(c.officers)
+
+
+def test_staff_are_sample_people_on_the_reserved_domain(cat):
+    staff = [s for c in cat.centers.values() for s in c.staff]
+    assert staff and all(s.email.endswith("@example.vn") for s in staff)
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    staff_lines = [line for line in text.splitlines() if line.strip().startswith("staff:")]
+    assert len(staff_lines) == len(cat.centers)
+    assert all("SAMPLE DATA" in line for line in staff_lines)
+
+
+def test_staff_emails_never_reach_the_public_views(cat):
+    for c in cat.centers.values():
+        public = c.to_public()
+        assert "staff" not in public and "@" not in json.dumps(public, ensure_ascii=False), c.id
+    assert "@" not in json.dumps(cat.to_public(), ensure_ascii=False)
+
+
 def _write(tmp_path, data) -> str:
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -194,6 +222,15 @@ def _write(tmp_path, data) -> str:
     (lambda d: d["centers"][2]["officers"][0].update(department="police"), "thuanhoa-o01"),
     (lambda d: d["centers"][3]["overrides"].update({"1.012812": "nowhere"}), "center hue-phuxuan"),
     (lambda d: d["procedures"].append(copy.deepcopy(d["procedures"][0])), "1.001193"),
+    (lambda d: d["centers"][1]["staff"].pop(0), "center hue-vyda: staff must name exactly one center_leader"),
+    (lambda d: d["centers"][1]["staff"].pop(1), "center hue-vyda: staff must name exactly one department_head of vp"),
+    (lambda d: d["centers"][1]["staff"][2].update(department="vp"), "department_head of"),
+    (lambda d: d["centers"][1]["staff"][1].update(department="police"), "vyda-head-vp: unknown department"),
+    (lambda d: d["centers"][1]["staff"][1].update(role="mayor"), "vyda-head-vp: role must be one of"),
+    (lambda d: d["centers"][1]["staff"][0].update(department="vp"), "vyda-leader: a center_leader belongs to no"),
+    (lambda d: d["centers"][1]["staff"][0].update(email="leader at example.vn"), "vyda-leader: email"),
+    (lambda d: d["centers"][1]["staff"][0].pop("email"), "vyda-leader: missing 'email'"),
+    (lambda d: d["centers"][1]["staff"][0].update(id="vyda-o01"), "center hue-vyda: duplicate staff ids"),
 ])
 def test_bad_catalog_raises_value_error_naming_the_entry(tmp_path, raw, breakage, named):
     breakage(raw)

@@ -1,5 +1,6 @@
-"""notify(): the citizen hears about their dossier once per channel, however
-often the event comes, and a provider outage neither loses nor doubles a message.
+"""notify(): the citizen hears about their dossier once per channel, and each
+member of staff about a deadline once, however often the event comes; a
+provider outage neither loses nor doubles a message.
 
 Real repository (mongomock or MONGO_URI) and templates; the SMTP server and
 SMS gateway are plain fake callables that record what they were asked to send.
@@ -9,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+import yaml
 
 import onestop.contracts  # noqa: F401  (registers every event type)
-from onestop.catalog import load_catalog
+from onestop.catalog import DEFAULT_PATH, load_catalog, parse_catalog
 from onestop.errors import PermanentError, TransientError
 from onestop.events import make_event
 from services.notification.handlers import notify, remember_contact
@@ -186,3 +188,173 @@ def test_events_without_a_template_are_ignored(repo):
                               "department_name": "Văn phòng HĐND và UBND", "routed_at": "2026-03-02T02:15:00Z"})
     assert run(routed, repo, email, sms) == []
     assert email.sent == [] and sms.sent == [] and repo.deliveries.count_documents({}) == 0
+
+
+# --- the rest of the dossier's life, and staff escalations ------------------------------------------
+
+RATING_URL = "https://dichvucong.example.vn/danh-gia/{code}"
+
+
+def lifecycle(type_, **data):
+    payload = {"code": CODE, "seq": 5, "action": "x", "from_state": "result_ready", "to_state": "returned",
+               "reason": None, "at": "2026-03-02T08:00:00Z", "procedure_code": BIRTH.code, "department_id": "vp",
+               "officer_id": "vyda-o01", "due_at": None, "appointment_date": None, **data}
+    return make_event(type_, center="hue-vyda", subject=CODE, data=payload, time=NOW,
+                      actor={"id": "counter-01", "role": "counter_staff"})
+
+
+def returned():
+    return lifecycle("dossier.returned.v1", on_time=True)
+
+
+def overdue(department="vp", escalate_to=("department_head", "center_leader"), center="hue-vyda"):
+    return make_event("dossier.overdue.v1", center=center, subject=CODE, time=NOW,
+                      actor={"id": "routing", "role": "system"}, data={
+                          "code": CODE, "procedure_code": BIRTH.code, "state": "in_progress",
+                          "department_id": department, "officer_id": "vyda-o01",
+                          "due_at": "2026-03-02T17:00:00+07:00", "escalate_to": list(escalate_to)})
+
+
+def run_all(event, repo, email, sms, catalog=CATALOG):
+    return notify(event, catalog=catalog, repo=repo, senders={"email": email, "sms": sms},
+                  status_url=STATUS_URL, rating_url=RATING_URL, now=NOW)
+
+
+def test_the_rating_code_is_kept_with_the_contact(repo):
+    remember_contact(contact_event(rating_code="K7P2QX9M"), repo)
+    assert repo.contact(CODE)["rating_code"] == "K7P2QX9M"
+    remember_contact(contact_event(), repo)  # an older intake: no code
+    assert repo.contact(CODE)["rating_code"] is None
+
+
+def test_returned_dossier_invites_a_rating_with_link_and_code_once(repo):
+    remember_contact(contact_event(rating_code="K7P2QX9M"), repo)
+    event, email, sms = returned(), FakeSender(), FakeSender()
+
+    assert sorted(run_all(event, repo, email, sms)) == sorted([f"{event['id']}:email", f"{event['id']}:sms"])
+    assert run_all(event, repo, email, sms) == []
+
+    (mail, _), = email.sent
+    (text, _), = sms.sent
+    for body in (mail.text, text.text):
+        assert f"https://dichvucong.example.vn/danh-gia/{CODE}" in body and "K7P2QX9M" in body
+    assert delivery(repo, event, "email")["template"] == "rating_invite"
+
+
+def test_a_rating_invitation_without_a_code_is_still_sent(repo):
+    remember_contact(contact_event(), repo)
+    event, email, sms = returned(), FakeSender(), FakeSender()
+    assert len(run_all(event, repo, email, sms)) == 2
+    assert "Mã đánh giá" not in email.sent[0][0].text
+    assert f"https://dichvucong.example.vn/danh-gia/{CODE}" in sms.sent[0][0].text
+
+
+def test_a_lifecycle_message_without_contact_details_yet_is_retried(repo):
+    email, sms = FakeSender(), FakeSender()
+    with pytest.raises(TransientError):
+        run_all(lifecycle("dossier.withdrawn.v1", reason="Công dân đề nghị"), repo, email, sms)
+    assert email.sent == [] and sms.sent == []
+
+
+def test_overdue_emails_the_department_head_and_the_center_leader_without_any_citizen_contact(repo):
+    event, email, sms = overdue(), FakeSender(), FakeSender()
+
+    sent = run_all(event, repo, email, sms)
+
+    assert sent == [f"{event['id']}:email:vyda-head-vp", f"{event['id']}:email:vyda-leader"]
+    assert [m.to for m, _ in email.sent] == ["vyda-head-vp@example.vn", "vyda-leader@example.vn"]
+    assert [ref for _, ref in email.sent] == sent
+    assert all(CODE in m.subject and "quá hạn" in m.subject for m, _ in email.sent)
+    assert sms.sent == []
+    record = repo.deliveries.find_one({"_id": f"{event['id']}:email:vyda-leader"})
+    assert record["status"] == "sent" and record["staff_id"] == "vyda-leader"
+    assert record["recipient"] == "v***@example.vn" and record["template"] == "escalation_overdue"
+    (entry,) = record["outbox"]
+    assert entry["event"]["type"] == "notification.sent.v1"
+    assert entry["event"]["data"]["notification_id"] == f"{event['id']}:email:vyda-leader"
+
+
+def test_a_redelivered_escalation_sends_nothing_twice(repo):
+    event, email, sms = overdue(), FakeSender(), FakeSender()
+    run_all(event, repo, email, sms)
+    assert run_all(dict(event), repo, email, sms) == []
+    assert len(email.sent) == 2 and repo.deliveries.count_documents({}) == 2
+
+
+def test_one_staff_email_failing_retries_only_that_one(repo):
+    event, email, sms = overdue(), FakeSender(), FakeSender()
+    refused = []
+
+    def leader_smtp_down_once(message, reference):
+        if message.to == "vyda-leader@example.vn" and not refused:
+            refused.append(reference)
+            raise TransientError("SMTP 421")
+        return email(message, reference)
+
+    with pytest.raises(TransientError, match="vyda-leader"):
+        run_all(event, repo, leader_smtp_down_once, sms)
+    assert [m.to for m, _ in email.sent] == ["vyda-head-vp@example.vn"]
+    assert run_all(event, repo, leader_smtp_down_once, sms) == [f"{event['id']}:email:vyda-leader"]
+    assert [m.to for m, _ in email.sent] == ["vyda-head-vp@example.vn", "vyda-leader@example.vn"]
+
+
+def test_escalation_follows_the_roles_the_event_names(repo):
+    event, email = overdue(escalate_to=("center_leader",)), FakeSender()
+    assert run_all(event, repo, email, FakeSender()) == [f"{event['id']}:email:vyda-leader"]
+
+
+def test_a_dossier_not_yet_in_a_department_is_escalated_to_the_leader(repo):
+    event, email = overdue(department=None), FakeSender()
+    assert run_all(event, repo, email, FakeSender()) == [f"{event['id']}:email:vyda-leader"]
+
+
+def test_a_center_without_staff_contacts_is_a_permanent_error(repo):
+    raw = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    for center in raw["centers"]:
+        center.pop("staff", None)
+    email = FakeSender()
+    with pytest.raises(PermanentError, match="no staff contact"):
+        run_all(overdue(), repo, email, FakeSender(), catalog=parse_catalog(raw))
+    assert email.sent == []
+
+
+def test_events_of_an_unknown_center_are_a_permanent_error(repo):
+    with pytest.raises(PermanentError, match="hue-nowhere"):
+        run_all(overdue(center="hue-nowhere"), repo, FakeSender(), FakeSender())
+
+
+# --- the email as a mail client decodes it ---------------------------------------------------------------
+
+class _CapturingSmtp:
+    def __init__(self):
+        self.messages = []
+
+    def send_message(self, msg):
+        self.messages.append(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+
+
+@pytest.mark.parametrize("subject", [
+    "[Trung tâm Phục vụ hành chính công phường Vỹ Dạ] Yêu cầu bổ sung, hoàn thiện hồ sơ VYDA-260302-9583",
+    "[Trung tâm Phục vụ hành chính công phường Vỹ Dạ] Phiếu xin lỗi và hẹn lại ngày trả kết quả hồ sơ VYDA-260302-0007",
+    "[Trung tâm Phục vụ hành chính công phường Hương Thủy] Giấy tiếp nhận hồ sơ HTHU-260302-0001",
+])
+def test_long_vietnamese_subjects_keep_every_space(subject, monkeypatch):
+    """Python's default email folding dropped the space between two encoded words."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from onestop.config import Settings
+    from services.notification.providers import SmtpSender
+
+    settings = Settings.load({"SMTP_FROM": "Trung tâm Phục vụ hành chính công phường Vỹ Dạ <no-reply@example.vn>"})
+    sender, smtp = SmtpSender(settings), _CapturingSmtp()
+    monkeypatch.setattr(sender, "_checkout", lambda: smtp)
+    sender.send("an.nguyen@example.vn", subject, "Kính gửi Ông/Bà Nguyễn Văn An,\n\nTrân trọng.", "evt-1:email")
+    (raw,) = smtp.messages
+    received = BytesParser(policy=policy.default).parsebytes(raw)
+    assert str(received["Subject"]) == subject
+    assert received.get_body(("plain",)).get_content().replace("\r\n", "\n").startswith("Kính gửi Ông/Bà Nguyễn Văn An,")
+    assert str(received["Message-ID"]) == "<evt-1.email@onestop>"  # a valid msg-id, kept whole
+    assert received["From"].addresses[0].display_name == "Trung tâm Phục vụ hành chính công phường Vỹ Dạ"
+    assert received["From"].addresses[0].addr_spec == "no-reply@example.vn"
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
