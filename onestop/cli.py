@@ -69,10 +69,12 @@ def demo_payloads() -> list[dict]:
 
 def demo(args) -> int:
     print(f"Submitting {len(demo_payloads())} sample dossiers to {args.intake} ...")
-    codes = []
+    issuer, codes = _issuer(), []
+    centers = sorted(load_catalog().centers)
+    staff = {"Authorization": f"Bearer {issuer.mint('counter-demo', 'counter_staff', centers)}"} if issuer else {}
     for payload in demo_payloads():
         response = requests.post(f"{args.intake}/api/v1/dossiers", json=payload, timeout=30,
-                                 headers={"Idempotency-Key": f"demo-{uuid.uuid4()}"})
+                                 headers={"Idempotency-Key": f"demo-{uuid.uuid4()}", **staff})
         body = response.json()
         if response.status_code != 201:
             print(f"  refused ({response.status_code}): {body}")
@@ -101,18 +103,24 @@ def wait_routed(args, code: str, timeout: float = 20) -> str:
     return "not routed yet (is the routing service running?)"
 
 
-def token(args) -> int:
+def _issuer():
+    """The TokenIssuer of JWT_SECRET, or of `make run`'s development secret; None if neither exists."""
     from onestop.auth import TokenIssuer
     from onestop.launcher import DEV_SECRET_FILE
-    config = {}
-    if not os.environ.get("JWT_SECRET"):
-        if not DEV_SECRET_FILE.exists():
+    if os.environ.get("JWT_SECRET"):
+        return TokenIssuer.load({})
+    if DEV_SECRET_FILE.exists():
+        return TokenIssuer.load({"JWT_SECRET": DEV_SECRET_FILE.read_text().strip()})
+    return None
+
+
+def token(args) -> int:
+    try:
+        issuer = _issuer()
+        if issuer is None:
             print("JWT_SECRET is not set and there is no development secret yet: start `make run` first, "
                   "or set JWT_SECRET", file=sys.stderr)
             return 2
-        config["JWT_SECRET"] = DEV_SECRET_FILE.read_text().strip()
-    try:
-        issuer = TokenIssuer.load(config)
         print(issuer.mint(args.user, args.role, args.center, args.department, ttl_s=args.ttl, name=args.name))
     except ValueError as exc:
         print(f"cannot mint: {exc}", file=sys.stderr)

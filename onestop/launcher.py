@@ -75,6 +75,7 @@ class Platform:
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
                "PUBLIC_STATUS_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}",
+               "RATING_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}/rating",
                "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_PORT": str(p.smtp),
                "SMTP_SINK_HTTP": f"127.0.0.1:{p.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{p.sms_http}"}
         env.update(self.env)

@@ -19,7 +19,8 @@ from onestop.events import utcnow
 from onestop.http import ApiError, flatten, json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.providers import Health, SettingsProvider
+from onestop.auth import Forbidden
+from onestop.providers import Health, SettingsProvider, StaffAuth
 from onestop.store import MongoStore
 from services.intake import handlers, views
 from services.intake.domain import DossierCode
@@ -32,7 +33,7 @@ REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
 PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Phone-Last4"}
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-ACTORS = {"counter": "counter_staff", "postal": "counter_staff", "online": "citizen"}
+CITIZEN = {"id": "citizen", "role": "citizen"}  # online dossiers; counter and postal ones need a counter-staff token
 
 
 def _invalid(problems: list[dict]) -> ApiError:
@@ -47,6 +48,7 @@ class IntakeService:
     settings = SettingsProvider()
     health = Health()
     throttle = Throttle()
+    staff = StaffAuth()
 
     @http("POST", "/api/v1/dossiers")
     @json_endpoint
@@ -59,16 +61,23 @@ class IntakeService:
         if key is not None and not KEY.match(key):
             raise _invalid([{"field": "Idempotency-Key", "reason": "1 to 255 printable ASCII characters"}])
         body = read_json(request)
+        staff = None
+        if not isinstance(body, dict) or body.get("channel") != "online":
+            staff = self.staff(request)  # counter and postal intake are staff work: 401 before anything else
         try:
             payload = REQUEST.load(body)
         except ValidationError as exc:
             raise _invalid(flatten(exc.messages)) from None
+        if staff is not None:
+            if staff.role != "counter_staff":
+                raise Forbidden(f"role {staff.role} may not take dossiers in; counter staff do")
+            if payload["center"] in load_catalog().centers and not staff.may_act_for(payload["center"]):
+                raise Forbidden(f"your token does not list center {payload['center']}")
         try:
             dossier, created = handlers.submit_dossier(
                 payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
                 calendar_for=lambda c: calendar_for(c, self.settings.cutoff_time),
-                actor={"id": request.headers.get("X-Staff-Id", payload["channel"]),
-                       "role": ACTORS[payload["channel"]]},
+                actor=staff.actor() if staff is not None else CITIZEN,
                 idempotency_key=key,
                 request_hash=hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest())
         except InvalidInput as exc:

@@ -1,10 +1,12 @@
 """The platform as `make run` starts it: separate processes, real HTTP, SMTP and SMS."""
+import datetime
 import subprocess
 import sys
 
 import pytest
 import requests
 
+from onestop.auth import mint
 from onestop.launcher import Platform, Ports, ROOT
 from tests.conftest import free_port
 from tests.support.samples import dossier
@@ -29,8 +31,9 @@ def test_a_dossier_goes_all_the_way(platform):
     p = platform.ports
     body = dossier(center="hue-thuanhoa", procedure_code="1.001612", phone="0335000777",
                    email="e2e@example.vn", language="vi")
+    counter = mint(platform.base_env()["JWT_SECRET"], "counter-01", "counter_staff", ["hue-thuanhoa"])
     response = requests.post(f"http://127.0.0.1:{p.intake}/api/v1/dossiers", json=body,
-                             headers={"Idempotency-Key": "e2e-1"}, timeout=10)
+                             headers={"Idempotency-Key": "e2e-1", "Authorization": f"Bearer {counter}"}, timeout=10)
     assert response.status_code == 201, response.text
     receipt = response.json()
     code = receipt["code"]
@@ -57,3 +60,95 @@ def test_a_dossier_goes_all_the_way(platform):
     verify = subprocess.run([sys.executable, "-m", "onestop.cli", "--audit", f"http://127.0.0.1:{p.audit}",
                              "audit", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert verify.returncode == 0 and "OK      hue-thuanhoa" in verify.stdout, verify.stdout + verify.stderr
+
+
+def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(platform):
+    """Counter, officer, leader and citizen take one dossier through every step on the
+    running platform; each citizen-facing step reaches the SMS gateway and the mailbox."""
+    import re
+
+    p = platform.ports
+    secret = platform.base_env()["JWT_SECRET"]
+    counter = mint(secret, "counter-01", "counter_staff", ["hue-vyda"])
+    leader = mint(secret, "vyda-leader", "center_leader", ["hue-vyda"])
+    intake, routing = f"http://127.0.0.1:{p.intake}", f"http://127.0.0.1:{p.routing}"
+    phone, mail = "0335000888", "life@example.vn"
+
+    def sms_texts():
+        return [m["text"] for m in requests.get(f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
+                                                params={"to": "+84335000888"}, timeout=5).json()]
+
+    def emails():
+        return requests.get(f"http://127.0.0.1:{p.smtp_http}/api/v1/messages", params={"to": mail}, timeout=5).json()
+
+    def next_message(count, what):
+        until(lambda: len(sms_texts()) >= count and len(emails()) >= count, 30, 0.2, what)
+        return sms_texts()[count - 1], emails()[count - 1]
+
+    def act(code, action, token, **body):
+        response = requests.post(f"{routing}/api/v1/work/dossiers/{code}/actions/{action}", json=body,
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert response.status_code == 200, (action, response.text)
+        return response.json()
+
+    body = dossier(center="hue-vyda", procedure_code="1.001612", phone=phone, email=mail, language="vi")
+    response = requests.post(f"{intake}/api/v1/dossiers", json=body, timeout=10,
+                             headers={"Idempotency-Key": "e2e-life", "Authorization": f"Bearer {counter}"})
+    assert response.status_code == 201, response.text
+    code = response.json()["code"]
+    sms, _ = next_message(1, "the receipt")
+    assert code in sms
+
+    case = until(lambda: (r := requests.get(f"{routing}/api/v1/work/dossiers/{code}",
+                                            headers={"Authorization": f"Bearer {leader}"}, timeout=5)).ok
+                 and r.json(), 30, 0.2, "the case assigned")
+    officer = mint(secret, case["officer_id"], "officer", ["hue-vyda"], case["department_id"])
+
+    act(code, "start", officer)
+    act(code, "request_supplement", officer, reason="Thiếu hợp đồng thuê", documents=["Hợp đồng thuê địa điểm kinh doanh"])
+    sms, email = next_message(2, "the supplement request")
+    assert "Hợp đồng thuê địa điểm kinh doanh" in sms + email["text"]
+    act(code, "receive_supplement", counter)
+    act(code, "start", officer)
+    cal_case = act(code, "approve", officer)
+    new_date = (datetime.date.fromisoformat(cal_case["appointment_date"]) + datetime.timedelta(days=7))
+    while new_date.weekday() >= 5:
+        new_date += datetime.timedelta(days=1)
+    act(code, "extend_deadline", leader, due=new_date.isoformat(), reason="Cần xác minh thêm")
+    sms, email = next_message(3, "the apology with the new date")
+    assert new_date.strftime("%d/%m/%Y") in sms + email["text"]
+    act(code, "mark_result_ready", officer)
+    sms, _ = next_message(4, "result ready")
+    assert code in sms
+    done = act(code, "return_result", counter)
+    assert done["status"] == "returned"
+    sms, email = next_message(5, "the invitation to rate")
+    rating_code = re.search(r"\b([A-Z2-9]{8})\b", sms.replace(code, "")).group(1)
+
+    status = requests.get(f"{intake}/api/v1/dossiers/{code}", params={"phone_last4": phone[-4:]}, timeout=5).json()
+    assert status["status"] == "returned"
+    rated = requests.post(f"{intake}/api/v1/dossiers/{code}/rating", timeout=5,
+                          json={"rating_code": rating_code, "score": 5, "comment": "Cán bộ tận tình"})
+    assert rated.status_code == 201, rated.text
+    again = requests.post(f"{intake}/api/v1/dossiers/{code}/rating", timeout=5,
+                          json={"rating_code": rating_code, "score": 1})
+    assert again.status_code == 409
+
+    wanted = {"dossier.work_started.v1", "dossier.supplement_requested.v1", "dossier.supplement_received.v1",
+              "dossier.approved.v1", "dossier.deadline_extended.v1", "dossier.result_ready.v1",
+              "dossier.returned.v1", "dossier.rated.v1"}
+    until(lambda: wanted <= {e["type"] for e in requests.get(f"http://127.0.0.1:{p.audit}/api/v1/audit/dossiers/{code}",
+                                                             timeout=5).json()["entries"]}, 30, 0.3, "the audit log")
+
+    # a second dossier, withdrawn at the counter: the citizen gets the confirmation
+    body = dossier(center="hue-vyda", procedure_code="1.001612", phone="0335000999", email="gone@example.vn")
+    other = requests.post(f"{intake}/api/v1/dossiers", json=body, timeout=10,
+                          headers={"Idempotency-Key": "e2e-withdraw", "Authorization": f"Bearer {counter}"}).json()
+    until(lambda: requests.get(f"{routing}/api/v1/work/dossiers/{other['code']}",
+                               headers={"Authorization": f"Bearer {leader}"}, timeout=5).ok, 30, 0.2, "routed")
+    act(other["code"], "withdraw", counter, reason="Công dân rút hồ sơ")
+    until(lambda: len(requests.get(f"http://127.0.0.1:{p.sms_http}/api/v1/sms", params={"to": "+84335000999"},
+                                   timeout=5).json()) >= 2, 30, 0.2, "the withdrawal confirmation")
+    verify = subprocess.run([sys.executable, "-m", "onestop.cli", "--audit", f"http://127.0.0.1:{p.audit}",
+                             "audit", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -23,6 +23,7 @@ import requests
 
 from tests.conftest import MGMT, free_port
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER, SECRET
 from tests.support.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,7 @@ class Cluster:
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sinks.smtp_port), "SMS_URL": self.sinks.sms_url,
                 "RETRY_DELAYS": "0.5,1,2,4,8,15,30", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
                 "CIRCUIT_RESET": "3",  # well inside the 30 s retry budget above
+                "JWT_SECRET": SECRET,
                 "PYTHONUNBUFFERED": "1", **self.env}
 
     def start(self, extra: dict | None = None, overrides: dict | None = None) -> "Cluster":
@@ -222,7 +224,7 @@ class Load:
         for attempt in range(600):
             try:
                 response = session.post(f"{self.cluster.intake_url}/api/v1/dossiers", json=body,
-                                        headers={"Idempotency-Key": key}, timeout=10)
+                                        headers={"Idempotency-Key": key, **COUNTER}, timeout=10)
                 if response.status_code == 201:
                     with self._lock:
                         self.accepted.append(Accepted(response.json()["code"], "+84" + phone[1:], email, time.time()))

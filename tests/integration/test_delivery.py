@@ -17,6 +17,7 @@ from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -126,13 +127,13 @@ def test_a_worker_serves_only_its_centers(services, config):
 
 def test_codes_stay_unique_under_concurrency_and_across_restarts(services, config):
     intake = services.start(IntakeService)
-    post = lambda _: requests.post(f"{intake.http}/api/v1/dossiers", json=dossier(), timeout=30).json()["code"]  # noqa: E731
+    post = lambda _: requests.post(f"{intake.http}/api/v1/dossiers", json=dossier(), headers=COUNTER, timeout=30).json()["code"]  # noqa: E731
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(post, range(40)))
     assert len(set(codes)) == 40
     intake.kill()
     restarted = services.start(IntakeService)
-    code = requests.post(f"{restarted.http}/api/v1/dossiers", json=dossier(), timeout=30).json()["code"]
+    code = requests.post(f"{restarted.http}/api/v1/dossiers", json=dossier(), headers=COUNTER, timeout=30).json()["code"]
     assert code not in codes and int(code[-4:]) == 41
 
 

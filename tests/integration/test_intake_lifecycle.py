@@ -14,6 +14,7 @@ from onestop.messaging.topology import EVENTS, PRIVATE
 from services.intake.service import IntakeService
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ def publish(amqp_uri, *events):
 
 
 def submit(intake, phone="0912340077"):
-    response = requests.post(f"{intake.http}/api/v1/dossiers", json=dossier(phone=phone), timeout=10)
+    response = requests.post(f"{intake.http}/api/v1/dossiers", json=dossier(phone=phone), headers=COUNTER, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()["code"]
 

@@ -8,6 +8,7 @@ from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,8 @@ def pipeline(services):
 
 
 def submit(intake, body, **headers):
-    response = requests.post(f"{intake.http}/api/v1/dossiers", json=body, headers=headers, timeout=10)
+    response = requests.post(f"{intake.http}/api/v1/dossiers", json=body, headers={**COUNTER, **headers},
+                             timeout=10)
     assert response.status_code == 201, response.text
     return response.json()
 

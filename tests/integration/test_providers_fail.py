@@ -28,6 +28,7 @@ from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.conftest import MGMT
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ def outage(name, pipeline, sinks, deliveries):
     try:
         codes = []
         for person in people:
-            response = requests.post(f"{pipeline['intake'].http}/api/v1/dossiers", timeout=10,
+            response = requests.post(f"{pipeline['intake'].http}/api/v1/dossiers", timeout=10, headers=COUNTER,
                                      json=dossier(phone=person["phone"], email=person["email"]))
             assert response.status_code == 201, response.text
             codes.append(response.json()["code"])

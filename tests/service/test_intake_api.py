@@ -11,6 +11,7 @@ from onestop.config import Settings
 from services.intake.service import IntakeService
 from services.intake.store import IntakeRepository
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER, authenticator, bearer
 
 
 @pytest.fixture
@@ -22,13 +23,14 @@ def repo(mongo_db):
 
 @pytest.fixture
 def intake(repo):
-    return worker_factory(IntakeService, store=repo, settings=Settings.load({}))
+    return worker_factory(IntakeService, store=repo, settings=Settings.load({}), staff=authenticator())
 
 
-def post(service, body, content_type="application/json", headers=None, raw=None):
+def post(service, body, content_type="application/json", headers=None, raw=None, staff=COUNTER):
+    """Submit as counter staff (the default) or with `staff` headers of another kind ({} for none)."""
     data = raw if raw is not None else orjson.dumps(body)
     request = EnvironBuilder(method="POST", path="/api/v1/dossiers", data=data,
-                             content_type=content_type, headers=headers or {}).get_request()
+                             content_type=content_type, headers={**staff, **(headers or {})}).get_request()
     response = service.submit(request)
     return response.status_code, json.loads(response.get_data()), response.headers
 
@@ -119,3 +121,29 @@ def test_public_status_has_no_personal_data(intake):
         assert pii not in text
     missing = intake.public_status(EnvironBuilder(path="/x").get_request(), "VYDA-200101-9999")
     assert missing.status_code == 404
+
+
+def test_counter_intake_needs_a_counter_staff_token_for_the_center(intake, repo):
+    body = dossier(center="hue-vyda")
+    status, answer, headers = post(intake, body, staff={})
+    assert status == 401 and answer["reason"] == "missing" and headers["WWW-Authenticate"].startswith("Bearer")
+    status, answer, _ = post(intake, body, staff={"Authorization": "Bearer not.a.token"})
+    assert status == 401 and answer["reason"] == "malformed_token"
+    status, answer, _ = post(intake, body, staff=bearer("officer", "vyda-o01", department="vp"))
+    assert status == 403
+    status, answer, _ = post(intake, body, staff=bearer(centers=("hue-phuxuan",)))
+    assert status == 403 and "hue-vyda" in answer["message"]
+    assert nothing_written(repo)
+    status, answer, _ = post(intake, body, staff=bearer(user="counter-07", centers=("hue-vyda",)))
+    assert status == 201
+    received = next(e["event"] for e in repo.dossiers.find_one({"_id": answer["code"]})["outbox"]
+                    if e["event"]["type"] == "dossier.received.v1")
+    assert received["actor"] == {"id": "counter-07", "role": "counter_staff"}  # who took it in, from the token
+
+
+def test_a_citizen_submits_online_without_a_token(intake, repo):
+    status, answer, _ = post(intake, dossier(channel="online"), staff={})
+    assert status == 201
+    received = next(e["event"] for e in repo.dossiers.find_one({"_id": answer["code"]})["outbox"]
+                    if e["event"]["type"] == "dossier.received.v1")
+    assert received["actor"] == {"id": "citizen", "role": "citizen"}

@@ -20,6 +20,7 @@ from services.intake.service import IntakeService
 from services.intake.store import IntakeRepository
 from services.intake.throttle import ClientThrottle
 from tests.support.samples import dossier
+from tests.support.staff import COUNTER, authenticator
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life
 
 PHONE_LAST4 = "5678"  # the sample citizen's phone is 0912345678
@@ -47,7 +48,8 @@ def clock():
 
 def make_service(repo, clock, rate="1000/60", trusted=()):
     throttle = ClientThrottle(RateLimiter(*parse_rate(rate), clock=clock), parse_trusted(trusted))
-    return worker_factory(IntakeService, store=repo, settings=Settings.load({}), throttle=throttle)
+    return worker_factory(IntakeService, store=repo, settings=Settings.load({}), throttle=throttle,
+                          staff=authenticator())
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def intake(repo, clock):
 def submit(service, repo, **citizen):
     """A dossier taken in at the counter: (code, the rating code the citizen is sent)."""
     request = EnvironBuilder(method="POST", path="/api/v1/dossiers", data=orjson.dumps(dossier(**citizen)),
-                             content_type="application/json").get_request()
+                             content_type="application/json", headers=COUNTER).get_request()
     response = service.submit(request)
     assert response.status_code == 201
     code = json.loads(response.get_data())["code"]
