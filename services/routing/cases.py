@@ -153,7 +153,7 @@ def actor_of(principal) -> dict:
 
 
 def _iso_or_none(value):
-    return iso(value if value.tzinfo else value.replace(tzinfo=timezone.utc)) if isinstance(value, datetime) else value
+    return iso(_aware(value)) if isinstance(value, datetime) else value
 
 
 def _aware(value: datetime) -> datetime:

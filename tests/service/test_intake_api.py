@@ -9,16 +9,13 @@ from werkzeug.test import EnvironBuilder
 
 from onestop.config import Settings
 from services.intake.service import IntakeService
-from services.intake.store import IntakeRepository
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, authenticator, bearer
 
 
 @pytest.fixture
-def repo(mongo_db):
-    repository = IntakeRepository(mongo_db("intake"))
-    repository.ensure_indexes()
-    return repository
+def repo(intake_repo):
+    return intake_repo
 
 
 @pytest.fixture

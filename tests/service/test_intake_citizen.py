@@ -17,7 +17,6 @@ from services.intake import handlers
 from services.intake.domain import RATING_ALPHABET
 from services.intake.ratelimit import RateLimiter, parse_rate, parse_trusted
 from services.intake.service import IntakeService
-from services.intake.store import IntakeRepository
 from services.intake.throttle import ClientThrottle
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, authenticator
@@ -35,10 +34,8 @@ class Clock:
 
 
 @pytest.fixture
-def repo(mongo_db):
-    repository = IntakeRepository(mongo_db("intake"))
-    repository.ensure_indexes()
-    return repository
+def repo(intake_repo):
+    return intake_repo
 
 
 @pytest.fixture
