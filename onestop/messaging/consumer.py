@@ -146,6 +146,13 @@ class ReliableHandler(Entrypoint):
         known = list(load_catalog().centers)
         served = settings.center_ids(known)
         service = self.queue_name or self.container.service_name
+        twins = [e.method_name for e in self.container.entrypoints
+                 if isinstance(e, ReliableHandler) and e is not self
+                 and (e.queue_name or self.container.service_name) == service]
+        if twins:  # they would consume each other's events from the one queue
+            raise RuntimeError(f"{self.method_name} and {', '.join(twins)} of {self.container.service_name} share the "
+                               f"queues {service}.<center>: use one reliable_handler that dispatches on "
+                               "event['type'], or give one a queue_name of its own")
         self.settings = settings
         self.chaos = Chaos(settings.chaos)
         queues = {center: ServiceQueues(service, center, self.patterns, settings.retry_delays,

@@ -31,17 +31,16 @@ class RoutingService:
     staff = StaffAuth()
     health = Health()
 
-    @reliable_handler(("public", "dossier.received.v1"))
-    def on_received(self, event):
-        """{"type": "dossier.received.v1", "center": "hue-vyda",
-        "data": {"code": "VYDA-260213-0007", "procedure_code": "1.001193", ...}}"""
-        handlers.route_dossier(event, catalog=load_catalog(), repo=self.store, now=utcnow(),
-                               due_soon=self.settings.due_soon)
-
-    @reliable_handler(("public", "dossier.rated.v1"))
-    def on_rated(self, event):
-        """The citizen's rating, kept on the case for the reports."""
-        handlers.record_rating(event, self.store)
+    @reliable_handler(("public", "dossier.received.v1"), ("public", "dossier.rated.v1"))
+    def on_event(self, event):
+        """A received dossier is routed: {"type": "dossier.received.v1", "center": "hue-vyda",
+        "data": {"code": "VYDA-260213-0007", "procedure_code": "1.001193", ...}};
+        a citizen's rating is kept on the case for the reports (dossier.rated.v1)."""
+        if event["type"] == "dossier.rated.v1":
+            handlers.record_rating(event, self.store)
+        else:
+            handlers.route_dossier(event, catalog=load_catalog(), repo=self.store, now=utcnow(),
+                                   due_soon=self.settings.due_soon)
 
     @timer(interval=_timer_interval())
     def deadlines(self):

@@ -238,3 +238,38 @@ def test_deadline_timers_fire_once_each_and_only_the_latest(routing):
         ("dossier.overdue.v1", None, ["department_head", "center_leader"])]
     assert {f.split("@")[0] for f in stored["fired"]} == {"due_soon:1d", "due_soon:3h", "overdue"}
     assert stored["next_timer_at"] is None
+
+
+def test_routing_takes_received_dossiers_and_ratings_from_the_broker(routing, config):
+    from tests.integration.test_delivery import publish, received_event
+    from tests.support.wait import until
+    _, repo = routing
+    event = received_event(code="VYDA-261126-0777")
+    publish(config["AMQP_URI"], event)
+    case = until(lambda: repo.get("VYDA-261126-0777"), 20, 0.1, "the case opened")
+    assert case["status"] == "assigned"
+    rated = make_event("dossier.rated.v1", center=CENTER, subject=case["_id"], actor={"id": "citizen", "role": "citizen"},
+                       data={"code": case["_id"], "procedure_code": case["procedure_code"], "score": 4,
+                             "has_comment": False, "rated_at": "2026-11-26T03:00:00.000Z"})
+    publish(config["AMQP_URI"], rated)
+    publish(config["AMQP_URI"], rated)  # redelivered: kept once
+    stored = until(lambda: (c := repo.get(case["_id"])).get("rating") and c, 20, 0.1, "the rating on the case")
+    assert stored["rating"]["score"] == 4 and stored["status"] == "assigned"
+
+
+def test_two_reliable_handlers_on_one_queue_refuse_to_start(services):
+    from onestop.messaging.consumer import reliable_handler
+
+    class Confused:
+        name = "confused"
+
+        @reliable_handler(("public", "dossier.received.v1"))
+        def one(self, event):
+            pass
+
+        @reliable_handler(("public", "dossier.rated.v1"))
+        def two(self, event):
+            pass
+
+    with pytest.raises(RuntimeError, match="use one reliable_handler"):
+        services.start(Confused)
