@@ -7,12 +7,15 @@ from onestop.calendar import WorkingCalendar
 
 
 @lru_cache(maxsize=256)
-def _calendar(timezone: str, cutoff: str, closing: str) -> WorkingCalendar:
-    return WorkingCalendar(timezone=timezone, cutoff=cutoff, closing=closing)
+def _calendar(timezone: str, cutoff: str, closing: str, days_off: tuple = (), working: tuple = ()) -> WorkingCalendar:
+    return WorkingCalendar(timezone=timezone, cutoff=cutoff, closing=closing,
+                           extra_holidays=days_off, extra_workdays=working)
 
 
 def calendar_for(center, cutoff_override: str = "") -> WorkingCalendar:
-    """The center's calendar (its cut-off, and its closing time: the end of its last office
-    period); ``CUTOFF_TIME`` (when set) overrides every center's cut-off."""
+    """The center's calendar: its cut-off, its closing time (the end of its last office
+    period) and its local overrides (``calendar: {days_off, working_days}`` in the
+    catalog); ``CUTOFF_TIME`` (when set) overrides every center's cut-off."""
     closing = center.office_hours[-1][1] if center.office_hours else "17:00"
-    return _calendar(center.timezone, cutoff_override or center.cutoff, closing)
+    return _calendar(center.timezone, cutoff_override or center.cutoff, closing,
+                     getattr(center, "days_off", ()), getattr(center, "extra_working_days", ()))

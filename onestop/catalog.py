@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -131,6 +132,10 @@ class Center(_Public):
     overrides: dict = field(hash=False)
     assumptions: tuple[str, ...] = ()
     staff: tuple[StaffContact, ...] = ()
+    # Local calendar overrides (ISO dates): days off the national calendar does not know
+    # (a provincial holiday, a storm closure) and make-up working days it does not list.
+    days_off: tuple[str, ...] = ()
+    extra_working_days: tuple[str, ...] = ()
 
     def to_public(self) -> dict:
         """As the other views, without the staff contacts (email addresses stay internal)."""
@@ -267,8 +272,24 @@ def _center(raw: dict, fields: dict, departments: dict, procedures: dict) -> Cen
         office_hours=tuple(tuple(p) for p in raw.get("office_hours") or ()),
         departments=tuple(departments.values()), officers=officers,
         routing=routing, overrides=overrides, assumptions=tuple(raw.get("assumptions") or ()),
-        staff=staff,
+        staff=staff, **_calendar_overrides(raw.get("calendar"), where),
     )
+
+
+def _calendar_overrides(raw, where: str) -> dict:
+    """``calendar: {days_off: [YYYY-MM-DD, ...], working_days: [...]}``, optional."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - {"days_off", "working_days"}:
+        raise ValueError(f"{where}: calendar takes days_off and working_days (lists of YYYY-MM-DD)")
+    out = {}
+    for key, attr in (("days_off", "days_off"), ("working_days", "extra_working_days")):
+        days = raw.get(key) or []
+        try:
+            out[attr] = tuple(date.fromisoformat(str(d)).isoformat() for d in days)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: calendar.{key} must list dates as YYYY-MM-DD") from None
+    return out
 
 
 def _staff(raw, where: str, departments: dict, officer_ids: set) -> tuple[StaffContact, ...]:

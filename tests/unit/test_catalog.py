@@ -231,6 +231,8 @@ def _write(tmp_path, data) -> str:
     (lambda d: d["centers"][1]["staff"][0].update(email="leader at example.vn"), "vyda-leader: email"),
     (lambda d: d["centers"][1]["staff"][0].pop("email"), "vyda-leader: missing 'email'"),
     (lambda d: d["centers"][1]["staff"][0].update(id="vyda-o01"), "center hue-vyda: duplicate staff ids"),
+    (lambda d: d["centers"][1].update(calendar={"days_off": ["2026-13-01"]}), "center hue-vyda: calendar.days_off"),
+    (lambda d: d["centers"][1].update(calendar={"holidays": []}), "center hue-vyda: calendar takes"),
 ])
 def test_bad_catalog_raises_value_error_naming_the_entry(tmp_path, raw, breakage, named):
     breakage(raw)
@@ -252,3 +254,19 @@ def test_catalog_path_env_var(tmp_path, raw, monkeypatch):
 def test_parse_rejects_non_mapping():
     with pytest.raises(ValueError):
         parse_catalog(["not", "a", "catalog"])
+
+
+def test_a_centers_calendar_overrides_reach_its_deadlines(tmp_path, raw):
+    """A provincial day off and a make-up Saturday, set in the catalog, move the appointment date."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from onestop.calendars import calendar_for
+    raw["centers"][1]["calendar"] = {"days_off": ["2026-12-03"], "working_days": ["2026-12-05"]}
+    vyda = load_catalog(_write(tmp_path, raw)).centers["hue-vyda"]
+    cal = calendar_for(vyda)
+    assert not cal.is_working_day(date(2026, 12, 3)) and cal.is_working_day(date(2026, 12, 5))
+    # Wed 2/12 10:00 with 2 working days: Thu 3 is off, Fri 4 is day 1, the make-up Sat 5 is day 2
+    received = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert cal.appointment_date(received, 2) == date(2026, 12, 5)
+    assert calendar_for(load_catalog().centers["hue-vyda"]).appointment_date(received, 2) == date(2026, 12, 4)
