@@ -8,6 +8,8 @@ eventlet.monkey_patch()  # noqa: E402  (nameko runs on eventlet; patch before an
 
 import os
 import socket
+
+os.environ.setdefault("TIMER_INTERVAL", "1")  # routing's deadline timers look every second in tests
 import time
 import uuid
 

@@ -4,10 +4,8 @@ order and twice) and notification (it reads the rating code from the private
 contact event)."""
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
 import pytest
 import requests
-from kombu import Connection, Queue
 
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS, PRIVATE
@@ -15,27 +13,11 @@ from services.intake.service import IntakeService
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER
+from tests.support.tap import Tap
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 PHONE_LAST4 = "0077"
-
-
-class Tap:
-    """A queue of the test's own on an exchange: what a subscriber would receive."""
-
-    def __init__(self, amqp_uri, exchange, routing_key):
-        self.amqp_uri, self.name = amqp_uri, f"test.tap.{routing_key}"
-        with Connection(amqp_uri) as conn:
-            queue = Queue(self.name, exchange=exchange, routing_key=routing_key, durable=False)
-            queue.bind(conn.default_channel).declare()
-
-    def messages(self):
-        out = []
-        with Connection(self.amqp_uri) as conn:
-            while (message := conn.default_channel.basic_get(self.name, no_ack=True)) is not None:
-                out.append(orjson.loads(message.body))
-        return out
 
 
 def publish(amqp_uri, *events):

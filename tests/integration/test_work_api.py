@@ -273,3 +273,22 @@ def test_two_reliable_handlers_on_one_queue_refuse_to_start(services):
 
     with pytest.raises(RuntimeError, match="use one reliable_handler"):
         services.start(Confused)
+
+
+def test_the_deadline_timer_fires_in_the_service_once_across_a_restart(services, config):
+    """A dossier received 60 days ago is overdue: the running routing service tells the head and
+    the leader once; killed and started again, it does not tell them twice."""
+    from onestop.messaging.topology import EVENTS
+    from tests.support.tap import Tap
+    from tests.support.wait import until
+    tap = Tap(config["AMQP_URI"], EVENTS, "dossier.overdue.v1.#")
+    first = services.start(RoutingService, JWT_SECRET=SECRET)
+    repo = RoutingRepository(database(Settings.load(first.config), "routing"))
+    case = seed(repo, procedure=LAND, received_at=utcnow() - timedelta(days=60))
+    seen = until(lambda: tap.messages() or None, 20, 0.2, "dossier.overdue.v1 published")
+    first.kill()
+    services.start(RoutingService, JWT_SECRET=SECRET)
+    time.sleep(3)  # three looks at the timers by the new worker
+    seen += tap.messages()
+    assert [(e["type"], e["subject"]) for e in seen] == [("dossier.overdue.v1", case["_id"])]
+    assert seen[0]["data"]["escalate_to"] == ["department_head", "center_leader"]
