@@ -182,7 +182,7 @@ def open_case(event: dict, *, center, procedure, loads: dict, now: datetime,
         "working_days": data["working_days"], "paused_s": 0.0, "fired": [], "history": [routed, assigned],
         "seq": 2, "version": 0,
     }
-    case.update(_derived(life, clock, case, due_soon))
+    case.update(_derived(life, clock, case, due_soon, now))
     common = {"center": center.id, "subject": data["code"], "actor": SYSTEM,
               "correlation_id": event["correlation_id"], "time": now}
     events = [
@@ -197,14 +197,19 @@ def open_case(event: dict, *, center, procedure, loads: dict, now: datetime,
     return case, events
 
 
-def _derived(life: lifecycle.DossierLife, clock: DeadlineClock, case: dict, due_soon) -> dict:
-    """The fields that follow from the life and the clock (one place computes them)."""
+def _derived(life: lifecycle.DossierLife, clock: DeadlineClock, case: dict, due_soon, now: datetime) -> dict:
+    """The fields that follow from the life and the clock (one place computes them).
+
+    A due-soon point already past when the timers are armed (a same-day dossier is
+    "1 working day before its due time" from the start) is not armed: the warning
+    would say nothing new. The overdue point is always armed.
+    """
     running = not clock.paused and life.state not in NO_DEADLINE
     fired = set(case.get("fired", []))
     timers = []
     if running:
         due = clock.due_at.isoformat()
-        points = [(f"due_soon:{p}", at) for p, at in zip(due_soon, clock.due_soon_points(due_soon))]
+        points = [(f"due_soon:{p}", at) for p, at in zip(due_soon, clock.due_soon_points(due_soon)) if at > now]
         points.append(("overdue", clock.due_at))
         timers = [{"label": label, "due": due, "at": at.astimezone(timezone.utc)}
                   for label, at in points if f"{label}@{due}" not in fired]
@@ -272,7 +277,7 @@ def act(case: dict, action: str, principal, body: dict, *, center, procedure, no
         if officer is not None:  # the new department's least-loaded officer, as at intake
             new_life, assigned = new_life.apply("assign", SYSTEM, at=now, officer=officer)
             records.append(assigned)
-    changes.update(_derived(new_life, fresh, case, due_soon))
+    changes.update(_derived(new_life, fresh, case, due_soon, now))
     seq = int(case.get("seq") or 0)
     events = []
     for rec in records:

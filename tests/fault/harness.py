@@ -265,11 +265,21 @@ class Report:
 EXPECTED = {"dossier.received.v1": 1, "dossier.routed.v1": 1, "dossier.assigned.v1": 1, "notification.sent.v1": 2}
 
 
+def audit_counts(cluster: Cluster, types=None) -> Counter:
+    """(dossier code, event type) -> entries in the audit log. Only the citizen's
+    receipt counts as a notification here: a deadline escalation to staff (a
+    same-day dossier can be due soon while the stream runs) is not the citizen's."""
+    spec = {"filter": {"type": {"$in": list(types)}}} if types else {}
+    entries = cluster.query("audit", "entries", projection={"subject": 1, "type": 1, "data.template": 1, "_id": 0},
+                            **spec)
+    return Counter((e["subject"], e["type"]) for e in entries
+                   if e["type"] != "notification.sent.v1" or e.get("data", {}).get("template") == "receipt")
+
+
 def delivered(cluster: Cluster, accepted: list[Accepted]) -> set:
     """Codes whose every expected event is in the audit log: the whole pipeline is done
     (a message may still sit in a delay queue after its notification went out)."""
-    seen = Counter((e["subject"], e["type"]) for e in cluster.query("audit",
-        "entries", filter={"type": {"$in": list(EXPECTED)}}, projection={"subject": 1, "type": 1, "_id": 0}))
+    seen = audit_counts(cluster, EXPECTED)
     return {a.code for a in accepted if all(seen[(a.code, t)] >= n for t, n in EXPECTED.items())}
 
 
@@ -298,8 +308,7 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
     lost = set()
     lost |= codes - set(cluster.query("intake", "dossiers", "distinct", field="_id"))
     lost |= codes - set(cluster.query("routing", "assignments", "distinct", field="_id"))
-    audit = Counter((e["subject"], e["type"]) for e in cluster.query("audit",
-        "entries", projection={"subject": 1, "type": 1, "_id": 0}))
+    audit = audit_counts(cluster)
     emails, retransmitted = email_counts(cluster.sinks.emails())
     sms = {m["to"]: m for m in cluster.sinks.sms()}
     sms_count = Counter(m["to"] for m in cluster.sinks.sms())

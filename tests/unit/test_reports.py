@@ -168,3 +168,11 @@ def test_bad_periods_are_422_with_the_field(march, args, field):
     with pytest.raises(Exception) as refused:
         report(march, staff("center_leader"), **args)
     assert refused.value.status == 422 and refused.value.fields[0]["field"] == field
+
+
+def test_a_due_soon_point_already_past_at_receipt_is_not_armed(repo):
+    """A same-day dossier received at 10:00 is '1 working day before its due time' from the
+    start: only the 3-hour warning (14:00) and the overdue point (17:00) are armed."""
+    case = receive(repo, "VYDA-260302-0009", BIRTH, at(2, 10))
+    assert {t["label"]: t["at"].astimezone(HUE).strftime("%H:%M") for t in case["timers"]} == \
+        {"due_soon:3h": "14:00", "overdue": "17:00"}
