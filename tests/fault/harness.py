@@ -270,10 +270,10 @@ def audit_counts(cluster: Cluster, types=None) -> Counter:
     receipt counts as a notification here: a deadline escalation to staff (a
     same-day dossier can be due soon while the stream runs) is not the citizen's."""
     spec = {"filter": {"type": {"$in": list(types)}}} if types else {}
-    entries = cluster.query("audit", "entries", projection={"subject": 1, "type": 1, "data.template": 1, "_id": 0},
-                            **spec)
+    entries = cluster.query("audit", "entries", projection={"subject": 1, "type": 1, "event.data.template": 1,
+                                                            "_id": 0}, **spec)
     return Counter((e["subject"], e["type"]) for e in entries
-                   if e["type"] != "notification.sent.v1" or e.get("data", {}).get("template") == "receipt")
+                   if e["type"] != "notification.sent.v1" or e["event"]["data"]["template"] == "receipt")
 
 
 def delivered(cluster: Cluster, accepted: list[Accepted]) -> set:
