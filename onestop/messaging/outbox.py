@@ -72,7 +72,7 @@ class Relay:
         sent = 0
         for name in self.collections:
             coll = self.db[name]
-            for doc in coll.find(PENDING, {"outbox": 1}).limit(self.batch):
+            for doc in self.fair_batch(coll):
                 for entry in doc["outbox"]:
                     self.publish(entry)
                 coll.update_one({"_id": doc["_id"]},
@@ -81,6 +81,23 @@ class Relay:
                 coll.update_one({"_id": doc["_id"], "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
                 sent += len(doc["outbox"])
         return sent
+
+    def fair_batch(self, coll) -> list[dict]:
+        """Up to `batch` pending documents, taken in turn from each center: a center
+        with a backlog (a flood, its workers away) never holds back another center's
+        events behind it. Documents with no center take a turn of their own."""
+        centers = [c for c in coll.distinct("center", PENDING) if c is not None]
+        groups = [{**PENDING, "center": c} for c in centers] + [{**PENDING, "center": None}]
+        if len(centers) <= 1:
+            return list(coll.find(PENDING, {"outbox": 1}).limit(self.batch))
+        share = max(1, self.batch // len(groups))
+        queues = [list(coll.find(query, {"outbox": 1}).limit(share)) for query in groups]
+        out = []
+        while any(queues):  # round robin: one of each center, then the next of each
+            for queue in queues:
+                if queue:
+                    out.append(queue.pop(0))
+        return out
 
     def lag_seconds(self) -> float:
         """Age of the oldest pending event (0 when nothing is pending)."""
