@@ -34,7 +34,8 @@ class StaffNotConfigured(Exception):
 
     def body(self) -> dict:
         return {"error": "staff_access_not_configured",
-                "message": "JWT_SECRET is not set (at least 32 bytes): staff endpoints are off."}
+                "message": f"Staff endpoints are off: {self.args[0] if self.args else 'JWT_SECRET is not set'} "
+                           "(JWT_SECRET needs at least 32 bytes)."}
 
 
 class StaffAuth(DependencyProvider):
