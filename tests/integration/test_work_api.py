@@ -292,3 +292,11 @@ def test_the_deadline_timer_fires_in_the_service_once_across_a_restart(services,
     seen += tap.messages()
     assert [(e["type"], e["subject"]) for e in seen] == [("dossier.overdue.v1", case["_id"])]
     assert seen[0]["data"]["escalate_to"] == ["department_head", "center_leader"]
+
+
+def test_without_a_secret_the_staff_endpoints_say_so(services):
+    container = services.start(RoutingService, JWT_SECRET="")
+    response = requests.get(f"{container.http}/api/v1/work/queue", timeout=10,
+                            headers={"Authorization": f"Bearer {token('center_leader')}"})
+    assert response.status_code == 503 and response.json()["error"] == "staff_access_not_configured"
+    assert requests.get(f"{container.http}/healthz", timeout=10).status_code == 200  # the service itself runs
