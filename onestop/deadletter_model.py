@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
 import orjson
@@ -98,8 +98,7 @@ def _json_object(body: bytes) -> dict | None:
 def _when(moment) -> str:
     if not isinstance(moment, datetime):
         return str(moment or "")
-    # py-amqp decodes AMQP timestamps as naive UTC
-    return iso(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+    return iso(moment)  # py-amqp decodes AMQP timestamps as naive UTC; iso() reads them so
 
 
 def fresh_headers(letter: DeadLetter, queue: DlqName) -> dict:

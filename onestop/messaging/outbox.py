@@ -25,7 +25,7 @@ from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
-from onestop.events import REGISTRY, routing_key
+from onestop.events import REGISTRY, as_utc, routing_key
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import EXCHANGES
 from onestop.store import database
@@ -86,10 +86,13 @@ class Relay:
         """Up to `batch` pending documents, taken in turn from each center: a center
         with a backlog (a flood, its workers away) never holds back another center's
         events behind it. Documents with no center take a turn of their own."""
+        first = list(coll.find(PENDING, {"outbox": 1}).limit(self.batch))
+        if len(first) < self.batch:  # no backlog: everything pending goes now, no turns to take
+            return first
         centers = [c for c in coll.distinct("center", PENDING) if c is not None]
-        groups = [{**PENDING, "center": c} for c in centers] + [{**PENDING, "center": None}]
         if len(centers) <= 1:
-            return list(coll.find(PENDING, {"outbox": 1}).limit(self.batch))
+            return first
+        groups = [{**PENDING, "center": c} for c in centers] + [{**PENDING, "center": None}]
         share = max(1, self.batch // len(groups))
         queues = [list(coll.find(query, {"outbox": 1}).limit(share)) for query in groups]
         out = []
@@ -105,7 +108,7 @@ class Relay:
         for name in self.collections:
             for doc in self.db[name].find(PENDING, {"outbox.at": 1}).limit(self.batch):
                 for entry in doc["outbox"]:
-                    at = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=timezone.utc)
+                    at = as_utc(entry["at"])
                     oldest = at if oldest is None or at < oldest else oldest
         return 0.0 if oldest is None else (datetime.now(timezone.utc) - oldest).total_seconds()
 

@@ -14,7 +14,6 @@ shown at all.
 """
 from __future__ import annotations
 
-from datetime import timezone
 
 from onestop.events import iso, parse_time
 from services.routing.events import TRANSITION_EVENTS
@@ -145,7 +144,7 @@ def citizen_steps(history: list) -> list[dict]:
 def _iso(at) -> str:
     if isinstance(at, str):
         return at
-    return iso(at if at.tzinfo else at.replace(tzinfo=timezone.utc))  # MongoDB may hand back naive UTC
+    return iso(at)
 
 
 def _order(entry: dict):

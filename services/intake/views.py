@@ -2,7 +2,7 @@
 citizen who proves it is theirs, and to the counter at submission."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from onestop.events import iso
 from services.intake import progress
@@ -17,7 +17,7 @@ SEE_MORE = {
 
 def _time(value):
     if isinstance(value, datetime):
-        return iso(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+        return iso(value)
     return value
 
 

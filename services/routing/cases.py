@@ -36,7 +36,7 @@ from functools import lru_cache
 
 from onestop.calendars import calendar_for
 from onestop.errors import PermanentError
-from onestop.events import iso, make_event
+from onestop.events import as_utc, iso, make_event
 from onestop.worktime import DEFAULT_DUE_SOON, DeadlineClock, WorkingHours
 from services.routing import lifecycle
 from services.routing.domain import choose_officer
@@ -85,6 +85,10 @@ class Change:
     set: dict
     records: list
     events: list
+
+    def applied_to(self, case: dict) -> dict:
+        """The case as this change leaves it (what ``update()`` writes, without the outbox)."""
+        return {**case, **self.set, "version": self.version + 1, "history": case.get("history", []) + self.records}
 
     def update(self) -> dict:
         return {"$set": {**self.set, "version": self.version + 1},
@@ -146,18 +150,15 @@ def _authorized(life, action, actor) -> bool:
 
 
 def actor_of(principal) -> dict:
-    actor = {"id": principal.user, "role": principal.role}
+    """The principal's event actor, with the department the lifecycle's scope rules need."""
+    actor = principal.actor()
     if principal.department:
         actor["department"] = principal.department
     return actor
 
 
 def _iso_or_none(value):
-    return iso(_aware(value)) if isinstance(value, datetime) else value
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # MongoDB hands back naive UTC
+    return iso(value) if isinstance(value, datetime) else value
 
 
 # --- opening a case: the automatic route and assignment -----------------------
@@ -243,7 +244,7 @@ def act(case: dict, action: str, principal, body: dict, *, center, procedure, no
     extra = {}
     if action == "request_supplement":
         cal = hours.calendar
-        received = _aware(case["received_at"])
+        received = as_utc(case["received_at"])
         extra["working_days_since_receipt"] = cal.working_days_between(
             cal.start_day(received, procedure.cutoff_applies), hours.local(now).date())
     actor = actor_of(principal)
@@ -265,7 +266,7 @@ def act(case: dict, action: str, principal, body: dict, *, center, procedure, no
         changes["decided_at"] = now
     elif action == "mark_result_ready":
         on_time = fresh.remaining(now) >= 0
-        start = hours.count_start(_aware(case["received_at"]), procedure.cutoff_applies)
+        start = hours.count_start(as_utc(case["received_at"]), procedure.cutoff_applies)
         changes.update(result_ready_at=now, on_time=on_time,
                        processing_s=max(0.0, hours.between(start, now) - float(case.get("paused_s") or 0)))
     elif action in ("return_result", "withdraw"):
@@ -372,10 +373,10 @@ def fire_timers(case: dict, *, center, now: datetime, due_soon=DEFAULT_DUE_SOON)
     When several points have passed (the service was down), only the latest
     one is sent: an overdue dossier does not also get yesterday's "due soon".
     """
-    passed = [t for t in case.get("timers", []) if _aware(t["at"]) <= now]
+    passed = [t for t in case.get("timers", []) if as_utc(t["at"]) <= now]
     if not passed:
         return None
-    latest = max(passed, key=lambda t: (_aware(t["at"]), t["label"] == "overdue"))
+    latest = max(passed, key=lambda t: (as_utc(t["at"]), t["label"] == "overdue"))
     fired = list(case.get("fired", [])) + [f"{t['label']}@{t['due']}" for t in passed]
     remaining = [t for t in case["timers"] if t not in passed]
     label = latest["label"]
@@ -388,7 +389,7 @@ def fire_timers(case: dict, *, center, now: datetime, due_soon=DEFAULT_DUE_SOON)
         event = make_event("dossier.due_soon.v1", center=center.id, subject=case["_id"], actor=SYSTEM,
                            data={**data, "point": label.split(":", 1)[1]}, time=now)
     changes = {"fired": fired, "timers": remaining,
-               "next_timer_at": min((_aware(t["at"]) for t in remaining), default=None)}
+               "next_timer_at": min((as_utc(t["at"]) for t in remaining), default=None)}
     if label == "overdue":
         changes["overdue_at"] = now
     return Change(case["_id"], int(case.get("version") or 0), changes, [], [event])

@@ -39,11 +39,10 @@ def act(code: str, action: str, principal, body: dict, *, catalog, repo, now, du
     change = cases.act(case, action, principal, body, center=center, procedure=procedure, now=now,
                        correlation_id=correlation_id, due_soon=due_soon)
     if not repo.apply(change, now):
-        current = repo.get(code)
-        life = cases.life_of(current)
+        life = cases.life_of(repo.get(code))
         raise cases.ChangedMeanwhile(life.state, action, life.allowed_actions(),
                                      "the dossier changed while this action was being checked; reload it and retry")
-    return cases.view(repo.get(code), principal)
+    return cases.view(change.applied_to(case), principal)  # the write was conditional: this is what is stored
 
 
 def fire_due_timers(*, catalog, repo, now, centers: list[str], due_soon=cases.DEFAULT_DUE_SOON) -> int:

@@ -13,7 +13,7 @@ from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.providers import Health, SettingsProvider, StaffAuth
 from onestop.store import MongoStore
-from services.routing import handlers, queries
+from services.routing import cases, handlers, queries
 from services.routing.store import RoutingRepository
 
 
@@ -65,9 +65,9 @@ class RoutingService:
         """One dossier's case: state, clock, history and the caller's allowed actions."""
         principal = self.staff(request)
         case = self.store.get(code)
-        if not handlers.cases.visible_to(case, principal):
-            raise handlers.cases.NotFound(code)
-        return respond(200, handlers.cases.view(case, principal))
+        if not cases.visible_to(case, principal):
+            raise cases.NotFound(code)
+        return respond(200, cases.view(case, principal))
 
     @http("POST", "/api/v1/work/dossiers/<string:code>/actions/<string:action>")
     @json_endpoint
