@@ -73,6 +73,14 @@ def _equalities(spec):
 
 def candidates(store, spec):
     """The documents that may match, or None when no equality narrows it."""
+    ids = spec.get("_id") if isinstance(spec, dict) else None
+    if isinstance(ids, dict) and list(ids) == ["$in"] and isinstance(ids["$in"], (list, tuple)):
+        try:
+            wanted = dict.fromkeys(ids["$in"])  # once each, in order
+        except TypeError:  # an unhashable id (a sub-document): let mongomock scan
+            wanted = None
+        if wanted is not None:
+            return [store._documents[i] for i in wanted if i in store._documents]
     best = None
     for field, value in _equalities(spec):
         if field == "_id":

@@ -67,6 +67,10 @@ class Platform:
     env: dict = field(default_factory=dict)
     log_dir: Path = ROOT / "var" / "log"
     sinks: bool = True
+    # service -> one CENTERS value per worker process, e.g. {"routing": ["hue-vyda,hue-phuxuan",
+    # "hue-thuanhoa,hue-huongthuy"]}; each extra worker listens on its service's port + 1000 * i
+    shards: dict = field(default_factory=dict)
+    root: Path = ROOT  # the source tree the services run from (the benchmark compares two)
     procs: dict = field(default_factory=dict)
 
     def base_env(self) -> dict:
@@ -88,9 +92,12 @@ class Platform:
             cmds["smtp-sink"] = ([sys.executable, "-m", "onestop.devsinks.smtp"], {}, self.ports.smtp_http)
             cmds["sms-sink"] = ([sys.executable, "-m", "onestop.devsinks.sms"], {}, self.ports.sms_http)
         for name in SERVICES:
-            port = getattr(self.ports, name)
-            cmds[name] = ([str(bindir / "nameko"), "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
-                           f"services.{name}.service"], {"WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}, port)
+            argv = [str(bindir / "nameko"), "run", "--config", str(self.root / "deploy" / "nameko.yaml"),
+                    f"services.{name}.service"]
+            for i, centers in enumerate(self.shards.get(name) or [None]):
+                port = getattr(self.ports, name) + 1000 * i
+                env = {"WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **({"CENTERS": centers} if centers else {})}
+                cmds[name if i == 0 else f"{name}-{i + 1}"] = (argv, env, port)
         return cmds
 
     def start(self, timeout: float = 60) -> "Platform":
@@ -98,7 +105,7 @@ class Platform:
         base = self.base_env()
         for name, (argv, extra, _port) in self.commands().items():
             log = open(self.log_dir / f"{name}.log", "ab")
-            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env={**base, **extra}, stdout=log,
+            self.procs[name] = subprocess.Popen(argv, cwd=self.root, env={**base, **extra}, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_healthy(timeout)
         return self

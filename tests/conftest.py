@@ -10,48 +10,20 @@ import os
 import socket
 
 os.environ.setdefault("TIMER_INTERVAL", "1")  # routing's deadline timers look every second in tests
-import time
 import uuid
 
 import pytest
-import requests
 
 import onestop.contracts  # noqa: F401
+from onestop.mgmt import MGMT, drop_vhost, make_vhost  # noqa: F401  (tests import them from here)
 
 AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
-MGMT = os.environ.get("TEST_RABBIT_MGMT", f"http://{AMQP_HOST}:15672")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _mgmt(method: str, path: str, **kwargs):
-    """The management API, retried: it is slow to answer while the broker is busy."""
-    for attempt in range(6):
-        try:
-            response = requests.request(method, f"{MGMT}{path}", auth=("guest", "guest"), timeout=60, **kwargs)
-            if method == "DELETE" and response.status_code == 404:
-                return response  # an earlier, timed-out attempt did it
-            response.raise_for_status()
-            return response
-        except requests.RequestException:
-            if attempt == 5:
-                raise
-            time.sleep(1 + attempt)
-
-
-def make_vhost(prefix: str) -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    _mgmt("PUT", f"/api/vhosts/{name}")
-    _mgmt("PUT", f"/api/permissions/{name}/guest", json={"configure": ".*", "write": ".*", "read": ".*"})
-    return name
-
-
-def drop_vhost(name: str) -> None:
-    _mgmt("DELETE", f"/api/vhosts/{name}")
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 A producer writes its events into an ``outbox`` array *inside the same
 document* it changes, in one single-document write, which MongoDB applies
-atomically without transactions. The relay publishes pending entries with
-publisher confirms and only then removes them, so an event is published at
+atomically without transactions. The relay publishes pending entries, a batch
+at a time with pipelined publisher confirms, and only then removes them, so an event is published at
 least once even if the process dies at any point (consumers dedupe by id).
 
 A document with events waiting also carries ``outbox_pending: true`` (an
@@ -63,23 +63,32 @@ def ensure_outbox_index(collection) -> None:
 
 
 class Relay:
-    """Framework-free core: drain the outboxes of some collections once."""
+    """Framework-free core: drain the outboxes of some collections once.
 
-    def __init__(self, db, collections: tuple, publish, batch: int = 200):
-        self.db, self.collections, self.publish, self.batch = db, collections, publish, batch
+    ``publish_many(entries)`` must return only once the broker has confirmed
+    every entry (and raise otherwise): a batch is removed from the outboxes
+    only after that, so a crash or an error at any point leaves it pending.
+    """
+
+    def __init__(self, db, collections: tuple, publish_many, batch: int = 200):
+        self.db, self.collections, self.publish_many, self.batch = db, collections, publish_many, batch
 
     def drain(self) -> int:
         sent = 0
         for name in self.collections:
             coll = self.db[name]
-            for doc in self.fair_batch(coll):
-                for entry in doc["outbox"]:
-                    self.publish(entry)
-                coll.update_one({"_id": doc["_id"]},
-                                {"$pull": {"outbox": {"id": {"$in": [e["id"] for e in doc["outbox"]]}}}})
-                # only if nothing was queued meanwhile
-                coll.update_one({"_id": doc["_id"], "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
-                sent += len(doc["outbox"])
+            docs = self.fair_batch(coll)
+            if not docs:
+                continue
+            entries = [entry for doc in docs for entry in doc["outbox"]]
+            self.publish_many(entries)
+            # Two writes for the whole batch. Event ids are unique, so pulling them all from
+            # each document pulls exactly its own; the flag drops only where nothing was
+            # queued meanwhile.
+            ids = [doc["_id"] for doc in docs]
+            coll.update_many({"_id": {"$in": ids}}, {"$pull": {"outbox": {"id": {"$in": [e["id"] for e in entries]}}}})
+            coll.update_many({"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
+            sent += len(entries)
         return sent
 
     def fair_batch(self, coll) -> list[dict]:
@@ -132,8 +141,9 @@ class OutboxRelay(DependencyProvider):
         settings = Settings.load(self.container.config)
         publisher = get_publisher(settings.amqp_uri)
         self.relay = Relay(database(settings, self.container.service_name), self.collections,
-                           lambda e: publisher.publish(e["event"], exchange=EXCHANGES[e["exchange"]],
-                                                       routing_key=e["routing_key"], message_id=e["id"]))
+                           lambda entries: publisher.publish_many([
+                               {"body": e["event"], "exchange": EXCHANGES[e["exchange"]],
+                                "routing_key": e["routing_key"], "message_id": e["id"]} for e in entries]))
         self._kicks = LightQueue(maxsize=1)
 
     def start(self):

@@ -17,10 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote, urlparse
 
 import requests
 
+from onestop.mgmt import vhost_of as mgmt_vhost
 from tests.conftest import MGMT, free_port
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, SECRET
@@ -288,10 +288,6 @@ def wait_all_delivered(cluster, accepted, timeout: float) -> float:
     until(lambda: len(delivered(cluster, accepted)) == len(accepted), timeout, 1.0,
           f"all {len(accepted)} dossiers delivered")
     return time.monotonic() - start
-
-
-def mgmt_vhost(amqp_uri: str) -> str:
-    return quote(urlparse(amqp_uri).path[1:] or "/", safe="")
 
 
 def broker_figures(amqp_uri: str) -> tuple[int, dict]:

@@ -147,3 +147,30 @@ def test_events_written_before_a_crash_are_published_after_restart(services, con
     services.start(IntakeService)
     until(lambda: requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0046").ok, 15, 0.1, "the event")
     until(lambda: db.dossiers.find_one({"_id": "VYDA-260213-0046"})["outbox"] == [], 5, 0.1, "outbox emptied")
+
+
+def test_a_pipelined_batch_arrives_whole_and_the_publisher_survives_a_lost_connection(amqp_uri):
+    """publish_many returns once every message is confirmed; after the broker drops its
+    connection, the next batch fails (nothing counts as sent) and the one after reconnects."""
+    from onestop.messaging.publisher import Unconfirmed
+    from kombu import Queue
+    queue = Queue("test.batch", EVENTS, routing_key="dossier.received.v1.#", durable=True)
+    with Connection(amqp_uri) as conn:
+        queue(conn.default_channel).declare()
+    publisher = ConfirmedPublisher(amqp_uri)
+    events = [received_event(code=f"VYDA-260213-{i:04d}") for i in range(1, 301)]
+    publisher.publish_many([{"body": e, "exchange": EVENTS, "routing_key": f"dossier.received.v1.hue-vyda",
+                             "message_id": e["id"]} for e in events])
+    assert queue_depth(amqp_uri, "test.batch") == 300  # all confirmed means all on the queue
+    got = drain(amqp_uri, "test.batch")
+    assert [body["id"] for _h, body in got] == [e["id"] for e in events]  # in order, each once
+
+    publisher._batch[0].connection.sock.close()  # the connection breaks under the publisher
+    more = [{"body": e, "exchange": EVENTS, "routing_key": "dossier.received.v1.hue-vyda", "message_id": e["id"]}
+            for e in events[:5]]
+    with pytest.raises(Exception) as failure:
+        publisher.publish_many(more, timeout=5)
+    assert not isinstance(failure.value, AssertionError)
+    publisher.publish_many(more)  # a fresh connection
+    assert queue_depth(amqp_uri, "test.batch") >= 5
+    assert Unconfirmed.__doc__

@@ -13,7 +13,11 @@ values = st.one_of(scalars, scalars, scalars, scalars, scalars, scalars, scalars
 docs = st.fixed_dictionaries({"_id": st.integers(0, 30)}, optional={"f": values, "g": values})
 ops = st.lists(st.tuples(st.sampled_from(["insert", "update", "update_by_field", "find_and_update", "upsert", "delete"]),
                          docs), max_size=40)
-queries = st.dictionaries(st.sampled_from(["_id", "f", "g"]), st.one_of(values, st.integers(0, 30)), max_size=2)
+queries = st.one_of(
+    st.dictionaries(st.sampled_from(["_id", "f", "g"]), st.one_of(values, st.integers(0, 30)), max_size=2),
+    # {"_id": {"$in": [...]}}, as the outbox relay asks for a batch (duplicates and unknown ids included)
+    st.fixed_dictionaries({"_id": st.fixed_dictionaries({"$in": st.lists(st.integers(-1, 32), max_size=6)})},
+                          optional={"f": values}))
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,101 @@
+"""Before and after, in the same run: what one change does to the pipeline's cost.
+
+    python -m bench.compare --before HEAD~1                  # that commit vs the working tree
+    python -m bench.compare --before-env RELAY_BATCH=1       # one setting vs its default
+    python -m bench.compare --before abc123 --search          # also the highest sustained rate
+
+Each side runs the four services from its own source tree (a git worktree of
+the commit) on the same broker, alternating sides for `--rounds`, at the same
+fixed rate. The ratios (after / before) are of CPU per dossier, the services'
+and the broker's, and of the end-to-end p50 and p99; with --search, of the
+highest sustained rate too. The benchmark's own code is this tree's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.pipeline import Pipeline
+from bench.run import search
+from onestop.mgmt import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tree_of(rev: str | None) -> Path:
+    """The working tree for None, else a detached worktree of the commit under var/bench/trees."""
+    if rev is None:
+        return ROOT
+    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    path = ROOT / "var" / "bench" / "trees" / sha
+    if not path.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), sha], cwd=ROOT, check=True,
+                       capture_output=True)
+    return path
+
+
+def env_of(pairs: list[str]) -> dict:
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def measure(amqp_uri: str, tree: Path, env: dict, rate: float, seconds: float, do_search: bool, log_dir: Path) -> dict:
+    with Pipeline(amqp_uri, log_dir, root=tree, env=env) as pipe:
+        pipe.phase("warm-up", 10, 5, drain_timeout=60)
+        phase = pipe.phase(f"{rate:.0f}/s", rate, seconds)
+        out = {"phase": phase}
+        if do_search:
+            out["max_rate"], _ = search(pipe, 15, 20.0, 2000.0)
+    return out
+
+
+def figures(result: dict) -> dict:
+    phase = result["phase"]
+    services = sum(v for k, v in phase.cpu_ms_per_dossier.items() if k != "rabbitmq")
+    figures = {"cpu_ms_per_dossier_services": round(services, 2),
+               "cpu_ms_per_dossier_broker": phase.cpu_ms_per_dossier.get("rabbitmq", 0.0),
+               "e2e_p50_ms": phase.e2e_ms.get("p50", 0.0), "e2e_p99_ms": phase.e2e_ms.get("p99", 0.0),
+               "sustained": phase.sustained}
+    if "max_rate" in result:
+        figures["max_sustained_rate"] = result["max_rate"]
+    return figures
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", help="commit of the 'before' side (default: this tree)")
+    parser.add_argument("--after", help="commit of the 'after' side (default: this tree)")
+    parser.add_argument("--before-env", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--after-env", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--search", action="store_true", help="also find each side's highest sustained rate")
+    args = parser.parse_args(argv)
+    sides = {"before": (tree_of(args.before), env_of(args.before_env)),
+             "after": (tree_of(args.after), env_of(args.after_env))}
+    vhost = make_vhost("onestop-bench")
+    amqp_uri = f"amqp://guest:guest@{AMQP_HOST_DEFAULT}:5672/{vhost}"
+    runs = {side: [] for side in sides}
+    try:
+        for round_ in range(args.rounds):
+            for side, (tree, env) in sides.items():
+                result = measure(amqp_uri, tree, env, args.rate, args.seconds, args.search,
+                                 ROOT / "var" / "bench" / "compare" / f"{side}-{round_}")
+                runs[side].append(figures(result))
+                print(f"round {round_ + 1} {side:<6} {runs[side][-1]}", flush=True)
+    finally:
+        drop_vhost(vhost)
+    mean = {side: {k: sum(r[k] for r in rs) / len(rs) for k in rs[0] if k != "sustained"} for side, rs in runs.items()}
+    ratios = {k: round(mean["after"][k] / mean["before"][k], 3) for k in mean["before"] if mean["before"][k]}
+    print(json.dumps({"before": {"rev": args.before or "working tree", "env": sides["before"][1], **mean["before"]},
+                      "after": {"rev": args.after or "working tree", "env": sides["after"][1], **mean["after"]},
+                      "ratio_after_over_before": ratios}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

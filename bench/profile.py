@@ -1,0 +1,75 @@
+"""Where each service spends its CPU under load: py-spy on every process.
+
+    python -m bench.profile [--rate 20] [--seconds 30]
+
+Starts the pipeline, samples each service with py-spy while the load runs,
+writes the collapsed stacks to var/bench/profile/<service>.txt (for
+flamegraph.pl or speedscope) and prints each service's top functions, by own
+time and by time including callees.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.pipeline import Pipeline
+from onestop.mgmt import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def summarize(path: Path, top: int) -> str:
+    own, total, samples = Counter(), Counter(), 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        frames = [f.split(" (")[0] + " " + f.split("/")[-1].rstrip(")") for f in stack.split(";")]
+        samples += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    if not samples:
+        return "  (no samples)"
+    rows = ["  own time:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
+    rows += ["  including callees:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in total.most_common(top * 2)]
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--idle", action="store_true", help="also count idle stacks (waiting on I/O)")
+    args = parser.parse_args(argv)
+    out = ROOT / "var" / "bench" / "profile"
+    out.mkdir(parents=True, exist_ok=True)
+    vhost = make_vhost("onestop-bench")
+    try:
+        with Pipeline(f"amqp://guest:guest@{AMQP_HOST_DEFAULT}:5672/{vhost}", out / "logs") as pipe:
+            pipe.phase("warm-up", 10, 5, drain_timeout=60)
+            spies = {name: subprocess.Popen(
+                ["py-spy", "record", "-p", str(proc.pid), "-r", "250", "-d", str(int(args.seconds)),
+                 "--format", "raw", "-o", str(out / f"{name}.txt"), *(["--idle"] if args.idle else [])],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name, proc in pipe.services().items()}
+            time.sleep(1)
+            phase = pipe.phase("profiled", args.rate, args.seconds - 2)
+            print(phase.line())
+            for spy in spies.values():
+                spy.wait(60)
+    finally:
+        drop_vhost(vhost)
+    for name in spies:
+        print(f"\n== {name}\n{summarize(out / f'{name}.txt', args.top)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
