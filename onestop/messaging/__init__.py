@@ -1,1 +1,4 @@
 """Messaging on RabbitMQ: topology, confirmed publishing, reliable consumers, the outbox relay."""
+from onestop.messaging import codec
+
+codec.install()
