@@ -15,6 +15,7 @@ class AuditRepository:
     def __init__(self, db):
         self.entries = db["entries"]
         self.heads = db["heads"]
+        self._known: dict[str, tuple[int, str]] = {}  # center -> (seq, hash) this process appended last
 
     def ensure_indexes(self) -> None:
         self.entries.create_index("event_id", unique=True)
@@ -24,21 +25,25 @@ class AuditRepository:
     def append(self, event: dict, recorded_at: str, attempts: int = 50) -> dict | None:
         """Add the event at the head of its center's chain; None if already recorded.
 
-        The entry id is ``<center>:<seq>``, so two writers racing for the same
-        place cannot both win: the loser reads the new head and tries again.
+        The entry id is ``<center>:<seq>`` and event ids are unique, so two writers
+        racing for the same place cannot both win, and an event cannot go in twice:
+        the insert itself says so. The head this process last wrote is kept in
+        memory, so an append is one insert and one head update; when another writer
+        has moved on (or the event is in already), the insert fails, and the head
+        is read afresh.
         """
         center = event["center"]
-        if self.entries.count_documents({"event_id": event["id"]}, limit=1):
-            return None
         for _ in range(attempts):
-            seq, prev = self._head(center)
+            seq, prev = self._known.get(center) or self._head(center)
             entry = chain_entry(center, seq + 1, prev, event, recorded_at)
             try:
                 self.entries.insert_one({"_id": _entry_id(center, seq + 1), **entry})
             except DuplicateKeyError:
+                self._known.pop(center, None)
                 if self.entries.count_documents({"event_id": event["id"]}, limit=1):
-                    return None  # a concurrent copy of this event won
+                    return None  # recorded before (a redelivery), or a concurrent copy won
                 continue
+            self._known[center] = (entry["seq"], entry["hash"])
             self._advance_head(center, entry)
             return entry
         raise RuntimeError(f"could not append to the {center} chain after {attempts} attempts")

@@ -172,3 +172,17 @@ def test_a_dossiers_timeline_is_its_entries_in_order(repo):
     append_all(repo, [first, routed(2), assigned])
     assert [e["type"] for e in repo.timeline(code)] == ["dossier.routed.v1", "dossier.assigned.v1"]
     assert repo.timeline("VYDA-200101-0001") == []
+
+
+def test_two_workers_on_one_store_keep_one_chain_and_each_event_once(repo):
+    """Each worker remembers the head it wrote last; when the other has moved the chain
+    on, its insert fails on the entry id and it reads the head afresh."""
+    other = AuditRepository(repo.entries.database)
+    events = [routed(n) for n in range(1, 9)]
+    for n, event in enumerate(events):
+        (repo if n % 2 else other).append(event, RECORDED)
+    for event in events[:3]:  # redelivered to the worker that did not record them
+        assert repo.append(event, RECORDED) is None and other.append(event, RECORDED) is None
+    result = verdict(repo)
+    assert result.ok and result.entries == 8
+    assert [e["event_id"] for e in repo.chain("hue-vyda")] == [e["id"] for e in events]
