@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run demo test docs check-docs fault soak clean
+.PHONY: install run demo test docs check-docs fault soak bench bench-smoke profile clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml tools/asyncapi/package.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,22 @@ fault: install
 soak: install
 	./scripts/ensure-rabbitmq.sh
 	FAULT_DOSSIERS=10000 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
+
+## the benchmark (about 20 minutes): the broker's limit, the pipeline's highest sustained rate,
+## 60/s for 10 minutes, half the highest rate, two workers; writes bench/results/<date>.json
+bench: install
+	./scripts/ensure-rabbitmq.sh
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## the benchmark in miniature (what CI runs inside `make test`)
+bench-smoke: install
+	./scripts/ensure-rabbitmq.sh
+	$(BIN)/python -m bench.run --smoke --out var/bench/smoke.json
+
+## where each service spends its CPU under load (py-spy); RATE=20 PROFILE_SECONDS=30
+profile: install
+	./scripts/ensure-rabbitmq.sh
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.profile --rate $${RATE:-20} --seconds $${PROFILE_SECONDS:-30}
 
 ## regenerate docs/events.md and docs/asyncapi.yaml from the schemas
 docs: install

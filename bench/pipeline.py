@@ -156,7 +156,7 @@ class Pipeline:
         token = self.issuer.mint("bench-counter", "counter_staff", CENTERS)
         load = Load("127.0.0.1", self.ports.intake, token, CENTERS, threads=max(4, min(32, int(rate / 10))))
         published0 = self._published()
-        with Monitor(self.services(), self.amqp_uri) as monitor:
+        with Monitor(self.platform.procs, self.amqp_uri) as monitor:  # the services, the sinks and the broker
             start = time.monotonic()
             load.run(rate, seconds)
             sent_for = time.monotonic() - start

@@ -22,21 +22,32 @@ from onestop.mgmt import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def package(frame: str) -> str | None:
+    """The package a frame's file belongs to ('eventlet', 'services', ...), None for the standard library."""
+    where = frame.rpartition(" (")[2]
+    return where.split("/")[0] if "/" in where and not where.startswith("<") else None
+
+
 def summarize(path: Path, top: int) -> str:
-    own, total, samples = Counter(), Counter(), 0
+    own, total, packages, samples = Counter(), Counter(), Counter(), 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
         n = int(count)
-        frames = [f.split(" (")[0] + " " + f.split("/")[-1].rstrip(")") for f in stack.split(";")]
+        raw = stack.split(";")
+        frames = [f.split(" (")[0] + " " + f.split("/")[-1].rstrip(")") for f in raw]
         samples += n
         own[frames[-1]] += n
         for frame in set(frames):
             total[frame] += n
+        # the standard library's time goes to the package that called into it
+        packages[next((p for p in map(package, reversed(raw)) if p), "stdlib")] += n
     if not samples:
         return "  (no samples)"
-    rows = ["  own time:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
+    rows = ["  by package (standard library time to its caller):"]
+    rows += [f"    {n * 100 / samples:5.1f}%  {p}" for p, n in packages.most_common(12)]
+    rows += ["  own time:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
     rows += ["  including callees:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in total.most_common(top * 2)]
     return "\n".join(rows)
 

@@ -1,0 +1,36 @@
+"""`make bench` in miniature (a few hundred dossiers), so that the benchmark cannot rot.
+
+It checks that every figure the benchmark promises is there and that the pipeline
+lost nothing on the way; it asserts nothing about speed."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from onestop.launcher import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
+    out = tmp_path / "smoke.json"
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert {"per_message_classic", "pipelined_classic", "per_message_quorum", "pipelined_quorum"} <= set(result["baseline"])
+    assert all(b["msgs_per_s"] > 0 and b["p99_ms"] >= b["p50_ms"] > 0 for b in result["baseline"].values())
+    pipeline = result["pipeline"]
+    phases = pipeline["search"] + [pipeline["peak 60/s"], pipeline["half max"]]
+    for phase in phases:
+        assert phase["accepted"] > 0 and phase["lost"] == 0, phase
+        assert phase["e2e_ms"]["p99"] >= phase["e2e_ms"]["p50"] > 0 and phase["sms_ms"]["p50"] > 0
+        assert {"intake", "routing", "notification", "audit"} <= set(phase["cpu_ms_per_dossier"])
+        assert all(mb > 0 for mb in phase["peak_rss_mb"].values())
+        assert phase["publishes_per_dossier"] >= 6  # received, contact, routed, assigned and two receipts
+    assert set(result["R"]) >= {"dossiers_per_s", "publishes_per_dossier", "R_vs_per_message_classic",
+                                "R_vs_pipelined_classic"}
+    two = result["scale_out"]["search"][0]
+    assert {"routing-2", "notification-2"} <= set(two["cpu_ms_per_dossier"]) and two["lost"] == 0
+    assert result["machine"]["rabbitmq"] and result["machine"]["nameko"]
