@@ -3,10 +3,12 @@
 mongomock answers every query, even ``{"_id": x}``, and every unique-index
 check by scanning the whole collection: a demo or a test run slows down
 quadratically. This keeps, per collection, a hash index for each top-level
-field that an equality query has used, maintained where mongomock writes
-(its CollectionStore), and narrows a query to the candidates of its most
-selective equality; mongomock's own matcher still decides on each candidate,
-so an index can only return too many candidates, never too few.
+field, and each set of fields, that equality queries have used, maintained
+where mongomock writes (its CollectionStore), and narrows a query to the
+candidates of its narrowest index; mongomock's own matcher still decides on
+each candidate, so an index can only return too many candidates, never too
+few. A count of nothing but equalities on strings, integers and booleans is
+the size of its bucket, without looking at the documents.
 
 A field that holds a list or a sub-document anywhere is not indexed (array
 equality has other rules); its queries scan as before.
@@ -22,22 +24,30 @@ _patched = False
 
 
 class _Index:
-    def __init__(self, field: str, documents):
-        self.field, self.buckets, self.usable = field, {}, True
+    """A hash index over one field or several (a compound key), built lazily.
+    Keys compare as mongomock's matcher does (Python equality: True == 1)."""
+
+    def __init__(self, fields: tuple, documents):
+        self.fields, self.buckets, self.usable = fields, {}, True
         for doc in documents.values():
             self.add(doc)
 
     def _key(self, doc):
-        value = doc.get(self.field, _MISSING)
-        if isinstance(value, (list, dict)):
-            self.usable = False
-            return _MISSING
-        try:
-            hash(value)
-        except TypeError:
-            self.usable = False
-            return _MISSING
-        return value
+        key = []
+        for field in self.fields:
+            value = doc.get(field, _MISSING)
+            if isinstance(value, (list, dict)):
+                self.usable = False
+                return _MISSING
+            try:
+                hash(value)
+            except TypeError:
+                self.usable = False
+                return _MISSING
+            if value is _MISSING:
+                return _MISSING
+            key.append(value)
+        return tuple(key)
 
     def add(self, doc):
         key = self._key(doc)
@@ -51,11 +61,22 @@ class _Index:
         if key is not _MISSING and key in self.buckets:
             self.buckets[key].pop(doc_id, None)
 
+    def bucket(self, values: tuple) -> dict:
+        return self.buckets.get(values, {})
+
 
 def _indexes(store) -> dict:
     if not hasattr(store, "_onestop_indexes"):
         store._onestop_indexes = {}
     return store._onestop_indexes
+
+
+def _index(store, fields: tuple) -> _Index | None:
+    indexes = _indexes(store)
+    if fields not in indexes:
+        indexes[fields] = _Index(fields, store._documents)
+    index = indexes[fields]
+    return index if index.usable else None
 
 
 def _equalities(spec):
@@ -81,20 +102,39 @@ def candidates(store, spec):
             wanted = None
         if wanted is not None:
             return [store._documents[i] for i in wanted if i in store._documents]
+    equalities = dict(_equalities(spec))
+    if "_id" in equalities:
+        doc = store._documents.get(equalities["_id"])
+        return [] if doc is None else [doc]
+    if not equalities:
+        return None
+    # one index keyed on all the query's equalities (the narrowest there is), else the
+    # smallest bucket among its single fields
+    fields = tuple(sorted(equalities))
     best = None
-    for field, value in _equalities(spec):
-        if field == "_id":
-            doc = store._documents.get(value)
-            return [] if doc is None else [doc]
-        index = _indexes(store).get(field)
-        if index is None:
-            index = _indexes(store)[field] = _Index(field, store._documents)
-        if not index.usable:
-            continue
-        bucket = index.buckets.get(value, {})
-        if best is None or len(bucket) < len(best):
-            best = bucket
+    for group in ([fields] if len(fields) > 1 else []) + [(f,) for f in fields]:
+        index = _index(store, group)
+        if index is not None:
+            bucket = index.bucket(tuple(equalities[f] for f in group))
+            if best is None or len(bucket) < len(best):
+                best = bucket
+            if len(group) > 1:
+                break
     return None if best is None else [store._documents[i] for i in list(best)]
+
+
+def exact_count(store, spec) -> int | None:
+    """How many documents match, straight from an index, when the query is nothing
+    but equalities on plain strings, integers and booleans; else None."""
+    if not isinstance(spec, dict) or not spec:
+        return None
+    if any(f.startswith("$") or "." in f or v.__class__ not in (str, int, bool) for f, v in spec.items()):
+        return None
+    if "_id" in spec:
+        return int(spec["_id"] in store._documents) if len(spec) == 1 else None
+    fields = tuple(sorted(spec))
+    index = _index(store, fields)
+    return None if index is None else len(index.bucket(tuple(spec[f] for f in fields)))
 
 
 def install() -> None:
@@ -104,7 +144,7 @@ def install() -> None:
         return
     store_cls, coll_cls = _store.CollectionStore, _collection.Collection
     original_set, original_del, original_drop = store_cls.__setitem__, store_cls.__delitem__, store_cls.drop
-    original_iter = coll_cls._iter_documents
+    original_iter, original_count = coll_cls._iter_documents, coll_cls.count_documents
 
     def setitem(self, key, val):
         old = self._documents.get(key)
@@ -145,7 +185,16 @@ def install() -> None:
             return result
         return wrapper
 
+    def count_documents(self, filter, **kwargs):
+        limit = kwargs.get("limit")
+        if set(kwargs) <= {"limit"} and (limit is None or (isinstance(limit, int) and limit > 0)):
+            found = None if self._store.is_empty else exact_count(self._store, filter)
+            if found is not None:
+                return found if limit is None else min(found, limit)
+        return original_count(self, filter, **kwargs)
+
     store_cls.__setitem__, store_cls.__delitem__, store_cls.drop = setitem, delitem, drop
+    coll_cls.count_documents = count_documents
     coll_cls._iter_documents = iter_documents
     coll_cls._apply_update_document = reindexing(coll_cls._apply_update_document)
     coll_cls._apply_update_pipeline = reindexing(coll_cls._apply_update_pipeline)
