@@ -133,6 +133,7 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     routes: tuple[tuple[str, re.Pattern, str], ...] = ()
     server_version = "OneStopDevSink/0.1"
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real gateway offers (every answer has a Content-Length)
 
     def do_GET(self):
         self._dispatch("GET")

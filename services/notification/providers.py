@@ -12,6 +12,7 @@ per socket read: a hanging provider cannot hold a worker longer.
 """
 from __future__ import annotations
 
+import os
 import re
 import smtplib
 import socket
@@ -31,6 +32,7 @@ from onestop.errors import PermanentError, TransientError
 
 SMTP_POOL_SIZE = 4  # idle connections kept; more senders at once open their own
 SMTP_MAX_IDLE = 15.0  # seconds; well under the usual server idle timeouts (Postfix: 300)
+SMTP_FRESH = 1.0  # seconds: a connection back in the pool for less than this is used without a NOOP
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")  # RFC 5322 atext; runs become one '.'
 
 
@@ -59,10 +61,13 @@ def breaker_for(name: str, settings) -> CircuitBreaker:
 
 class SmtpSender:
     """Sends over a small pool of open connections: connect + EHLO (+ STARTTLS
-    + AUTH) is the slow part of sending. A pooled connection is checked with
-    NOOP before use, so a dead one is replaced before any of the message is
-    sent; one that failed during a send is closed, never reused, and the
-    message is not resent here but retried by the consumer like any failure.
+    + AUTH) is the slow part of sending. A pooled connection idle for more than
+    a second is checked with NOOP before use, so a dead one is replaced before
+    any of the message is sent (one used a moment ago is taken as it is: under
+    load that saves a round trip per email, and a server that dropped it in
+    that moment costs one retry); one that failed during a send is closed,
+    never reused, and the message is not resent here but retried by the
+    consumer like any failure.
     (A 250 reply lost after the server took the message is the one duplicate
     SMTP cannot rule out, pooled or not; the stable Message-ID helps mailboxes.)
     """
@@ -109,7 +114,8 @@ class SmtpSender:
         # list.pop/append do no I/O, so green threads never share a connection.
         while self._idle:
             since, smtp = self._idle.pop()
-            if time.monotonic() - since < SMTP_MAX_IDLE and _alive(smtp):
+            idle = time.monotonic() - since
+            if idle < SMTP_FRESH or (idle < SMTP_MAX_IDLE and _alive(smtp)):
                 return smtp
             smtp.close()
         smtp = smtplib.SMTP(self.s.smtp_host, self.s.smtp_port, timeout=self.s.smtp_timeout)
@@ -168,7 +174,7 @@ class SmsGateway:
     def __init__(self, settings, breaker: CircuitBreaker | None = None):
         self.s = settings
         self.breaker = breaker or breaker_for("sms", settings)
-        self.session = requests.Session()
+        self.session = _session_for(settings.sms_url)
 
     def send(self, to: str, text: str, reference: str) -> str:
         return self.breaker.call(self._post, to, text, reference)
@@ -191,6 +197,18 @@ class SmsGateway:
             return str(response.json().get("id", ""))
         except (ValueError, AttributeError):  # accepted (2xx) all the same; resending would not help
             return ""
+
+
+def _session_for(url: str) -> requests.Session:
+    """A keep-alive session that reads the proxy and CA settings of the environment
+    (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...) once, at start-up: with
+    `trust_env` requests reads them again on every call, which showed up as a
+    good part of an SMS's cost."""
+    session = requests.Session()
+    session.proxies = requests.utils.get_environ_proxies(url) or {}
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
 
 
 class Channels(dict):

@@ -23,7 +23,7 @@ from onestop.config import Settings
 from onestop.errors import TransientError
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
-from services.notification.providers import SmsGateway, SmtpSender
+from services.notification.providers import SMTP_FRESH, SmsGateway, SmtpSender
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.conftest import MGMT
@@ -154,11 +154,29 @@ def test_smtp_connections_are_reused_and_a_dead_one_is_replaced_before_sending(s
         for i in range(3):
             sender.send(f"pool-{tag}-{i}@example.vn", "s", "t", f"pool-{tag}-{i}")
         assert len(connections) == 1
-        sender._idle[0][1].sock.shutdown(socket.SHUT_RDWR)  # as if the server had hung up
+        since, smtp = sender._idle[0]
+        sender._idle[0] = (since - SMTP_FRESH, smtp)  # idle long enough to be checked before use
+        smtp.sock.shutdown(socket.SHUT_RDWR)  # as if the server had hung up
         sender.send(f"pool-{tag}-3@example.vn", "s", "t", f"pool-{tag}-3")
         assert len(connections) == 2
         for i in range(4):
             assert len(sinks.emails(to=f"pool-{tag}-{i}@example.vn")) == 1
+    finally:
+        sender.close()
+
+
+def test_a_connection_dropped_the_moment_it_was_pooled_costs_one_retry_not_a_message(sinks, connections):
+    """Used within a second of its last message, a pooled connection is taken without a
+    NOOP; if the server dropped it in that second, the send fails before anything
+    went out, and the consumer's retry sends the message once."""
+    sender, to = SmtpSender(settings(sinks)), f"fresh-{uuid.uuid4().hex[:8]}@example.vn"
+    try:
+        sender.send("warm-up@example.vn", "s", "t", f"warm-{to}")
+        sender._idle[0][1].sock.shutdown(socket.SHUT_RDWR)
+        with pytest.raises(TransientError):
+            sender.send(to, "s", "t", to)
+        sender.send(to, "s", "t", to)  # what the consumer's retry does
+        assert len(sinks.emails(to=to)) == 1
     finally:
         sender.close()
 
