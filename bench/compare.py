@@ -3,6 +3,7 @@
     python -m bench.compare --before HEAD~1                  # that commit vs the working tree
     python -m bench.compare --before-env RELAY_BATCH=1       # one setting vs its default
     python -m bench.compare --before abc123 --search          # also the highest sustained rate
+    python -m bench.compare --chain A B C                      # each commit against the one before it
 
 Each side runs the four services from its own source tree (a git worktree of
 the commit) on the same broker, alternating sides for `--rounds`, at the same
@@ -74,9 +75,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--search", action="store_true", help="also find each side's highest sustained rate")
+    parser.add_argument("--chain", nargs="+", metavar="REV", help="several commits, each against the one before")
     args = parser.parse_args(argv)
-    sides = {"before": (tree_of(args.before), env_of(args.before_env)),
-             "after": (tree_of(args.after), env_of(args.after_env))}
+    if args.chain:
+        sides = {rev: (tree_of(rev), {}) for rev in args.chain}
+    else:
+        sides = {"before": (tree_of(args.before), env_of(args.before_env)),
+                 "after": (tree_of(args.after), env_of(args.after_env))}
     vhost = make_vhost("onestop-bench")
     amqp_uri = f"amqp://guest:guest@{AMQP_HOST_DEFAULT}:5672/{vhost}"
     runs = {side: [] for side in sides}
@@ -89,11 +94,17 @@ def main(argv=None) -> int:
                 print(f"round {round_ + 1} {side:<6} {runs[side][-1]}", flush=True)
     finally:
         drop_vhost(vhost)
-    mean = {side: {k: sum(r[k] for r in rs) / len(rs) for k in rs[0] if k != "sustained"} for side, rs in runs.items()}
-    ratios = {k: round(mean["after"][k] / mean["before"][k], 3) for k in mean["before"] if mean["before"][k]}
-    print(json.dumps({"before": {"rev": args.before or "working tree", "env": sides["before"][1], **mean["before"]},
-                      "after": {"rev": args.after or "working tree", "env": sides["after"][1], **mean["after"]},
-                      "ratio_after_over_before": ratios}, indent=1))
+    mean = {side: {k: round(sum(r[k] for r in rs) / len(rs), 2) for k in rs[0] if k != "sustained"}
+            for side, rs in runs.items()}
+    names = list(sides)
+    if not args.chain:
+        mean["before"] = {"rev": args.before or "working tree", "env": sides["before"][1], **mean["before"]}
+        mean["after"] = {"rev": args.after or "working tree", "env": sides["after"][1], **mean["after"]}
+    steps = [{"before": a, "after": b, **{k: round(mean[b][k] / mean[a][k], 3) for k in mean[a]
+                                          if isinstance(mean[a][k], float) and mean[a][k]}}
+             for a, b in zip(names, names[1:])]
+    print(json.dumps({"rate": args.rate, "seconds": args.seconds, "rounds": args.rounds, "means": mean,
+                      "ratios_after_over_before": steps}, indent=1, ensure_ascii=False))
     return 0
 
 
