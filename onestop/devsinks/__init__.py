@@ -134,6 +134,9 @@ class JsonHandler(BaseHTTPRequestHandler):
     routes: tuple[tuple[str, re.Pattern, str], ...] = ()
     server_version = "OneStopDevSink/0.1"
     protocol_version = "HTTP/1.1"  # keep-alive, as a real gateway offers (every answer has a Content-Length)
+    # Headers and body go out in two writes; on a kept-alive connection Nagle's algorithm
+    # would hold the body until the client's delayed ACK (40 ms on Linux) for every answer.
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self._dispatch("GET")
