@@ -6,8 +6,8 @@
     python -m bench.compare --chain A B C                      # each commit against the one before it
 
 Each side runs the four services from its own source tree (a git worktree of
-the commit) on the same broker, alternating sides for `--rounds`, at the same
-fixed rate. The ratios (after / before) are of CPU per dossier, the services'
+the commit) on the same broker (a fresh vhost each time), alternating sides for
+`--rounds`, every other round in reverse order, at the same fixed rate. The ratios (after / before) are of CPU per dossier, the services'
 and the broker's, and of the end-to-end p50 and p99; with --search, of the
 highest sustained rate too. The benchmark's own code is this tree's.
 """
@@ -43,13 +43,19 @@ def env_of(pairs: list[str]) -> dict:
     return dict(pair.split("=", 1) for pair in pairs)
 
 
-def measure(amqp_uri: str, tree: Path, env: dict, rate: float, seconds: float, do_search: bool, log_dir: Path) -> dict:
-    with Pipeline(amqp_uri, log_dir, root=tree, env=env) as pipe:
-        pipe.phase("warm-up", 10, 5, drain_timeout=60)
-        phase = pipe.phase(f"{rate:.0f}/s", rate, seconds)
-        out = {"phase": phase}
-        if do_search:
-            out["max_rate"], _ = search(pipe, 15, 20.0, 2000.0)
+def measure(tree: Path, env: dict, rate: float, seconds: float, do_search: bool, log_dir: Path) -> dict:
+    """One side's run, on a vhost of its own (a broker carrying the queues of earlier
+    runs drifts: the same commit measured twice in a row came out 10 % apart)."""
+    vhost = make_vhost("onestop-bench")
+    try:
+        with Pipeline(f"amqp://guest:guest@{AMQP_HOST_DEFAULT}:5672/{vhost}", log_dir, root=tree, env=env) as pipe:
+            pipe.phase("warm-up", 10, 5, drain_timeout=60)
+            phase = pipe.phase(f"{rate:.0f}/s", rate, seconds)
+            out = {"phase": phase}
+            if do_search:
+                out["max_rate"], _ = search(pipe, 15, 20.0, 2000.0)
+    finally:
+        drop_vhost(vhost)
     return out
 
 
@@ -82,18 +88,15 @@ def main(argv=None) -> int:
     else:
         sides = {"before": (tree_of(args.before), env_of(args.before_env)),
                  "after": (tree_of(args.after), env_of(args.after_env))}
-    vhost = make_vhost("onestop-bench")
-    amqp_uri = f"amqp://guest:guest@{AMQP_HOST_DEFAULT}:5672/{vhost}"
     runs = {side: [] for side in sides}
-    try:
-        for round_ in range(args.rounds):
-            for side, (tree, env) in sides.items():
-                result = measure(amqp_uri, tree, env, args.rate, args.seconds, args.search,
-                                 ROOT / "var" / "bench" / "compare" / f"{side}-{round_}")
-                runs[side].append(figures(result))
-                print(f"round {round_ + 1} {side:<6} {runs[side][-1]}", flush=True)
-    finally:
-        drop_vhost(vhost)
+    for round_ in range(args.rounds):
+        order = list(sides) if round_ % 2 == 0 else list(reversed(sides))  # a slow drift cancels out
+        for side in order:
+            tree, env = sides[side]
+            result = measure(tree, env, args.rate, args.seconds, args.search,
+                             ROOT / "var" / "bench" / "compare" / f"{side}-{round_}")
+            runs[side].append(figures(result))
+            print(f"round {round_ + 1} {side:<8} {runs[side][-1]}", flush=True)
     mean = {side: {k: round(sum(r[k] for r in rs) / len(rs), 2) for k in rs[0] if k != "sustained"}
             for side, rs in runs.items()}
     names = list(sides)

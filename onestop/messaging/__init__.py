@@ -1,4 +1,5 @@
 """Messaging on RabbitMQ: topology, confirmed publishing, reliable consumers, the outbox relay."""
-from onestop.messaging import codec
+from onestop.messaging import codec, transport
 
 codec.install()
+transport.install()
