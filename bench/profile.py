@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--idle", action="store_true", help="also count idle stacks (waiting on I/O)")
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples holding the GIL: Python's own CPU, without time in system calls "
+                             "or waiting for a core")
     args = parser.parse_args(argv)
     out = ROOT / "var" / "bench" / "profile"
     out.mkdir(parents=True, exist_ok=True)
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
             pipe.phase("warm-up", 10, 5, drain_timeout=60)
             spies = {name: subprocess.Popen(
                 ["py-spy", "record", "-p", str(proc.pid), "-r", "250", "-d", str(int(args.seconds)),
-                 "--format", "raw", "-o", str(out / f"{name}.txt"), *(["--idle"] if args.idle else [])],
+                 "--format", "raw", "-o", str(out / f"{name}.txt"), *(["--idle"] if args.idle else []), *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for name, proc in pipe.services().items()}
             time.sleep(1)
