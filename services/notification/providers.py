@@ -78,16 +78,7 @@ class SmtpSender:
         self._idle: list[tuple[float, smtplib.SMTP]] = []  # (returned at, connection)
 
     def send(self, to: str, subject: str, text: str, message_id: str) -> str:
-        # compat32 headers, encoded here: the default policy's folder loses the space
-        # between two encoded words in a long non-ASCII subject ("hoàn thiện" arrived
-        # as "hoànthiện" in about one Vietnamese subject in five, Python 3.11);
-        # Header() puts every space inside its encoded words.
-        msg = EmailMessage(policy=compat32)
-        msg["From"] = formataddr(parseaddr(self.s.smtp_from), "utf-8")  # a Vietnamese sender name too
-        msg["To"], msg["Subject"] = to, Header(subject, "utf-8")
-        msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = _message_id(message_id)
-        msg.set_content(text, charset="utf-8", content_manager=raw_data_manager)
+        msg = compose_email(self.s.smtp_from, to, subject, text, message_id)
         self.breaker.call(self._deliver, msg)
         return msg["Message-ID"]
 
@@ -138,6 +129,22 @@ class SmtpSender:
     def close(self) -> None:
         while self._idle:
             _quit(self._idle.pop()[1])
+
+
+def compose_email(sender: str, to: str, subject: str, text: str, delivery_id: str) -> EmailMessage:
+    """The message as it goes out: plain UTF-8 text, a stable Message-ID.
+
+    compat32 headers, encoded here: the default policy's folder loses the space
+    between two encoded words in a long non-ASCII subject ("hoàn thiện" arrived
+    as "hoànthiện" in about one Vietnamese subject in five, Python 3.11);
+    Header() puts every space inside its encoded words."""
+    msg = EmailMessage(policy=compat32)
+    msg["From"] = formataddr(parseaddr(sender), "utf-8")  # a Vietnamese sender name too
+    msg["To"], msg["Subject"] = to, Header(subject, "utf-8")
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = _message_id(delivery_id)
+    msg.set_content(text, charset="utf-8", content_manager=raw_data_manager)
+    return msg
 
 
 def _message_id(delivery_id: str) -> str:

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench.report import render
 from onestop.launcher import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -34,3 +35,5 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     two = result["scale_out"]["search"][0]
     assert {"routing-2", "notification-2"} <= set(two["cpu_ms_per_dossier"]) and two["lost"] == 0
     assert result["machine"]["rabbitmq"] and result["machine"]["nameko"]
+    table = render(result, "smoke")  # what docs/performance.md would show
+    assert "R = **" in table and "Scale-out" in table
