@@ -8,12 +8,17 @@ where mongomock writes (its CollectionStore), and narrows a query to the
 candidates of its narrowest index; mongomock's own matcher still decides on
 each candidate, so an index can only return too many candidates, never too
 few. A count of nothing but equalities on strings, integers and booleans is
-the size of its bucket, without looking at the documents.
+the size of its bucket, without looking at the documents. A query with no
+equality but a range on a field of numbers or datetimes (routing's due
+timers) takes its candidates from a sorted index of that field.
 
 A field that holds a list or a sub-document anywhere is not indexed (array
 equality has other rules); its queries scan as before.
 """
 from __future__ import annotations
+
+import bisect
+from datetime import datetime
 
 from mongomock import collection as _collection
 from mongomock import store as _store
@@ -65,6 +70,114 @@ class _Index:
         return self.buckets.get(values, {})
 
 
+_RANGE_OPS = {"$lt", "$lte", "$gt", "$gte"}
+
+
+def _kind(value):
+    """datetime or float (any number but a bool): the kinds of value a range index orders; else None."""
+    if isinstance(value, datetime):
+        return datetime
+    if isinstance(value, (int, float)) and value.__class__ is not bool:
+        return float
+    return None
+
+
+class _RangeIndex:
+    """A sorted index over one field, for range queries ({"$lte": x}, ...), built lazily.
+
+    Documents whose field is missing or None are left out (no range matches
+    them); a value of any other kind than numbers or datetimes, or of two of
+    those kinds in one field, turns the index off (mongomock's own ordering
+    rules across types then apply, by a scan)."""
+
+    def __init__(self, field: str, documents):
+        self.field, self.keys, self.ids, self.kind, self.usable = field, [], [], None, True
+        for doc in documents.values():
+            self.add(doc)
+
+    def _key(self, doc):
+        value = doc.get(self.field, _MISSING)
+        if value is _MISSING or value is None:
+            return _MISSING
+        kind = _kind(value)
+        if kind is None or (self.kind is not None and kind is not self.kind):
+            self.usable = False
+            return _MISSING
+        self.kind = kind
+        return value
+
+    def add(self, doc):
+        key = self._key(doc)
+        if key is not _MISSING and self.usable:
+            try:
+                at = bisect.bisect_right(self.keys, key)
+            except TypeError:  # values that do not order together: no index for this field
+                self.usable, self.keys, self.ids = False, [], []
+                return
+            self.keys.insert(at, key)
+            self.ids.insert(at, doc["_id"])
+
+    def remove(self, doc):
+        self.remove_key(self._key(doc), doc["_id"])
+
+    def remove_key(self, key, doc_id):
+        if key is _MISSING or not self.usable:
+            return
+        try:
+            span = range(bisect.bisect_left(self.keys, key), bisect.bisect_right(self.keys, key))
+        except TypeError:
+            self.usable, self.keys, self.ids = False, [], []
+            return
+        for at in span:
+            if self.ids[at] == doc_id:
+                del self.keys[at], self.ids[at]
+                return
+
+    def between(self, bounds: dict) -> list | None:
+        """Ids whose value may fall within the bounds (ends included), or None if a
+        bound is not of the index's kind."""
+        lo, hi = 0, len(self.keys)
+        for op, bound in bounds.items():
+            kind = _kind(bound)
+            if kind is None or (self.kind is not None and kind is not self.kind):
+                return None
+            try:
+                if op in ("$lt", "$lte"):
+                    hi = min(hi, bisect.bisect_right(self.keys, bound))
+                else:
+                    lo = max(lo, bisect.bisect_left(self.keys, bound))
+            except TypeError:  # e.g. a naive and an aware datetime: let mongomock decide
+                return None
+        return self.ids[lo:hi] if lo < hi else []
+
+
+def _ranges(spec):
+    """(field, {op: bound}) of each top-level field queried by range operators only."""
+    if not isinstance(spec, dict):
+        return
+    for field, value in spec.items():
+        if field.startswith("$") or "." in field or not isinstance(value, dict) or not value:
+            continue
+        if set(value) <= _RANGE_OPS:
+            yield field, value
+
+
+def _range_candidates(store, spec):
+    best = None
+    for field, bounds in _ranges(spec):
+        indexes = _indexes(store)
+        key = ("range", field)
+        if key not in indexes:
+            indexes[key] = _RangeIndex(field, store._documents)
+        index = indexes[key]
+        if not index.usable:
+            continue
+        ids = index.between(bounds)
+        if ids is not None and (best is None or len(ids) < len(best)):
+            best = ids
+    return best
+
+
 def _indexes(store) -> dict:
     if not hasattr(store, "_onestop_indexes"):
         store._onestop_indexes = {}
@@ -106,8 +219,9 @@ def candidates(store, spec):
     if "_id" in equalities:
         doc = store._documents.get(equalities["_id"])
         return [] if doc is None else [doc]
-    if not equalities:
-        return None
+    if not equalities:  # a range, then (routing's due timers: {"next_timer_at": {"$lte": now}})
+        ids = _range_candidates(store, spec)
+        return None if ids is None else [store._documents[i] for i in ids if i in store._documents]
     # one index keyed on all the query's equalities (the narrowest there is), else the
     # smallest bucket among its single fields
     fields = tuple(sorted(equalities))

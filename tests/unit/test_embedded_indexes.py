@@ -17,7 +17,11 @@ queries = st.one_of(
     st.dictionaries(st.sampled_from(["_id", "f", "g"]), st.one_of(values, st.integers(0, 30)), max_size=2),
     # {"_id": {"$in": [...]}}, as the outbox relay asks for a batch (duplicates and unknown ids included)
     st.fixed_dictionaries({"_id": st.fixed_dictionaries({"$in": st.lists(st.integers(-1, 32), max_size=6)})},
-                          optional={"f": values}))
+                          optional={"f": values}),
+    # a range and nothing else narrowing, as routing asks for its due timers
+    st.fixed_dictionaries({"f": st.dictionaries(st.sampled_from(["$lt", "$lte", "$gt", "$gte"]),
+                                                st.one_of(st.integers(-1, 4), st.floats(-1, 4)), min_size=1)},
+                          optional={"g": st.fixed_dictionaries({"$in": st.lists(scalars, max_size=3)})}))
 
 
 @settings(max_examples=300, deadline=None)
@@ -28,6 +32,7 @@ def test_indexed_answers_equal_full_scans(operations, specs):
     coll.find_one({"f": 1})  # build the indexes early, so later writes must maintain them
     coll.find_one({"g": "a"})
     coll.count_documents({"f": 1, "g": "a"})  # and a compound one
+    list(coll.find({"f": {"$lte": 2}}))  # and a sorted one
     for op, doc in operations:
         if op == "upsert" and coll.count_documents({"_id": doc["_id"]}):
             continue  # an upsert that would collide on _id is a DuplicateKeyError in MongoDB too
@@ -67,3 +72,32 @@ def test_a_unique_index_still_refuses_duplicates():
     except mongomock.DuplicateKeyError:
         return
     raise AssertionError("duplicate accepted")
+
+
+def test_due_timers_come_from_the_sorted_index_and_follow_every_write():
+    """Routing's {"next_timer_at": {"$lte": now}, "center": {"$in": [...]}} on a tz-aware
+    client, while timers are set, moved, cleared and documents deleted."""
+    from datetime import datetime, timedelta, timezone
+    from mongomock.helpers import patch_datetime_awareness_in_document
+    coll = mongomock.MongoClient(tz_aware=True).db.cases
+    t0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+    for n in range(300):
+        doc = {"_id": f"VYDA-{n:04d}", "center": ("hue-vyda", "hue-phuxuan")[n % 2]}
+        if n % 7:
+            doc["next_timer_at"] = t0 + timedelta(minutes=n)
+        coll.insert_one(doc)
+    query = lambda now: {"next_timer_at": {"$lte": now}, "center": {"$in": ["hue-vyda"]}}  # noqa: E731
+    scan = lambda now: coll._onestop_original_iter(patch_datetime_awareness_in_document(query(now)))  # noqa: E731
+    assert sorted(d["_id"] for d in coll.find(query(t0 + timedelta(minutes=100)))) == \
+        sorted(d["_id"] for d in scan(t0 + timedelta(minutes=100)))
+    coll.update_one({"_id": "VYDA-0002"}, {"$unset": {"next_timer_at": ""}})              # fired, nothing next
+    coll.update_one({"_id": "VYDA-0250"}, {"$set": {"next_timer_at": t0}})                  # extended backwards
+    coll.update_one({"_id": "VYDA-0004"}, {"$set": {"next_timer_at": t0 + timedelta(days=9)}})  # moved on
+    coll.delete_one({"_id": "VYDA-0006"})
+    for minutes in (-1, 0, 50, 100, 299, 10_000, 20_000):
+        now = t0 + timedelta(minutes=minutes)
+        fast = sorted(d["_id"] for d in coll.find(query(now)))
+        assert fast == sorted(d["_id"] for d in scan(now)), minutes
+    assert "VYDA-0250" in fast and "VYDA-0002" not in fast and "VYDA-0006" not in fast
+    index = coll._store._onestop_indexes[("range", "next_timer_at")]
+    assert index.usable and len(index.keys) == 300 - 43 - 2  # every set timer, and only those
