@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import baseline
+from bench import baseline, report
 from bench.pipeline import CENTERS, Pipeline
 from onestop.mgmt import AMQP_HOST_DEFAULT, AUTH, MGMT, drop_vhost, make_vhost
 
@@ -129,6 +129,9 @@ def main(argv=None) -> int:
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {out_file}", flush=True)
+    if not args.smoke and args.out is None:
+        report.refresh(out_file)
+        print(f"refreshed {report.DOC}", flush=True)
     return 0
 
 

@@ -1,0 +1,77 @@
+"""The results table of docs/performance.md, written from a results file.
+
+    python -m bench.report bench/results/2026-11-26.json     # refresh docs/performance.md
+
+`make bench` does this after a full run; the text around the table is kept.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:begin (written by bench/report.py) -->", "<!-- bench:end -->"
+SERVICES = ("intake", "routing", "notification", "audit")
+
+
+def _ms(summary: dict, key: str) -> str:
+    return f"{summary.get(key, 0):.0f}"
+
+
+def render(result: dict, source: str) -> str:
+    m, base, pipe = result["machine"], result["baseline"], result["pipeline"]
+    lines = [f"Run of {result['date']} ({source}): {m['cpus']} cores ({m['cpu_model']}), {m['memory_gib']} GiB; "
+             f"RabbitMQ {m['rabbitmq']} (Erlang {m['erlang']}), Python {m['python']}, nameko {m['nameko']}, "
+             f"kombu {m['kombu']}, amqp {m['amqp']}, eventlet {m['eventlet']}, pymongo {m['pymongo']}; "
+             f"store: {m['store']}.", "",
+             "**Baseline** (kombu, 1 KB persistent messages, one durable queue, a consumer with acks):", "",
+             "| publisher | queue | msgs/s | hop p50 ms | hop p99 ms |", "|---|---|---|---|---|"]
+    for b in base.values():
+        mode = "per-message confirms" if b["mode"] == "per_message" else f"pipelined confirms ({b['window']} in flight)"
+        lines.append(f"| {mode} | {b['queue_type']} | {b['msgs_per_s']:,.0f} | {b['p50_ms']} | {b['p99_ms']} |")
+    lines += ["", "With pipelined confirms the publisher outruns the consumer, so the hop latency there is the "
+              "queue that builds, not the broker's.", "",
+              "**Pipeline** (four services, one process each, as `make run` starts them; load over HTTP across "
+              "four centers; latency from the 201 to the dossier's last audit entry, and to its SMS at the sink):", "",
+              "| phase | offered/s | achieved/s | sustained | e2e p50 | p95 | p99 ms | SMS p99 ms | longest queue |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    phases = pipe["search"] + [pipe[k] for k in ("peak 60/s", "half max") if k in pipe]
+    for p in phases:
+        e = p["e2e_ms"]
+        lines.append(f"| {p['name']} ({p['seconds']:.0f} s) | {p['offered_rate']:.1f} | {p['achieved_rate']:.1f} | "
+                     f"{'yes' if p['sustained'] else 'no'} | {_ms(e, 'p50')} | {_ms(e, 'p95')} | {_ms(e, 'p99')} | "
+                     f"{_ms(p['sms_ms'], 'p99')} | {p['longest_queue']['messages']} |")
+    lines += ["", f"Highest sustained rate: **{pipe['max_sustained_rate']:.0f} dossiers/s**.", "",
+              "CPU per dossier (ms) and peak RSS (MB) per process:", "",
+              "| phase | " + " | ".join(SERVICES) + " | RabbitMQ | SMTP sink | SMS sink | RSS " +
+              " / ".join(SERVICES) + " |", "|---|" + "---|" * (len(SERVICES) + 4)]
+    for p in phases:
+        cpu, rss = p["cpu_ms_per_dossier"], p["peak_rss_mb"]
+        lines.append(f"| {p['name']} | " + " | ".join(f"{cpu.get(s, 0):.1f}" for s in SERVICES) +
+                     f" | {cpu.get('rabbitmq', 0):.1f} | {cpu.get('smtp-sink', 0):.1f} | {cpu.get('sms-sink', 0):.1f} | " +
+                     " / ".join(f"{rss.get(s, 0):.0f}" for s in SERVICES) + " |")
+    r = result["R"]
+    lines += ["", f"**R** = {r['dossiers_per_s']:.0f} dossiers/s × {r['publishes_per_dossier']} confirmed publishes "
+              f"per dossier = {r['confirmed_publishes_per_s']:.0f}/s, against:", ""]
+    lines += [f"- {name.removeprefix('R_vs_').replace('_', ' ')}: R = **{value}**"
+              for name, value in r.items() if name.startswith("R_vs_")]
+    if "scale_out" in result:
+        s = result["scale_out"]
+        lines += ["", f"**Scale-out**: two routing and two notification workers (two centers each): "
+                  f"highest sustained rate {s['max_sustained_rate']:.0f}/s, ratio to one worker each: "
+                  f"**{s['ratio']}**."]
+    return "\n".join(lines)
+
+
+def refresh(result_file: Path, doc: Path = DOC) -> None:
+    result = json.loads(result_file.read_text())
+    text = doc.read_text()
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    table = render(result, str(result_file.relative_to(ROOT)) if result_file.is_relative_to(ROOT) else result_file.name)
+    doc.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+
+
+if __name__ == "__main__":
+    refresh(Path(sys.argv[1]).resolve())
