@@ -18,6 +18,7 @@ equality has other rules); its queries scan as before.
 from __future__ import annotations
 
 import bisect
+import math
 from datetime import datetime
 
 from mongomock import collection as _collection
@@ -85,15 +86,22 @@ def _kind(value):
 class _RangeIndex:
     """A sorted index over one field, for range queries ({"$lte": x}, ...), built lazily.
 
-    Documents whose field is missing or None are left out (no range matches
-    them); a value of any other kind than numbers or datetimes, or of two of
-    those kinds in one field, turns the index off (mongomock's own ordering
-    rules across types then apply, by a scan)."""
+    Entries are (value, n) with n a counter that tells apart documents of equal
+    value (many cases share a due time), and `where` maps a document to its entry,
+    so a write finds it by bisection, never by walking the equal ones. Documents
+    whose field is missing or None are left out (no range matches them); a value
+    of any other kind than numbers or datetimes, or of two of those kinds in one
+    field, turns the index off (mongomock's own ordering rules then apply, by a
+    scan)."""
 
     def __init__(self, field: str, documents):
-        self.field, self.keys, self.ids, self.kind, self.usable = field, [], [], None, True
+        self.field, self.entries, self.ids, self.where = field, [], [], {}
+        self.kind, self.usable, self._n = None, True, 0
         for doc in documents.values():
             self.add(doc)
+
+    def _off(self):
+        self.usable, self.entries, self.ids, self.where = False, [], [], {}
 
     def _key(self, doc):
         value = doc.get(self.field, _MISSING)
@@ -101,51 +109,49 @@ class _RangeIndex:
             return _MISSING
         kind = _kind(value)
         if kind is None or (self.kind is not None and kind is not self.kind):
-            self.usable = False
+            self._off()
             return _MISSING
         self.kind = kind
         return value
 
     def add(self, doc):
         key = self._key(doc)
-        if key is not _MISSING and self.usable:
-            try:
-                at = bisect.bisect_right(self.keys, key)
-            except TypeError:  # values that do not order together: no index for this field
-                self.usable, self.keys, self.ids = False, [], []
-                return
-            self.keys.insert(at, key)
-            self.ids.insert(at, doc["_id"])
-
-    def remove(self, doc):
-        self.remove_key(self._key(doc), doc["_id"])
-
-    def remove_key(self, key, doc_id):
         if key is _MISSING or not self.usable:
             return
+        self.remove_key(None, doc["_id"])  # at most one entry per document
+        self._n += 1
+        entry = (key, self._n)
         try:
-            span = range(bisect.bisect_left(self.keys, key), bisect.bisect_right(self.keys, key))
-        except TypeError:
-            self.usable, self.keys, self.ids = False, [], []
+            at = bisect.bisect_right(self.entries, entry)
+        except TypeError:  # values that do not order together (naive and aware times)
+            self._off()
             return
-        for at in span:
-            if self.ids[at] == doc_id:
-                del self.keys[at], self.ids[at]
-                return
+        self.entries.insert(at, entry)
+        self.ids.insert(at, doc["_id"])
+        self.where[doc["_id"]] = entry
+
+    def remove(self, doc):
+        self.remove_key(None, doc["_id"])
+
+    def remove_key(self, key, doc_id):
+        entry = self.where.pop(doc_id, None) if self.usable else None
+        if entry is not None:
+            at = bisect.bisect_left(self.entries, entry)
+            del self.entries[at], self.ids[at]
 
     def between(self, bounds: dict) -> list | None:
         """Ids whose value may fall within the bounds (ends included), or None if a
         bound is not of the index's kind."""
-        lo, hi = 0, len(self.keys)
+        lo, hi = 0, len(self.entries)
         for op, bound in bounds.items():
             kind = _kind(bound)
             if kind is None or (self.kind is not None and kind is not self.kind):
                 return None
             try:
                 if op in ("$lt", "$lte"):
-                    hi = min(hi, bisect.bisect_right(self.keys, bound))
+                    hi = min(hi, bisect.bisect_right(self.entries, (bound, math.inf)))
                 else:
-                    lo = max(lo, bisect.bisect_left(self.keys, bound))
+                    lo = max(lo, bisect.bisect_left(self.entries, (bound, -1)))
             except TypeError:  # e.g. a naive and an aware datetime: let mongomock decide
                 return None
         return self.ids[lo:hi] if lo < hi else []

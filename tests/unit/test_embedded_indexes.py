@@ -84,7 +84,7 @@ def test_due_timers_come_from_the_sorted_index_and_follow_every_write():
     for n in range(300):
         doc = {"_id": f"VYDA-{n:04d}", "center": ("hue-vyda", "hue-phuxuan")[n % 2]}
         if n % 7:
-            doc["next_timer_at"] = t0 + timedelta(minutes=n)
+            doc["next_timer_at"] = t0 + timedelta(minutes=n - n % 3)  # some share a time, as cases do
         coll.insert_one(doc)
     query = lambda now: {"next_timer_at": {"$lte": now}, "center": {"$in": ["hue-vyda"]}}  # noqa: E731
     scan = lambda now: coll._onestop_original_iter(patch_datetime_awareness_in_document(query(now)))  # noqa: E731
@@ -100,4 +100,4 @@ def test_due_timers_come_from_the_sorted_index_and_follow_every_write():
         assert fast == sorted(d["_id"] for d in scan(now)), minutes
     assert "VYDA-0250" in fast and "VYDA-0002" not in fast and "VYDA-0006" not in fast
     index = coll._store._onestop_indexes[("range", "next_timer_at")]
-    assert index.usable and len(index.keys) == 300 - 43 - 2  # every set timer, and only those
+    assert index.usable and len(index.entries) == len(index.where) == 300 - 43 - 2  # every set timer, once
