@@ -3,8 +3,9 @@
 A producer writes its events into an ``outbox`` array *inside the same
 document* it changes, in one single-document write, which MongoDB applies
 atomically without transactions. The relay publishes pending entries, a batch
-at a time with pipelined publisher confirms, and only then removes them, so an event is published at
-least once even if the process dies at any point (consumers dedupe by id).
+at a time with pipelined publisher confirms, and only then removes them, so an
+event is published at least once even if the process dies at any point
+(consumers dedupe by id).
 
 A document with events waiting also carries ``outbox_pending: true`` (an
 indexable flag: the relay finds pending documents without scanning), set by

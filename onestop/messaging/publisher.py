@@ -40,7 +40,7 @@ class ConfirmedPublisher:
         self.amqp_uri = amqp_uri
         self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True})
         self._batch_lock = threading.Lock()
-        self._batch = None  # (connection, channel, producer, confirm state) of publish_many
+        self._batch = None  # (connection, producer on its confirm-mode channel, confirms) of publish_many
 
     def publish(self, body: dict, *, exchange, routing_key: str, headers: dict | None = None,
                 message_id: str | None = None, declare=None) -> None:
