@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from onestop.catalog import load_catalog
+from onestop.samples import dossier
 
 PROCEDURE = "1.001193"  # birth registration (justice, civil status): the commonest counter dossier
 
@@ -24,14 +24,6 @@ class Accepted:
     code: str
     phone: str  # as the SMS gateway sees it (+84...)
     at: float   # wall clock of the 201
-
-
-def payload(center: str, phone: str, email: str) -> dict:
-    procedure = load_catalog().procedure(PROCEDURE)
-    return {"center": center, "procedure_code": PROCEDURE, "channel": "counter",
-            "citizen": {"full_name": "Nguyễn Văn An", "id_number": "046095001234", "phone": phone,
-                        "email": email, "channels": ["sms", "email"], "language": "vi"},
-            "documents": [{"code": d.code} for d in procedure.documents if d.required]}
 
 
 class Load:
@@ -76,7 +68,7 @@ class Load:
     def _submit(self, conn, i: int):
         center = self.centers[i % len(self.centers)]
         phone = f"09{self.serial:02d}{i:06d}"
-        body = json.dumps(payload(center, phone, f"bench-{self.serial}-{i}@bench.example.vn")).encode()
+        body = json.dumps(dossier(center, PROCEDURE, phone=phone, email=f"bench-{self.serial}-{i}@bench.example.vn")).encode()
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}",
                    "Idempotency-Key": f"bench-{self.serial}-{i}"}
         for _attempt in range(100):

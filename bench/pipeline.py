@@ -15,7 +15,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -24,6 +23,7 @@ import requests
 from bench.baseline import pct
 from bench.load import Load
 from onestop.auth import TokenIssuer
+from onestop.events import parse_time
 from onestop.launcher import Platform, Ports
 from onestop.mgmt import MGMT, AUTH, queue_depths, vhost_of
 
@@ -235,7 +235,7 @@ class Pipeline:
 
 
 def _ts(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return parse_time(value).timestamp()
 
 
 def _summary(ms: list[float]) -> dict:

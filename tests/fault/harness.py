@@ -15,11 +15,12 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import requests
 
+from bench.baseline import pct  # noqa: F401  (the scenarios import it from here)
+from onestop.events import parse_time
 from onestop.mgmt import vhost_of as mgmt_vhost
 from tests.conftest import MGMT, free_port
 from tests.support.samples import dossier
@@ -364,11 +365,7 @@ def steady(accepted: list[Accepted]) -> list[Accepted]:
     return sorted(accepted, key=lambda a: a.at)[WARM_UP:]
 
 
-def pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
-
-
 def _sms_latency_ms(a: Accepted, sms: dict) -> float:
-    at = datetime.fromisoformat(sms[a.phone]["received_at"].replace("Z", "+00:00")).timestamp()
+    at = parse_time(sms[a.phone]["received_at"]).timestamp()
     return max(0.0, (at - a.at) * 1000)
 
