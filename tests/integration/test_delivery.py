@@ -54,7 +54,11 @@ def publish(amqp_uri, event, routing_key=None):
 
 
 def test_a_redelivered_event_has_one_effect_each(services, config, sinks):
-    """The same event twice: one assignment, one audit entry, one SMS, one email."""
+    """The same event twice: one assignment, one audit entry, one SMS, one email.
+
+    The dossier was received in February, so it is overdue by now and routing may
+    also escalate it to staff (two more notification.sent entries, emails to
+    staff); the citizen's SMS and email are counted at the sinks."""
     routing, audit, notification = (services.start(c) for c in (RoutingService, AuditService, NotificationService))
     event = received_event(code="VYDA-260213-0042")
     contact = make_event("citizen.contact.v1", center="hue-vyda", subject=event["subject"], data={
@@ -67,7 +71,7 @@ def test_a_redelivered_event_has_one_effect_each(services, config, sinks):
     publish(config["AMQP_URI"], event)
     until(lambda: sinks.sms(to="+84912000042"), 15, 0.1, "the SMS")
     timeline = until(lambda: (r := requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0042")).ok
-                     and len([e for e in r.json()["entries"] if e["type"] == "notification.sent.v1"]) == 2
+                     and len([e for e in r.json()["entries"] if e["type"] == "notification.sent.v1"]) >= 2
                      and r.json()["entries"], 15, 0.1, "the audit timeline")
     types = sorted(e["type"] for e in timeline)
     assert types.count("dossier.received.v1") == 1
