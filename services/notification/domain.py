@@ -26,6 +26,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_FOR = {
     "dossier.received.v1": "receipt",
     "dossier.supplement_requested.v1": "supplement_requested",
+    "dossier.supplement_received.v1": "supplement_received",
     "dossier.result_ready.v1": "result_ready",
     "dossier.deadline_extended.v1": "apology",
     "dossier.withdrawn.v1": "withdrawn",
@@ -157,6 +158,11 @@ def _supplement_requested(*, data, local, procedure, **_) -> dict:
             "reason": data.get("reason"), "requested_on": local.date(data["at"])}
 
 
+def _supplement_received(*, data, local, **_) -> dict:
+    """The papers are all in: the clock runs again, and the citizen gets the new date."""
+    return {"received_on": local.date(data["at"]), "appointment_date": local.date(data.get("appointment_date"))}
+
+
 def _result_ready(*, data, local, **_) -> dict:
     return {"decision": data["decision"], "collect_at": local.place(data.get("collect_at")),
             "reason": data.get("reason"), "ready_on": local.date(data["at"])}
@@ -202,7 +208,8 @@ def _point_vi(point: str | None) -> str | None:
 
 
 _BUILDERS = {
-    "receipt": _receipt, "supplement_requested": _supplement_requested, "result_ready": _result_ready,
+    "receipt": _receipt, "supplement_requested": _supplement_requested,
+    "supplement_received": _supplement_received, "result_ready": _result_ready,
     "apology": _apology, "withdrawn": _withdrawn, "rating_invite": _rating_invite,
     "escalation_due_soon": _escalation, "escalation_overdue": _escalation,
 }

@@ -108,21 +108,24 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     act(code, "request_supplement", officer, reason="Thiếu hợp đồng thuê", documents=["Hợp đồng thuê địa điểm kinh doanh"])
     sms, email = next_message(2, "the supplement request")
     assert "Hợp đồng thuê địa điểm kinh doanh" in sms + email["text"]
-    act(code, "receive_supplement", counter)
+    back = act(code, "receive_supplement", counter)
+    sms, email = next_message(3, "the new date once the papers are in")
+    new_slip = datetime.date.fromisoformat(back["appointment_date"]).strftime("%d/%m/%Y")
+    assert "Đã nhận đủ giấy tờ bổ sung" in sms and new_slip in sms and new_slip in email["text"]
     act(code, "start", officer)
     cal_case = act(code, "approve", officer)
     new_date = (datetime.date.fromisoformat(cal_case["appointment_date"]) + datetime.timedelta(days=7))
     while new_date.weekday() >= 5:
         new_date += datetime.timedelta(days=1)
     act(code, "extend_deadline", leader, due=new_date.isoformat(), reason="Cần xác minh thêm")
-    sms, email = next_message(3, "the apology with the new date")
+    sms, email = next_message(4, "the apology with the new date")
     assert new_date.strftime("%d/%m/%Y") in sms + email["text"]
     act(code, "mark_result_ready", officer)
-    sms, _ = next_message(4, "result ready")
+    sms, _ = next_message(5, "result ready")
     assert code in sms
     done = act(code, "return_result", counter)
     assert done["status"] == "returned"
-    sms, email = next_message(5, "the invitation to rate")
+    sms, email = next_message(6, "the invitation to rate")
     rating_code = re.search(r"\b([A-Z2-9]{8})\b", sms.replace(code, "")).group(1)
 
     status = requests.get(f"{intake}/api/v1/dossiers/{code}", params={"phone_last4": phone[-4:]}, timeout=5).json()

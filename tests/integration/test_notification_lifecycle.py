@@ -105,6 +105,20 @@ def test_supplement_request_reaches_the_citizen_once_with_every_paper(services, 
     assert "tạm dừng" in sms and VYDA.name_vi in sms
 
 
+def test_supplement_received_brings_the_new_result_date_once(services, config, sinks):
+    code = new_code()
+    contact = contact_event(code)
+    event = transition("dossier.supplement_received.v1", code, action="receive_supplement",
+                       from_state="supplement_requested", to_state="supplemented",
+                       appointment_date="2026-03-13", due_at="2026-03-13T17:00:00+07:00")
+    deliver_twice(services, config, event, contact)
+
+    sms, subject, email = received_by_citizen(sinks, contact)
+    assert subject == f"[{VYDA.name_vi}] Đã nhận đủ giấy tờ bổ sung, hẹn trả kết quả hồ sơ {code}"
+    assert "Ngày hẹn trả kết quả mới: 13/03/2026" in email
+    assert f"Đã nhận đủ giấy tờ bổ sung hồ sơ {code}. Hẹn trả kết quả ngày 13/03/2026." in sms
+
+
 def test_result_ready_reaches_an_english_speaker_once_with_where_to_collect(services, config, sinks):
     code = new_code()
     contact = contact_event(code, language="en")

@@ -159,6 +159,14 @@ def test_staff_tokens_need_a_secret_that_compose_refuses_to_start_without():
         assert secret.startswith("${JWT_SECRET:?"), name
 
 
+def test_citizens_links_are_required_never_the_development_default():
+    """A link to 127.0.0.1 in a citizen's SMS leads nowhere: compose asks for the real ones."""
+    for name in ("intake", "notification"):
+        env = _env(SERVICES[name])
+        for key in ("PUBLIC_STATUS_URL", "RATING_URL"):
+            assert env[key].startswith("${" + key + ":?"), (name, key)
+
+
 def test_a_routing_worker_serves_a_single_center():
     dedicated = [svc for svc in SERVICES.values()
                  if _runs(svc, "services.routing.service")

@@ -172,6 +172,10 @@ def supplement(documents=("land_registration_form", "Bản sao trích lục bả
                       remaining_working_s=36000.0, appointment=None, **kw)
 
 
+def supplement_received(appointment="2026-04-02", **kw):
+    return transition("dossier.supplement_received.v1", appointment=appointment, **kw)
+
+
 def result_ready(decision="approved", collect_at=VYDA.name_vi, **kw):
     return transition("dossier.result_ready.v1", decision=decision, collect_at=collect_at, **kw)
 
@@ -203,7 +207,8 @@ def both(template, event, **contact_changes):
     return out["email"].subject + "\n" + out["email"].text, out["sms"].text
 
 
-LIFE_TEMPLATES = ("supplement_requested", "result_ready", "apology", "withdrawn", "rating_invite")
+LIFE_TEMPLATES = ("supplement_requested", "supplement_received", "result_ready", "apology", "withdrawn",
+                  "rating_invite")
 
 
 @pytest.mark.parametrize("template", LIFE_TEMPLATES)
@@ -219,7 +224,9 @@ def test_escalations_exist_in_vietnamese(template):
         assert (TEMPLATES / "vi" / f"{template}.{part}.j2").is_file(), (template, part)
 
 
-@pytest.mark.parametrize("make, template", [(supplement, "supplement_requested"), (result_ready, "result_ready"),
+@pytest.mark.parametrize("make, template", [(supplement, "supplement_requested"),
+                                            (supplement_received, "supplement_received"),
+                                            (result_ready, "result_ready"),
                                             (extended, "apology"), (withdrawn, "withdrawn"),
                                             (returned, "rating_invite")])
 @pytest.mark.parametrize("language", ["vi", "en"])
@@ -270,6 +277,22 @@ def test_supplement_request_in_english_translates_catalog_papers_and_keeps_free_
 def test_supplement_request_date_is_the_centers_local_date():
     email, _ = both("supplement_requested", supplement(at=LATE_EVENING_UTC))
     assert "tạm dừng từ ngày 05/03/2026" in email
+
+
+def test_supplement_received_gives_the_new_result_date_in_both_languages():
+    email, sms = both("supplement_received", supplement_received(at=LATE_EVENING_UTC))
+    assert "Đã nhận đủ giấy tờ bổ sung hồ sơ VYDA-260302-0007. Hẹn trả kết quả ngày 02/04/2026." in sms
+    assert "Ngày 05/03/2026, " in email  # the center's local date of the arrival
+    assert "Ngày hẹn trả kết quả mới: 02/04/2026" in email
+    email, sms = both("supplement_received", supplement_received(), language="en")
+    assert "New result date: 02/04/2026." in sms and "Your new result date is 02/04/2026." in email
+
+
+def test_supplement_received_without_a_date_says_no_date():
+    """An event from before the clock ran again has no appointment date: no empty date is sent."""
+    email, sms = both("supplement_received", supplement_received(appointment=None))
+    assert "Hẹn trả kết quả" not in sms and "Ngày hẹn trả kết quả mới" not in email
+    assert "None" not in email + sms
 
 
 def test_supplement_request_without_a_reason_still_reads_well():
