@@ -73,7 +73,7 @@ def pipeline_run(amqp_uri: str, log_dir: Path, smoke: bool, shards: dict | None 
     out = {"shards": shards or {}}
     with Pipeline(amqp_uri, log_dir, shards) as pipe:
         pipe.phase("warm-up", 10, 2 if smoke else 5, drain_timeout=60)
-        best, phases = search(pipe, step, 10.0 if smoke else 20.0, 13.0 if smoke else 2000.0)
+        best, phases = search(pipe, step, 10.0 if smoke else 20.0, 10.0 if smoke else 2000.0)  # smoke: one step
         out["max_sustained_rate"] = best
         out["search"] = [asdict(p) for p in phases]
         if full:

@@ -58,11 +58,19 @@ class HostProcess:
         self.proc = None
 
     def spawn(self):
+        return self.launch().wait_alive()
+
+    def launch(self) -> "HostProcess":
+        """Start the process; `wait_alive` waits for its container (several hosts
+        launched first and waited for after start up side by side)."""
         log = open(self.log_dir / f"{self.name}.log", "ab")
         env = {**self.env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.http}"}
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.host", self.target,
                                       f"127.0.0.1:{self.control}"], cwd=ROOT, env=env,
                                      stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_alive(self) -> "HostProcess":
         until(lambda: self._alive(), 60, 0.1, f"{self.name} host")
         return self
 
@@ -129,7 +137,9 @@ class Cluster:
         wanted = {name: (target, (overrides or {}).get(name, {})) for name, target in SERVICES.items()}
         wanted.update(extra or {})
         for name, (target, more) in wanted.items():
-            self.hosts[name] = HostProcess(name, target, {**env, **more}, self.log_dir).spawn()
+            self.hosts[name] = HostProcess(name, target, {**env, **more}, self.log_dir).launch()
+        for host in self.hosts.values():
+            host.wait_alive()
         return self
 
     def add(self, name: str, service: str, env: dict) -> HostProcess:
