@@ -40,7 +40,7 @@ fault: install
 	./scripts/ensure-rabbitmq.sh
 	FAULT_DOSSIERS=$${FAULT_DOSSIERS:-2000} $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
 
-## the long run of the fault suite: 10,000 dossiers per scenario
+## the long run of the fault suite: 10,000 dossiers per scenario (about 45 minutes)
 soak: install
 	./scripts/ensure-rabbitmq.sh
 	FAULT_DOSSIERS=10000 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
