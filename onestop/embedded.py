@@ -86,22 +86,23 @@ def _kind(value):
 class _RangeIndex:
     """A sorted index over one field, for range queries ({"$lte": x}, ...), built lazily.
 
-    Entries are (value, n) with n a counter that tells apart documents of equal
-    value (many cases share a due time), and `where` maps a document to its entry,
-    so a write finds it by bisection, never by walking the equal ones. Documents
+    Entries are (value, n, id) with n a counter that tells apart documents of equal
+    value (many cases share a due time; the id is never compared), and `where`
+    maps a document to its entry, so a write finds it by bisection, never by
+    walking the equal ones. Documents
     whose field is missing or None are left out (no range matches them); a value
     of any other kind than numbers or datetimes, or of two of those kinds in one
     field, turns the index off (mongomock's own ordering rules then apply, by a
     scan)."""
 
     def __init__(self, field: str, documents):
-        self.field, self.entries, self.ids, self.where = field, [], [], {}
+        self.field, self.entries, self.where = field, [], {}
         self.kind, self.usable, self._n = None, True, 0
         for doc in documents.values():
             self.add(doc)
 
     def _off(self):
-        self.usable, self.entries, self.ids, self.where = False, [], [], {}
+        self.usable, self.entries, self.where = False, [], {}
 
     def _key(self, doc):
         value = doc.get(self.field, _MISSING)
@@ -120,14 +121,13 @@ class _RangeIndex:
             return
         self.remove_key(None, doc["_id"])  # at most one entry per document
         self._n += 1
-        entry = (key, self._n)
+        entry = (key, self._n, doc["_id"])
         try:
             at = bisect.bisect_right(self.entries, entry)
         except TypeError:  # values that do not order together (naive and aware times)
             self._off()
             return
         self.entries.insert(at, entry)
-        self.ids.insert(at, doc["_id"])
         self.where[doc["_id"]] = entry
 
     def remove(self, doc):
@@ -137,7 +137,7 @@ class _RangeIndex:
         entry = self.where.pop(doc_id, None) if self.usable else None
         if entry is not None:
             at = bisect.bisect_left(self.entries, entry)
-            del self.entries[at], self.ids[at]
+            del self.entries[at]
 
     def between(self, bounds: dict) -> list | None:
         """Ids whose value may fall within the bounds (ends included), or None if a
@@ -154,7 +154,7 @@ class _RangeIndex:
                     lo = max(lo, bisect.bisect_left(self.entries, (bound, -1)))
             except TypeError:  # e.g. a naive and an aware datetime: let mongomock decide
                 return None
-        return self.ids[lo:hi] if lo < hi else []
+        return [entry[2] for entry in self.entries[lo:hi]]
 
 
 def _ranges(spec):
@@ -169,9 +169,8 @@ def _ranges(spec):
 
 
 def _range_candidates(store, spec):
-    best = None
+    best, indexes = None, _indexes(store)
     for field, bounds in _ranges(spec):
-        indexes = _indexes(store)
         key = ("range", field)
         if key not in indexes:
             indexes[key] = _RangeIndex(field, store._documents)
