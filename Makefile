@@ -19,7 +19,7 @@ install: $(STAMP)
 ## run the four services + SMTP and SMS sinks locally (no Docker)
 run: install
 	./scripts/ensure-rabbitmq.sh
-	$(BIN)/python -m onestop.launcher
+	$(BIN)/python -m onestop.dev.launcher
 
 ## submit sample dossiers to a running platform and follow them
 demo: install
@@ -63,11 +63,11 @@ profile: install
 
 ## regenerate docs/events.md and docs/asyncapi.yaml from the schemas
 docs: install
-	$(BIN)/python -m onestop.docsgen
+	$(BIN)/python -m onestop.dev.docsgen
 
 ## fail if docs/events.md or docs/asyncapi.yaml are older than the schemas
 check-docs: install
-	$(BIN)/python -m onestop.docsgen --check
+	$(BIN)/python -m onestop.dev.docsgen --check
 
 clean:
 	rm -rf $(VENV) var tools/asyncapi/node_modules

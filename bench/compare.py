@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.pipeline import Pipeline
 from bench.run import search
-from onestop.mgmt import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
+from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from onestop.samples import dossier
+from onestop.dev.samples import dossier
 
 PROCEDURE = "1.001193"  # birth registration (justice, civil status): the commonest counter dossier
 

@@ -22,10 +22,10 @@ import requests
 
 from bench.baseline import pct
 from bench.load import Load
-from onestop.auth import TokenIssuer
-from onestop.events import parse_time
-from onestop.launcher import Platform, Ports
-from onestop.mgmt import MGMT, AUTH, queue_depths, vhost_of
+from onestop.web.auth import TokenIssuer
+from onestop.timestamps import parse_time
+from onestop.dev.launcher import Platform, Ports
+from onestop.dev.rabbit_admin import MGMT, AUTH, queue_depths, vhost_of
 
 CENTERS = ("hue-vyda", "hue-phuxuan", "hue-thuanhoa", "hue-huongthuy")
 # the audit entries a new dossier's journey leaves: its end is the last of them

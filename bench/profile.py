@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.pipeline import Pipeline
-from onestop.mgmt import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
+from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, drop_vhost, make_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,7 +27,7 @@ import requests
 
 from bench import baseline, report
 from bench.pipeline import CENTERS, Pipeline
-from onestop.mgmt import AMQP_HOST_DEFAULT, AUTH, MGMT, drop_vhost, make_vhost
+from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, AUTH, MGMT, drop_vhost, make_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_RATE = 60.0  # Vietnam's national peak, dossiers/s

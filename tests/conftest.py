@@ -14,8 +14,7 @@ import uuid
 
 import pytest
 
-import onestop.contracts  # noqa: F401
-from onestop.mgmt import MGMT, drop_vhost, make_vhost  # noqa: F401  (tests import them from here)
+from onestop.dev.rabbit_admin import MGMT, drop_vhost, make_vhost  # noqa: F401  (tests import them from here)
 
 AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
 
@@ -47,7 +46,7 @@ def mongo_prefix():
 @pytest.fixture
 def mongo_db(mongo_prefix):
     """A fresh database: real MongoDB when MONGO_URI is set, else mongomock."""
-    from onestop.store import get_client
+    from onestop.storage.mongo import get_client
     client = get_client(os.environ.get("MONGO_URI", ""))
     return lambda service: client[f"{mongo_prefix}{service}"]
 

@@ -35,7 +35,8 @@ from nameko.messaging import QueueConsumer
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import PermanentError
-from onestop.events import iso, parse_event, utcnow
+from contracts import parse_envelope, parse_event
+from onestop.timestamps import iso, utcnow
 from onestop.messaging.chaos import Chaos, ChaosError
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import ServiceQueues, declare_service
@@ -134,9 +135,15 @@ def backoff(delays: tuple, attempt: int) -> float:
 class ReliableHandler(Entrypoint):
     queue_consumer = OneStopQueueConsumer()
 
-    def __init__(self, *patterns, queue: str | None = None, **kwargs):
-        """patterns: ("public" | "private", "dossier.*.v1") pairs the queue binds to."""
+    def __init__(self, *patterns, queue: str | None = None, any_type: bool = False, **kwargs):
+        """patterns: ("public" | "private", "dossier.*.v1") pairs the queue binds to.
+
+        ``any_type=True`` checks only the envelope, so events of types this
+        service's code does not know yet are handled too (audit keeps every
+        event; a producer may ship a new type before audit is redeployed).
+        Otherwise the data is checked against its type's schema as well."""
         self.patterns = tuple(patterns)
+        self.parse = parse_envelope if any_type else parse_event
         self.queue_name = queue
         self.center_queues: list[_CenterQueue] = []
         super().__init__(**kwargs)
@@ -170,7 +177,7 @@ class ReliableHandler(Entrypoint):
 
     def handle_message(self, queues: ServiceQueues, body, message):
         try:
-            event = parse_event(body)
+            event = self.parse(body)
         except ValidationError as exc:
             self._settle_failure(queues, body, message, exc, "invalid_event")
             return

@@ -26,10 +26,11 @@ from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
-from onestop.events import REGISTRY, as_utc, routing_key
+from contracts import REGISTRY, routing_key
+from onestop.timestamps import as_utc
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import EXCHANGES
-from onestop.store import database
+from onestop.storage.mongo import database
 
 log = logging.getLogger(__name__)
 PENDING = {"outbox_pending": True}

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from nameko.web.handlers import http
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
-from onestop.events import iso, utcnow
-from onestop.http import ApiError, json_endpoint, respond
+from onestop.timestamps import iso, utcnow
+from onestop.web.http import ApiError, json_endpoint, respond
 from onestop.messaging.consumer import reliable_handler
-from onestop.providers import Health
-from onestop.store import MongoStore
+from onestop.dependencies import Health
+from onestop.storage.mongo import MongoStore
 from services.audit.store import AuditRepository
 
 PUBLIC_FIELDS = ("seq", "center", "event_id", "type", "time", "recorded_at", "hash", "prev_hash")
@@ -21,9 +20,10 @@ class AuditService:
     store = MongoStore(AuditRepository)
     health = Health()
 
-    @reliable_handler(("public", "#"))
+    @reliable_handler(("public", "#"), any_type=True)
     def record(self, event):
-        """Every public event of the center, e.g. {"type": "dossier.routed.v1", ...}."""
+        """Every public event of the center, whatever its type (only the envelope is
+        checked), e.g. {"type": "dossier.routed.v1", ...}."""
         self.store.append(event, iso(utcnow()))
 
     @http("GET", "/api/v1/audit/dossiers/<string:code>")

@@ -6,7 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from onestop.errors import InvalidInput, TransientError
-from onestop.events import iso, make_event
+from contracts import make_event
+from onestop.timestamps import iso
 from onestop.messaging.outbox import with_outbox
 from onestop.masking import mask_name
 from services.intake import progress

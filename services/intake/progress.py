@@ -15,8 +15,8 @@ shown at all.
 from __future__ import annotations
 
 
-from onestop.events import iso, parse_time
-from services.routing.events import TRANSITION_EVENTS
+from onestop.timestamps import iso, parse_time
+from contracts.routing import TRANSITION_EVENTS
 
 ROUTED, ASSIGNED = "dossier.routed.v1", "dossier.assigned.v1"
 # The seq routed/assigned had before they carried one (the first route and assignment).

@@ -11,17 +11,16 @@ import orjson
 from marshmallow import ValidationError
 from nameko.web.handlers import http
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
-from onestop.calendars import calendar_for
+from onestop.worktime.centers import calendar_for
 from onestop.errors import InvalidInput
-from onestop.events import utcnow
-from onestop.http import ApiError, flatten, json_endpoint, read_json, respond
+from onestop.timestamps import utcnow
+from onestop.web.http import ApiError, flatten, json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.auth import Forbidden
-from onestop.providers import Health, SettingsProvider, StaffAuth
-from onestop.store import MongoStore
+from onestop.web.auth import Forbidden
+from onestop.dependencies import Health, SettingsProvider, StaffAuth
+from onestop.storage.mongo import MongoStore
 from services.intake import handlers, views
 from services.intake.domain import DossierCode
 from services.intake.progress import LIFECYCLE_TYPES

@@ -12,7 +12,7 @@ import math
 from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
-from onestop.http import ApiError
+from onestop.web.http import ApiError
 from services.intake.ratelimit import RateLimiter, client_address, parse_rate, parse_trusted
 
 

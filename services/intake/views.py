@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from onestop.events import iso
+from onestop.timestamps import iso
 from services.intake import progress
 
 DECIDED = ("approved", "rejected", "result_ready", "returned")

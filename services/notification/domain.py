@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from onestop.events import parse_time
+from onestop.timestamps import parse_time
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Which citizen-facing message each event triggers.

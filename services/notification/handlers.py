@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from onestop.config import DEFAULTS
 from onestop.errors import PermanentError, TransientError
-from onestop.events import iso, make_event
+from contracts import make_event
+from onestop.timestamps import iso
 from onestop.masking import mask_address
 from services.notification.domain import (ESCALATION_FOR, STAFF_LANGUAGE, TEMPLATE_FOR, Links, Message, compose,
                                           message_context)

@@ -5,18 +5,17 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
 from onestop.config import Settings
-from onestop.events import utcnow
-from onestop.http import json_endpoint, respond
+from onestop.timestamps import utcnow
+from onestop.web.http import json_endpoint, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.providers import Health, SettingsProvider
-from onestop.store import MongoStore
+from onestop.dependencies import Health, SettingsProvider
+from onestop.storage.mongo import MongoStore
 from services.notification import handlers
 from services.notification.domain import SUBSCRIBED
-from services.notification.providers import Channels, SmsGateway, SmtpSender
+from services.notification.channels import Channels, SmsGateway, SmtpSender
 from services.notification.store import NotificationRepository
 
 

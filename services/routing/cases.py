@@ -4,7 +4,7 @@ Framework-free: the routing service's HTTP and timer entrypoints call these
 functions and write what they return. Three things meet here:
 
 - the state machine (``services.routing.lifecycle``): who may do what, when;
-- the deadline clock (``onestop.worktime``): due at the close of the
+- the deadline clock (``onestop.worktime.hours``): due at the close of the
   appointment date, stopped while a supplement is awaited, moved once by the
   center leader;
 - the timers: ``dossier.due_soon`` at working-time points before the due time
@@ -34,13 +34,14 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
-from onestop.calendars import calendar_for
+from onestop.worktime.centers import calendar_for
 from onestop.errors import PermanentError
-from onestop.events import as_utc, iso, make_event
-from onestop.worktime import DEFAULT_DUE_SOON, DeadlineClock, WorkingHours
+from contracts import make_event
+from onestop.timestamps import as_utc, iso
+from onestop.worktime.hours import DEFAULT_DUE_SOON, DeadlineClock, WorkingHours
 from services.routing import lifecycle
 from services.routing.domain import choose_officer
-from services.routing.events import TRANSITION_EVENTS
+from contracts.routing import TRANSITION_EVENTS
 
 SYSTEM = {"id": "routing", "role": "system"}
 ESCALATE_TO = ["department_head", "center_leader"]

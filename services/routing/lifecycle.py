@@ -87,7 +87,7 @@ Decree rules (Decree 61/2018, Art. 9) checked by ``DossierLife.apply``:
   **within 3 working days of receipt**: the caller passes
   ``working_days_since_receipt`` (working days after the receipt day, e.g.
   ``cal.working_days_between(cal.start_day(received_at), today)`` with
-  ``onestop.calendar.WorkingCalendar``; the receipt day is 0), and the request
+  ``onestop.worktime.days.WorkingCalendar``; the receipt day is 0), and the request
   is refused when it is over ``SUPPLEMENT_WINDOW_DAYS`` (rule
   ``supplement_window``). ``supplement_window_ok`` exposes the check.
 * The due date can be **reset at most once** after an apology: a second
@@ -95,7 +95,7 @@ Decree rules (Decree 61/2018, Art. 9) checked by ``DossierLife.apply``:
 
 Errors (each has ``status``, ``error`` and ``body()`` for the HTTP layer):
 ``UnknownAction`` 404, ``ActionForbidden`` 403 (a subclass of
-``onestop.auth.Forbidden``), ``InvalidTransition`` and ``RuleViolation`` 409
+``onestop.web.auth.Forbidden``), ``InvalidTransition`` and ``RuleViolation`` 409
 (both ``Conflict``; the body names the current state and the allowed
 actions), ``InvalidDetails`` 422 (an ``onestop.errors.InvalidInput``; the
 body lists ``{"field", "reason"}``). ``DossierLife.apply`` checks in that
@@ -115,8 +115,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 
-from onestop.auth import ROLES as STAFF_ROLES
-from onestop.auth import Forbidden
+from onestop.web.auth import ROLES as STAFF_ROLES
+from onestop.web.auth import Forbidden
 from onestop.errors import InvalidInput
 
 STATES = ("received", "routed", "assigned", "in_progress", "supplement_requested", "supplemented",

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
-from onestop.auth import Forbidden
-from onestop.http import ApiError
+from onestop.web.auth import Forbidden
+from onestop.web.http import ApiError
 from services.routing import cases, lifecycle
 
 QUEUE_ROLES = ("officer", "department_head", "counter_staff", "center_leader", "auditor")

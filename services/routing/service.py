@@ -5,14 +5,13 @@ from __future__ import annotations
 from nameko.timer import timer
 from nameko.web.handlers import http
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
-from onestop.events import utcnow
-from onestop.http import ApiError, json_endpoint, read_json, respond
+from onestop.timestamps import utcnow
+from onestop.web.http import ApiError, json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.providers import Health, SettingsProvider, StaffAuth
-from onestop.store import MongoStore
+from onestop.dependencies import Health, SettingsProvider, StaffAuth
+from onestop.storage.mongo import MongoStore
 from services.routing import cases, handlers, queries
 from services.routing.store import RoutingRepository
 

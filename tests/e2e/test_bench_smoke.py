@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from bench.report import render
-from onestop.launcher import ROOT
+from onestop.dev.launcher import ROOT
 
 pytestmark = pytest.mark.e2e
 

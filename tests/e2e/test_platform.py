@@ -6,8 +6,8 @@ import sys
 import pytest
 import requests
 
-from onestop.auth import mint
-from onestop.launcher import Platform, Ports, ROOT
+from onestop.web.auth import mint
+from onestop.dev.launcher import Platform, Ports, ROOT
 from tests.conftest import free_port
 from tests.support.samples import dossier
 from tests.support.wait import until
@@ -57,7 +57,7 @@ def test_a_dossier_goes_all_the_way(platform):
     status = requests.get(f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{code}", timeout=5).json()
     assert status["status"] in {"routed", "assigned"} and "citizen" not in status
 
-    verify = subprocess.run([sys.executable, "-m", "onestop.cli", "--audit", f"http://127.0.0.1:{p.audit}",
+    verify = subprocess.run([sys.executable, "-m", "onestop.ops.cli", "--audit", f"http://127.0.0.1:{p.audit}",
                              "audit", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert verify.returncode == 0 and "OK      hue-thuanhoa" in verify.stdout, verify.stdout + verify.stderr
 
@@ -152,6 +152,6 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     act(other["code"], "withdraw", counter, reason="Công dân rút hồ sơ")
     until(lambda: len(requests.get(f"http://127.0.0.1:{p.sms_http}/api/v1/sms", params={"to": "+84335000999"},
                                    timeout=5).json()) >= 2, 30, 0.2, "the withdrawal confirmation")
-    verify = subprocess.run([sys.executable, "-m", "onestop.cli", "--audit", f"http://127.0.0.1:{p.audit}",
+    verify = subprocess.run([sys.executable, "-m", "onestop.ops.cli", "--audit", f"http://127.0.0.1:{p.audit}",
                              "audit", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert verify.returncode == 0, verify.stdout + verify.stderr

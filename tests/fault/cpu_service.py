@@ -14,11 +14,10 @@ import time
 
 from nameko.extensions import DependencyProvider
 
-import onestop.contracts  # noqa: F401  (event schemas)
 from onestop.config import Settings
 from onestop.messaging.consumer import reliable_handler
 from onestop.offload import offload
-from onestop.store import database
+from onestop.storage.mongo import database
 
 BURN_S = float(os.environ.get("BURN_S", "10"))
 AT = int(os.environ.get("BURN_AT", "100"))

@@ -20,8 +20,8 @@ from pathlib import Path
 import requests
 
 from bench.baseline import pct  # noqa: F401  (the scenarios import it from here)
-from onestop.events import parse_time
-from onestop.mgmt import vhost_of as mgmt_vhost
+from onestop.timestamps import parse_time
+from onestop.dev.rabbit_admin import vhost_of as mgmt_vhost
 from tests.conftest import MGMT, free_port
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, SECRET

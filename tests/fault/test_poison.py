@@ -9,9 +9,8 @@ import orjson
 import pytest
 from kombu import Connection, Producer
 
-import onestop.contracts  # noqa: F401  (event schemas)
-from onestop.deadletters import browse
-from onestop.events import make_event
+from onestop.ops.deadletters.queues import browse
+from contracts import make_event
 from onestop.messaging.topology import EVENTS, dlq_queue_name
 from tests.fault.harness import (CENTERS, LATENCY_RATE, Load, pct, reconcile, sms_latencies_ms, wait_all_delivered,
                                  warm_up)

@@ -15,7 +15,7 @@ from kombu import Connection
 from onestop.config import Settings
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import ServiceQueues, declare_service
-from onestop.store import database
+from onestop.storage.mongo import database
 from services.audit.service import AuditService
 from services.routing.service import RoutingService
 from tests.conftest import MGMT
@@ -29,7 +29,7 @@ WORK = "onestop.routing.hue-vyda"
 
 
 def dlq_command(config, *args):
-    return [sys.executable, "-m", "onestop.cli", "dlq", *args, "--amqp", config["AMQP_URI"], "--mgmt", MGMT]
+    return [sys.executable, "-m", "onestop.ops.cli", "dlq", *args, "--amqp", config["AMQP_URI"], "--mgmt", MGMT]
 
 
 def dlq(config, *args, user="ops-test"):

@@ -6,11 +6,11 @@ import pytest
 import requests
 from kombu import Connection
 
-from onestop.events import make_event
+from contracts import make_event
 from onestop.messaging.outbox import with_outbox
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS
-from onestop.store import database
+from onestop.storage.mongo import database
 from onestop.config import Settings
 from services.audit.service import AuditService
 from services.intake.service import IntakeService

@@ -11,7 +11,7 @@ import pytest
 from nameko.testing.services import entrypoint_waiter
 
 from onestop.catalog import load_catalog
-from onestop.events import make_event
+from contracts import make_event
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS
 from services.notification.service import NotificationService

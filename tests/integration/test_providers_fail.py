@@ -23,7 +23,7 @@ from onestop.config import Settings
 from onestop.errors import TransientError
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
-from services.notification.providers import SMTP_FRESH, SmsGateway, SmtpSender
+from services.notification.channels import SMTP_FRESH, SmsGateway, SmtpSender
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.conftest import MGMT

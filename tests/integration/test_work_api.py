@@ -10,10 +10,11 @@ import jwt
 import pytest
 import requests
 
-from onestop.auth import mint
+from onestop.web.auth import mint
 from onestop.catalog import load_catalog
-from onestop.events import make_event, utcnow
-from onestop.store import database
+from contracts import make_event
+from onestop.timestamps import utcnow
+from onestop.storage.mongo import database
 from onestop.config import Settings
 from services.routing import handlers
 from services.routing.cases import hours_for

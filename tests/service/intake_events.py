@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from onestop.events import iso, make_event
-from services.routing.events import TRANSITION_EVENTS
+from contracts import make_event
+from onestop.timestamps import iso
+from contracts.routing import TRANSITION_EVENTS
 
 T0 = datetime(2026, 2, 13, 2, 0, tzinfo=timezone.utc)
 ROUTING = {"id": "routing", "role": "system"}

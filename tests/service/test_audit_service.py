@@ -8,8 +8,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
-import onestop.contracts  # noqa: F401  (registers every event type)
-from onestop.events import make_event
+from contracts import make_event
 from services.audit.domain import GENESIS
 from services.audit.service import AuditService
 from services.audit.store import AuditRepository

@@ -12,7 +12,7 @@ from werkzeug.test import EnvironBuilder
 
 from onestop.config import Settings
 from onestop.errors import TransientError
-from onestop.events import utcnow
+from onestop.timestamps import utcnow
 from services.intake import handlers
 from services.intake.domain import RATING_ALPHABET
 from services.intake.ratelimit import RateLimiter, parse_rate, parse_trusted

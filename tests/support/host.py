@@ -25,7 +25,7 @@ from eventlet import wsgi  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from onestop.config import Settings  # noqa: E402
-from onestop.store import database  # noqa: E402
+from onestop.storage.mongo import database  # noqa: E402
 
 KEYS = ("AMQP_URI", "MONGO_URI", "MONGO_DB_PREFIX", "CENTERS", "SMTP_HOST", "SMTP_PORT", "SMS_URL",
         "SMS_TIMEOUT", "SMTP_TIMEOUT", "RETRY_DELAYS", "DELIVERY_LIMIT", "PUBLIC_STATUS_URL", "CHAOS",

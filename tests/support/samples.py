@@ -1,2 +1,2 @@
 """Sample requests built from the catalog, so tests follow the data."""
-from onestop.samples import dossier  # noqa: F401
+from onestop.dev.samples import dossier  # noqa: F401

@@ -22,7 +22,7 @@ class Sinks:
     def start(self) -> "Sinks":
         env = {**os.environ, "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_PORT": str(self.smtp_port),
                "SMTP_SINK_HTTP": f"127.0.0.1:{self.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{self.sms_http}"}
-        for module in ("onestop.devsinks.smtp", "onestop.devsinks.sms"):
+        for module in ("onestop.dev.sinks.smtp", "onestop.dev.sinks.sms"):
             self.procs.append(subprocess.Popen([sys.executable, "-m", module], env=env,
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for port in (self.smtp_http, self.sms_http):

@@ -1,7 +1,7 @@
-"""Staff tokens for tests, signed the way production signs them (onestop.auth)."""
+"""Staff tokens for tests, signed the way production signs them (onestop.web.auth)."""
 from __future__ import annotations
 
-from onestop.auth import TokenIssuer
+from onestop.web.auth import TokenIssuer
 
 SECRET = "onestop-test-secret-" + "s" * 32
 CENTERS = ("hue-vyda", "hue-phuxuan", "hue-thuanhoa", "hue-huongthuy")

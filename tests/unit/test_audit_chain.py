@@ -6,8 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import onestop.contracts  # noqa: F401  (registers every event type)
-from onestop.events import make_event
+from contracts import make_event
 from services.audit.domain import GENESIS, entry_hash
 from services.audit.store import AuditRepository
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from onestop import auth
-from onestop.auth import (
+from onestop.web import auth
+from onestop.web.auth import (
     REASONS, ROLES, Forbidden, Principal, TokenIssuer, Unauthorized, authenticate, mint, require_role, verify,
 )
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from onestop.calendar import WorkingCalendar, parse_hhmm, year_tables
-from onestop.calendars import calendar_for
+from onestop.worktime.days import WorkingCalendar, parse_hhmm, year_tables
+from onestop.worktime.centers import calendar_for
 from onestop.catalog import load_catalog
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -261,7 +261,7 @@ def test_a_centers_calendar_overrides_reach_its_deadlines(tmp_path, raw):
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
-    from onestop.calendars import calendar_for
+    from onestop.worktime.centers import calendar_for
     raw["centers"][1]["calendar"] = {"days_off": ["2026-12-03"], "working_days": ["2026-12-05"]}
     vyda = load_catalog(_write(tmp_path, raw)).centers["hue-vyda"]
     cal = calendar_for(vyda)

@@ -6,8 +6,7 @@ from decimal import Decimal
 from kombu.serialization import dumps, loads
 
 import onestop.messaging  # noqa: F401  (installs the codec)
-from onestop.events import make_event
-import onestop.contracts  # noqa: F401
+from contracts import make_event
 
 
 def test_an_envelope_survives_the_round_trip_and_reads_as_plain_json():

@@ -198,3 +198,11 @@ def test_dockerfile_is_pinned_and_runs_unprivileged():
     assert user and user[-1].split(":")[0] not in ("root", "0"), user
     assert "pip install -r requirements.txt" in text
     assert "pip install --no-deps ." in text
+
+
+def test_the_image_holds_every_package_the_project_installs():
+    # a package left out of the image imports fine here and fails only in the container
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    packages = [p for p in ("contracts", "onestop", "services") if (ROOT / p / "__init__.py").is_file()]
+    missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
+    assert not missing, f"deploy/Dockerfile does not copy {missing}"

@@ -4,10 +4,10 @@ from datetime import datetime
 import orjson
 import pytest
 
-from onestop.deadletter_model import DlqName, audit_event, describe, fresh_headers, parse_queue
-from onestop.deadletters import _mgmt, vhost_of
-from onestop.dlq_cli import detail, one_line, table
-from onestop.events import parse_event
+from onestop.ops.deadletters.letter import DlqName, audit_event, describe, fresh_headers, parse_queue
+from onestop.ops.deadletters.queues import _mgmt, vhost_of
+from onestop.ops.deadletters.command import detail, one_line, table
+from contracts import parse_event
 
 ENVELOPE = {"specversion": "1.0", "id": "6f0c2c1e-1d7a-4a53-9d7e-0f8f3f1f2a11", "type": "dossier.received.v1",
             "source": "onestop/intake/hue-vyda", "time": "2026-02-13T02:00:00.000Z", "subject": "VYDA-260213-0007",

@@ -10,8 +10,8 @@ from email.utils import formatdate, make_msgid
 import pytest
 import requests
 
-from onestop.devsinks import smtp as smtp_sink
-from onestop.devsinks import sms as sms_sink
+from onestop.dev.sinks import smtp as smtp_sink
+from onestop.dev.sinks import sms as sms_sink
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -2,7 +2,7 @@
 import mongomock
 from hypothesis import given, settings, strategies as st
 
-from onestop.embedded import install
+from onestop.storage.embedded import install
 
 install()
 

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from marshmallow import ValidationError
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.config import Settings
-from onestop.events import PRIVATE, PUBLIC, REGISTRY, make_event, parse_event, parse_time, routing_key
-from onestop.http import ApiError, flatten, forbid_operators
+from contracts import PRIVATE, PUBLIC, REGISTRY, make_event, parse_event, routing_key
+from onestop.timestamps import parse_time
+from onestop.web.http import ApiError, flatten, forbid_operators
 from services.intake.schemas import DossierRequestSchema
 from tests.support.samples import dossier
 

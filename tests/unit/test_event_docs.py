@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from marshmallow import ValidationError
 
-from onestop import docsgen
-from onestop.events import PUBLIC, REGISTRY, parse_event
+from onestop.dev import docsgen
+from contracts import PUBLIC, REGISTRY, parse_event
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tools" / "asyncapi"

@@ -1,7 +1,7 @@
 """How routing's lifecycle events read to intake and to the citizen (pure)."""
 from services.intake import progress
 from services.intake.domain import RATING_ALPHABET, new_rating_code, normalize_rating_code, rating_code_hash
-from services.routing.events import TRANSITION_EVENTS
+from contracts.routing import TRANSITION_EVENTS
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from onestop.auth import ROLES as STAFF_ROLES
-from onestop.auth import Forbidden
+from onestop.web.auth import ROLES as STAFF_ROLES
+from onestop.web.auth import Forbidden
 from onestop.errors import InvalidInput
 from services.routing import lifecycle as lc
 from services.routing.lifecycle import (

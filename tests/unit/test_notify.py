@@ -12,10 +12,9 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import DEFAULT_PATH, load_catalog, parse_catalog
 from onestop.errors import PermanentError, TransientError
-from onestop.events import make_event
+from contracts import make_event
 from services.notification.handlers import notify, remember_contact
 from services.notification.store import NotificationRepository
 
@@ -344,7 +343,7 @@ def test_long_vietnamese_subjects_keep_every_space(subject, monkeypatch):
     from email.parser import BytesParser
 
     from onestop.config import Settings
-    from services.notification.providers import SmtpSender
+    from services.notification.channels import SmtpSender
 
     settings = Settings.load({"SMTP_FROM": "Trung tâm Phục vụ hành chính công phường Vỹ Dạ <no-reply@example.vn>"})
     sender, smtp = SmtpSender(settings), _CapturingSmtp()

@@ -1,7 +1,6 @@
 """The outbox relay publishes every pending event once, in turn across centers."""
 from onestop.messaging.outbox import Relay, with_outbox
-from onestop.events import make_event
-import onestop.contracts  # noqa: F401
+from contracts import make_event
 
 
 def an_event(code, center):

@@ -31,10 +31,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import onestop.contracts  # noqa: F401
-from onestop.auth import Principal
+from onestop.web.auth import Principal
 from onestop.catalog import load_catalog
-from onestop.events import iso, make_event
+from contracts import make_event
+from onestop.timestamps import iso
 from services.routing import handlers, queries
 from services.routing.store import RoutingRepository
 

@@ -7,10 +7,10 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
 from onestop.errors import PermanentError
-from onestop.events import make_event, parse_time
+from contracts import make_event
+from onestop.timestamps import parse_time
 from services.intake.domain import DossierCode
 from services.routing.domain import choose_officer
 from services.routing.handlers import route_dossier

@@ -1,5 +1,5 @@
 """The SMS gateway's session reads the environment's proxy settings once, at start-up."""
-from services.notification.providers import _session_for
+from services.notification.channels import _session_for
 
 
 def test_a_proxy_in_the_environment_is_used_and_no_proxy_is_honoured(monkeypatch):

@@ -5,8 +5,8 @@ import email.policy
 
 from hypothesis import given, settings, strategies as st
 
-from onestop.devsinks import smtp
-from services.notification.providers import compose_email
+from onestop.dev.sinks import smtp
+from services.notification.channels import compose_email
 
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=300)
 line_text = st.lists(text, min_size=1, max_size=5).map("\n".join)

@@ -9,9 +9,8 @@ from datetime import datetime, timezone
 import pytest
 from jinja2 import UndefinedError
 
-import onestop.contracts  # noqa: F401  (registers every event type)
 from onestop.catalog import load_catalog
-from onestop.events import make_event
+from contracts import make_event
 from services.intake.domain import DossierCode
 from services.notification.domain import TEMPLATES, Links, compose, message_context, render
 

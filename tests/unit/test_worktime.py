@@ -10,9 +10,9 @@ import holidays
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import onestop.worktime as worktime
-from onestop.calendar import WorkingCalendar
-from onestop.worktime import DEFAULT_PERIODS, DeadlineClock, WorkingHours
+import onestop.worktime.hours as worktime
+from onestop.worktime.days import WorkingCalendar
+from onestop.worktime.hours import DEFAULT_PERIODS, DeadlineClock, WorkingHours
 from zoneinfo import ZoneInfo
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

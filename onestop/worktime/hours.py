@@ -1,6 +1,6 @@
 """Working-TIME deadline clock for Vietnamese public offices (framework-free).
 
-``onestop.calendar.WorkingCalendar`` says which *days* are working days
+``onestop.worktime.days.WorkingCalendar`` says which *days* are working days
 (Mon–Fri, ``holidays.Vietnam`` days off and Tết, make-up Saturdays, config
 overrides, the 15:00 cut-off). This module adds the *hours*: working time is
 the configured office periods (default 07:30–11:30 and 13:30–17:00, per center
@@ -52,7 +52,7 @@ Examples (default hours, ``Asia/Ho_Chi_Minh``)::
 
     >>> from datetime import datetime
     >>> from zoneinfo import ZoneInfo
-    >>> from onestop.calendar import WorkingCalendar
+    >>> from onestop.worktime.days import WorkingCalendar
     >>> vn = ZoneInfo("Asia/Ho_Chi_Minh")
     >>> hours = WorkingHours(WorkingCalendar())
     >>> hours.day_seconds / 3600
@@ -110,7 +110,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Iterable, Sequence
 
-from onestop.calendar import WorkingCalendar, parse_hhmm
+from onestop.worktime.days import WorkingCalendar, parse_hhmm
 
 __all__ = ["DEFAULT_PERIODS", "DEFAULT_DUE_SOON", "WorkingHours", "DeadlineClock"]
 

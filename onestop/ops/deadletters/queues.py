@@ -26,10 +26,10 @@ from amqp import spec
 from amqp.exceptions import AMQPError, NotFound
 from kombu import Connection
 
-from onestop.deadletter_model import NAME, DeadLetter, DlqName, audit_event, describe, fresh_headers, parse_queue
+from onestop.ops.deadletters.letter import NAME, DeadLetter, DlqName, audit_event, describe, fresh_headers, parse_queue
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import EVENTS
-from onestop.operations_events import DEADLETTER_REPLAYED
+from contracts import routing_key
 
 __all__ = ["DeadLetter", "DlqName", "QueueRow", "ReplayReport", "UnknownQueue", "browse", "depth",
            "list_queues", "parse_queue", "purge", "replay"]
@@ -161,7 +161,7 @@ def replay(amqp_uri: str, queue: str, ids=None, actor: str = "unknown") -> Repla
             publisher.publish(letter.envelope, exchange="", routing_key=name.work_queue,
                               headers=fresh_headers(letter, name), message_id=letter.id)
             event = audit_event(letter, name, actor)
-            publisher.publish(event, exchange=EVENTS, routing_key=DEADLETTER_REPLAYED.routing_key(name.center),
+            publisher.publish(event, exchange=EVENTS, routing_key=routing_key(event),
                               message_id=event["id"])
             channel.basic_ack(letter.delivery_tag)
             letter.delivery_tag = None

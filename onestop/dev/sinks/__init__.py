@@ -3,7 +3,7 @@
 They speak the real protocols (SMTP, HTTP+JSON), so the notification service
 is exercised end to end without mocks, and they can be told to fail on demand
 (`POST /api/v1/faults`) for the reliability tests. Each sink runs as a process
-(`python -m onestop.devsinks.smtp|sms`) or in-process from a pytest fixture
+(`python -m onestop.dev.sinks.smtp|sms`) or in-process from a pytest fixture
 (`start(...)`). This module holds what both share: a thread-safe message log
 with an optional JSONL copy, fault state, and a tiny JSON-over-HTTP server.
 """

@@ -1,7 +1,7 @@
-"""Events routing publishes."""
+"""Events routing publishes: the route, the assignment, every step of the dossier's life, the deadline warnings."""
 from marshmallow import RAISE, Schema, fields
 
-from onestop.events import register
+from contracts.envelope import EventType
 
 
 class _Strict(Schema):
@@ -30,10 +30,6 @@ class DossierAssignedV1(_Strict):
     due_at = fields.String(load_default=None, metadata={"description": "the statutory due time (local ISO 8601)"})
 
 
-register("dossier.routed.v1", DossierRoutedV1, "routing",
-         "The dossier went to the competent department of its center.")
-register("dossier.assigned.v1", DossierAssignedV1, "routing",
-         "The dossier was given to the least-loaded officer with the right skill.")
 
 
 # --- the dossier's life after assignment (services/routing/lifecycle.py) --------------------------
@@ -157,9 +153,15 @@ TRANSITION_EVENTS = {
                         "The center leader set a new due date; the citizen gets an apology with the new date."),
 }
 
-for _type, _schema, _summary in TRANSITION_EVENTS.values():
-    register(_type, _schema, "routing", _summary)
-register("dossier.due_soon.v1", DossierDueSoonV1, "routing",
-         "The due time is near (by default 1 working day, then 3 working hours, before it); escalated.")
-register("dossier.overdue.v1", DossierOverdueV1, "routing",
-         "The due time passed before the result was ready; escalated.")
+
+EVENTS = [
+    EventType("dossier.routed.v1", DossierRoutedV1, "routing",
+              "The dossier went to the competent department of its center."),
+    EventType("dossier.assigned.v1", DossierAssignedV1, "routing",
+              "The dossier was given to the least-loaded officer with the right skill."),
+    *(EventType(type_, schema, "routing", summary) for type_, schema, summary in TRANSITION_EVENTS.values()),
+    EventType("dossier.due_soon.v1", DossierDueSoonV1, "routing",
+              "The due time is near (by default 1 working day, then 3 working hours, before it); escalated."),
+    EventType("dossier.overdue.v1", DossierOverdueV1, "routing",
+              "The due time passed before the result was ready; escalated."),
+]

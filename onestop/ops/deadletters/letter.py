@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+import uuid
 from datetime import datetime
 from typing import NamedTuple
 
 import orjson
 
-from onestop.events import iso
+from contracts import make_event
+from contracts.operations import REASONS
+from onestop.timestamps import iso, utcnow
 from onestop.messaging.topology import dlq_queue_name, work_queue_name
-from onestop.operations_events import replayed_event
 
 REPLAYED_FROM = "x-onestop-replayed-from"
 REPLAY_COUNT = "x-onestop-replay-count"
@@ -114,3 +116,22 @@ def audit_event(letter: DeadLetter, queue: DlqName, actor: str, now=None) -> dic
                           replay_count=letter.replay_count + 1, replayed_by=actor,
                           dead_lettered_at=letter.dead_lettered_at,
                           correlation_id=(letter.envelope or {}).get("correlation_id"), now=now)
+
+
+_REPLAY_IDS = uuid.UUID("5b0e6a4c-3f7d-4f0b-9a51-2d8c1e0f7a13")  # namespace of replay event ids
+
+
+def replayed_event(*, service: str, center: str, queue: str, event_id: str, event_type: str, reason: str,
+                   subject: str, replay_count: int, replayed_by: str, dead_lettered_at: str,
+                   correlation_id: str | None = None, now=None) -> dict:
+    """The audit record of one replay. Its id is derived from what was replayed, so
+    publishing it again (a crash before the dead letter was acked) is deduplicated."""
+    audit_id = str(uuid.uuid5(_REPLAY_IDS, f"{queue}|{event_id}|{dead_lettered_at}|{replay_count}"))
+    event = make_event("deadletter.replayed.v1", center=center, subject=subject or "unknown", time=now,
+                       actor={"id": replayed_by, "role": "operator"}, correlation_id=correlation_id or audit_id,
+                       data={"service": service, "center": center, "queue": queue, "event_id": event_id,
+                             "event_type": event_type or "unknown",
+                             "reason": reason if reason in REASONS else "unknown",
+                             "replay_count": replay_count, "replayed_by": replayed_by,
+                             "replayed_at": iso(now or utcnow())})
+    return {**event, "id": audit_id}

@@ -1,7 +1,7 @@
-"""Events intake publishes: the public contract other systems depend on."""
+"""Events intake publishes: the dossier received, the citizen's contact (private), the rating."""
 from marshmallow import RAISE, Schema, fields, validate
 
-from onestop.events import PRIVATE, register
+from contracts.envelope import PRIVATE, EventType
 
 
 class _Strict(Schema):
@@ -47,9 +47,11 @@ class DossierRatedV1(_Strict):
     rated_at = fields.String(required=True, metadata={"description": "UTC ISO 8601"})
 
 
-register("dossier.received.v1", DossierReceivedV1, "intake",
-         "A center accepted a dossier: its code, procedure and appointment date.")
-register("citizen.contact.v1", CitizenContactV1, "intake",
-         "How to reach the citizen about a dossier. Private: notification only.", visibility=PRIVATE)
-register("dossier.rated.v1", DossierRatedV1, "intake",
-         "The citizen rated the service after the result was returned (once per dossier).")
+EVENTS = [
+    EventType("dossier.received.v1", DossierReceivedV1, "intake",
+              "A center accepted a dossier: its code, procedure and appointment date."),
+    EventType("citizen.contact.v1", CitizenContactV1, "intake",
+              "How to reach the citizen about a dossier. Private: notification only.", visibility=PRIVATE),
+    EventType("dossier.rated.v1", DossierRatedV1, "intake",
+              "The citizen rated the service after the result was returned (once per dossier)."),
+]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from onestop.calendar import WorkingCalendar
+from onestop.worktime.days import WorkingCalendar
 
 
 @lru_cache(maxsize=256)

@@ -1,7 +1,7 @@
-"""Events notification publishes."""
+"""Events notification publishes: a message sent, a message that could not be delivered."""
 from marshmallow import RAISE, Schema, fields, validate
 
-from onestop.events import register
+from contracts.envelope import EventType
 
 
 class _Strict(Schema):
@@ -24,7 +24,9 @@ class NotificationFailedV1(NotificationSentV1):
     error = fields.String(required=True)
 
 
-register("notification.sent.v1", NotificationSentV1, "notification",
-         "A message reached the SMTP server or the SMS gateway.")
-register("notification.failed.v1", NotificationFailedV1, "notification",
-         "A message could not be delivered and will not be retried.")
+EVENTS = [
+    EventType("notification.sent.v1", NotificationSentV1, "notification",
+              "A message reached the SMTP server or the SMS gateway."),
+    EventType("notification.failed.v1", NotificationFailedV1, "notification",
+              "A message could not be delivered and will not be retried."),
+]

@@ -21,9 +21,9 @@ import yaml
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 
-from onestop import dlq_cli
+from onestop.ops.deadletters import command as dlq_cli
 from onestop.catalog import load_catalog
-from onestop.deadletters import UnknownQueue
+from onestop.ops.deadletters.queues import UnknownQueue
 
 INTAKE = os.environ.get("INTAKE_URL", "http://127.0.0.1:8001")
 AUDIT = os.environ.get("AUDIT_URL", "http://127.0.0.1:8004")
@@ -57,7 +57,7 @@ def audit_timeline(args) -> int:
 
 def demo_payloads() -> list[dict]:
     catalog = load_catalog()
-    spec = yaml.safe_load((Path(__file__).parent / "data" / "demo.yaml").read_text(encoding="utf-8"))
+    spec = yaml.safe_load((Path(__file__).parents[1] / "data" / "demo.yaml").read_text(encoding="utf-8"))
     payloads = []
     for item in spec["dossiers"]:
         procedure = catalog.procedure(item["procedure_code"])
@@ -105,8 +105,8 @@ def wait_routed(args, code: str, timeout: float = 20) -> str:
 
 def _issuer():
     """The TokenIssuer of JWT_SECRET, or of `make run`'s development secret; None if neither exists."""
-    from onestop.auth import TokenIssuer
-    from onestop.launcher import DEV_SECRET_FILE
+    from onestop.web.auth import TokenIssuer
+    from onestop.dev.launcher import DEV_SECRET_FILE
     if os.environ.get("JWT_SECRET"):
         return TokenIssuer.load({})
     if DEV_SECRET_FILE.exists():
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     timeline.set_defaults(func=audit_timeline)
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
     dlq_cli.add_commands(sub)
-    from onestop.auth import ROLES
+    from onestop.web.auth import ROLES
     tok = sub.add_parser("token", help="mint a staff bearer token for development and scripts")
     tok.add_argument("role", choices=ROLES)
     tok.add_argument("--user", required=True)

@@ -1,6 +1,6 @@
 """Run the whole platform locally as separate processes (what `make run` does).
 
-    python -m onestop.launcher            # sinks + four services, Ctrl-C stops all
+    python -m onestop.dev.launcher            # sinks + four services, Ctrl-C stops all
 
 No Docker: it uses the local RabbitMQ (``AMQP_URI``), MongoDB when ``MONGO_URI``
 is set or else each service's embedded, NOT durable store, a local SMTP sink
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit")
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
 # (role, user, extra arguments) of the sample staff `make run` prints tokens for (catalog ids)
@@ -89,8 +89,8 @@ class Platform:
         bindir = Path(sys.executable).parent
         cmds = {}
         if self.sinks:
-            cmds["smtp-sink"] = ([sys.executable, "-m", "onestop.devsinks.smtp"], {}, self.ports.smtp_http)
-            cmds["sms-sink"] = ([sys.executable, "-m", "onestop.devsinks.sms"], {}, self.ports.sms_http)
+            cmds["smtp-sink"] = ([sys.executable, "-m", "onestop.dev.sinks.smtp"], {}, self.ports.smtp_http)
+            cmds["sms-sink"] = ([sys.executable, "-m", "onestop.dev.sinks.sms"], {}, self.ports.sms_http)
         for name in SERVICES:
             argv = [str(bindir / "nameko"), "run", "--config", str(self.root / "deploy" / "nameko.yaml"),
                     f"services.{name}.service"]

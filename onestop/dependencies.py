@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 
-from onestop.auth import TokenIssuer
+from onestop.web.auth import TokenIssuer
 from onestop.config import Settings
-from onestop.health import BrokerCheck, report
+from onestop.web.health import BrokerCheck, report
 
 
 class SettingsProvider(DependencyProvider):
@@ -41,7 +41,7 @@ class StaffNotConfigured(Exception):
 class StaffAuth(DependencyProvider):
     """Injects ``authenticate(request) -> Principal`` for staff endpoints (401 on a bad token).
 
-    Reads JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY (onestop.auth); without
+    Reads JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY (onestop.web.auth); without
     a secret the service still runs, and its staff endpoints answer 503."""
 
     def setup(self):

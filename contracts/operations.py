@@ -4,13 +4,10 @@ They go to ``onestop.events`` like dossier events, routed ``<type>.<center>``,
 with the dossier code as subject, so the audit service (bound to every public
 event of every center) puts them in the dossier's timeline.
 """
-import uuid
-
 from marshmallow import RAISE, Schema, fields, validate
 
-from onestop.events import iso, make_event, register, utcnow
+from contracts.envelope import EventType
 
-_REPLAY_IDS = uuid.UUID("5b0e6a4c-3f7d-4f0b-9a51-2d8c1e0f7a13")  # namespace of replay event ids
 REASONS = ("permanent", "retries_exhausted", "invalid_event", "delivery_limit", "rejected", "expired",
            "maxlen", "unknown")
 
@@ -40,22 +37,7 @@ class DeadLetterReplayedV1(_Strict):
                                                          "example": "2026-02-13T02:15:00.000Z"})
 
 
-DEADLETTER_REPLAYED = register(
-    "deadletter.replayed.v1", DeadLetterReplayedV1, "operations",
-    "An operator put a dead-lettered event back on its work queue (onestop dlq replay).")
-
-
-def replayed_event(*, service: str, center: str, queue: str, event_id: str, event_type: str, reason: str,
-                   subject: str, replay_count: int, replayed_by: str, dead_lettered_at: str,
-                   correlation_id: str | None = None, now=None) -> dict:
-    """The audit record of one replay. Its id is derived from what was replayed, so
-    publishing it again (a crash before the dead letter was acked) is deduplicated."""
-    audit_id = str(uuid.uuid5(_REPLAY_IDS, f"{queue}|{event_id}|{dead_lettered_at}|{replay_count}"))
-    event = make_event(DEADLETTER_REPLAYED.type, center=center, subject=subject or "unknown", time=now,
-                       actor={"id": replayed_by, "role": "operator"}, correlation_id=correlation_id or audit_id,
-                       data={"service": service, "center": center, "queue": queue, "event_id": event_id,
-                             "event_type": event_type or "unknown",
-                             "reason": reason if reason in REASONS else "unknown",
-                             "replay_count": replay_count, "replayed_by": replayed_by,
-                             "replayed_at": iso(now or utcnow())})
-    return {**event, "id": audit_id}
+EVENTS = [
+    EventType("deadletter.replayed.v1", DeadLetterReplayedV1, "operations",
+              "An operator put a dead-lettered event back on its work queue (onestop dlq replay)."),
+]

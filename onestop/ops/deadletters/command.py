@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from onestop import deadletters as dl
+from onestop.ops.deadletters import queues as dl
 
 AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
 MGMT_URL = "http://guest:guest@127.0.0.1:15672"

@@ -37,7 +37,7 @@ def get_client(mongo_uri: str):
             else:
                 import mongomock
 
-                from onestop.embedded import install
+                from onestop.storage.embedded import install
                 install()
                 print(EMBEDDED_WARNING, file=sys.stderr, flush=True)
                 log.warning("MONGO_URI not set: embedded, non-durable store in use")

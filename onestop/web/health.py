@@ -9,7 +9,7 @@ import time
 
 from kombu import Connection
 
-from onestop.store import ping
+from onestop.storage.mongo import ping
 
 
 class BrokerCheck:

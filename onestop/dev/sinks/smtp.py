@@ -1,6 +1,6 @@
 """A real SMTP server (aiosmtpd) that keeps every message, with an HTTP API.
 
-    python -m onestop.devsinks.smtp
+    python -m onestop.dev.sinks.smtp
 
 Environment (defaults): SMTP_SINK_HOST=127.0.0.1, SMTP_SINK_PORT=1025,
 SMTP_SINK_HTTP=127.0.0.1:8025, SMTP_SINK_FILE= (unset: memory only).

@@ -1,6 +1,6 @@
 """A small SMS gateway over HTTP+JSON that keeps every message it accepts.
 
-    python -m onestop.devsinks.sms
+    python -m onestop.dev.sinks.sms
 
 Environment (defaults): SMS_SINK_HTTP=127.0.0.1:8026, SMS_SINK_TOKEN= (unset:
 no auth), SMS_SINK_FILE= (unset: memory only).

@@ -1,0 +1,1 @@
+"""The operators' tools: the `onestop` command (tokens, audit, dead letters, demo)."""

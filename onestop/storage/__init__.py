@@ -1,0 +1,1 @@
+"""Where the services keep their data: MongoDB, or the embedded store without MONGO_URI."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: JSON bodies and errors, staff tokens, health checks."""

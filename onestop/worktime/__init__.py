@@ -1,0 +1,1 @@
+"""The working-time domain: working days, office hours, statutory deadlines (framework-free)."""
