@@ -1,9 +1,25 @@
-"""Failure classes shared by every service; framework-free.
+"""What can go wrong, said in the domain's words; framework-free, no HTTP status.
 
-A consumer retries a `TransientError` (or any unexpected exception) with
-backoff and dead-letters a `PermanentError` at once: retrying a poison
-message only burns the delivery limit.
+Two families:
+
+- **Domain errors** (``DomainError`` and its kinds): the request or the event
+  cannot be carried out as it is, and trying again will not change that (an
+  unknown center, a wrong proof, an action the dossier's state does not
+  allow). Each names its kind (``error``), says what happened (``message``)
+  and, where a field is to blame, which one and why (``fields``: a list of
+  ``{"field", "reason"}``); ``details`` adds what the caller needs to decide
+  (the current state, the allowed actions, ...). The HTTP edge
+  (``onestop.web.http``) turns each kind into a status code in one table; a
+  consumer (``onestop.messaging.consumer``) dead-letters them at once.
+- **Failures of the moment**: ``TransientError`` is worth retrying later (a
+  provider is down, a prerequisite has not arrived yet); ``PermanentError``
+  is a message no retry can fix (bad data, an unknown reference).
+
+    >>> err = NotFound("No dossier has this code.", fields=[{"field": "code", "reason": "unknown"}])
+    >>> err.body()
+    {'error': 'not_found', 'message': 'No dossier has this code.', 'fields': [{'field': 'code', 'reason': 'unknown'}]}
 """
+from __future__ import annotations
 
 
 class PermanentError(Exception):
@@ -14,13 +30,86 @@ class TransientError(Exception):
     """Worth retrying later (a provider is down, a prerequisite has not arrived yet)."""
 
 
-class InvalidInput(Exception):
-    """Input that is well-formed but refers to things that do not exist or do
-    not fit (an unknown center, a document of another procedure).
+class DomainError(Exception):
+    """A request the domain refuses, deterministically. Subclasses set ``error``."""
 
-    ``problems`` is a list of ``{"field": ..., "reason": ...}``.
+    error = "refused"
+
+    def __init__(self, message: str, *, fields: list[dict] | None = None, error: str | None = None, **details):
+        super().__init__(message)
+        self.message = message
+        self.fields = list(fields or [])
+        self.details = details
+        if error is not None:
+            self.error = error
+
+    def body(self) -> dict:
+        """What a caller reads: the kind, the message, the details, the fields to blame."""
+        body = {"error": self.error, "message": self.message, **self.details}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class InvalidInput(DomainError):
+    """Input that does not fit: missing or malformed fields, or references to things
+    that do not exist (an unknown center, a document of another procedure).
+
+    ``problems`` (the same list as ``fields``) is a list of ``{"field": ..., "reason": ...}``.
     """
 
-    def __init__(self, problems: list[dict]):
-        super().__init__("; ".join(f"{p['field']}: {p['reason']}" for p in problems))
-        self.problems = problems
+    error = "validation_failed"
+
+    def __init__(self, problems: list[dict], message: str = "The request was not accepted.", **kwargs):
+        super().__init__(message, fields=problems, **kwargs)
+
+    @property
+    def problems(self) -> list[dict]:
+        return self.fields
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p['field']}: {p['reason']}" for p in self.fields) or self.message
+
+
+class NotFound(DomainError):
+    """No such thing, or one the caller may not see: the same answer for both."""
+
+    error = "not_found"
+
+
+class Unauthorized(DomainError):
+    """No valid identity was shown. ``reason`` says which check failed."""
+
+    error = "unauthorized"
+
+    def __init__(self, message: str, *, reason: str, **kwargs):
+        super().__init__(message, reason=reason, **kwargs)
+        self.reason = reason
+
+
+class Forbidden(DomainError):
+    """A known caller, or a wrong proof, that does not allow this."""
+
+    error = "forbidden"
+
+
+class Conflict(DomainError):
+    """The thing's current state does not allow this now."""
+
+    error = "conflict"
+
+
+class TooManyRequests(DomainError):
+    """The caller asked too often; ``retry_after`` says in how many seconds it may again."""
+
+    error = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """The platform cannot serve this now (a setting is missing, a dependency is down)."""
+
+    error = "unavailable"
