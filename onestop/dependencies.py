@@ -5,6 +5,7 @@ from nameko.extensions import DependencyProvider
 
 from onestop.web.auth import TokenIssuer
 from onestop.config import Settings
+from onestop.errors import Unavailable
 from onestop.web.health import BrokerCheck, report
 
 
@@ -29,13 +30,13 @@ class Health(DependencyProvider):
         return lambda db, **extra: report(service, self.broker, db, **extra)
 
 
-class StaffNotConfigured(Exception):
-    status = 503
+class StaffNotConfigured(Unavailable):
+    """The service runs without a usable JWT_SECRET, so its staff endpoints are off."""
 
-    def body(self) -> dict:
-        return {"error": "staff_access_not_configured",
-                "message": f"Staff endpoints are off: {self.args[0] if self.args else 'JWT_SECRET is not set'} "
-                           "(JWT_SECRET needs at least 32 bytes)."}
+    error = "staff_access_not_configured"
+
+    def __init__(self, problem: str = "JWT_SECRET is not set"):
+        super().__init__(f"Staff endpoints are off: {problem} (JWT_SECRET needs at least 32 bytes).")
 
 
 class StaffAuth(DependencyProvider):

@@ -6,8 +6,10 @@ This entrypoint instead:
 - consumes one quorum queue per center the worker serves (``CENTERS``), each
   with a delivery limit and a dead-letter exchange, declared at start-up;
 - on success, acks;
-- on a `PermanentError` or a schema error, publishes the message to the
-  center's dead-letter queue with the reason, then acks;
+- on a `PermanentError`, a domain error (`onestop.errors.DomainError`: an
+  invalid input, a refusal, a conflict, ...; all but `Unavailable`, which is
+  about the platform, not the message) or a schema error, publishes the
+  message to the center's dead-letter queue with the reason, then acks;
 - on any other error, republishes it to a delay queue (exponential backoff
   with jitter, ``RETRY_DELAYS``) that feeds back into the work queue, then
   acks; once the delays are used up it is dead-lettered (``retries_exhausted``);
@@ -34,7 +36,7 @@ from nameko.messaging import QueueConsumer
 
 from onestop.catalog import load_catalog
 from onestop.config import Settings
-from onestop.errors import PermanentError
+from onestop.errors import DomainError, PermanentError, Unavailable
 from contracts import parse_envelope, parse_event
 from onestop.timestamps import iso, utcnow
 from onestop.messaging.chaos import Chaos, ChaosError
@@ -117,8 +119,14 @@ class _CenterQueue:
 
 
 def classify(exc: BaseException) -> str | None:
-    """'permanent' for errors retrying cannot fix, None for transient ones."""
-    if isinstance(exc, (PermanentError, ValidationError)):
+    """'permanent' for errors retrying cannot fix, None for transient ones.
+
+    A domain error is deterministic: the same message gets the same refusal on
+    every try. `Unavailable` is the exception: the platform, not the message, is
+    at fault, and it may be back by the next try."""
+    if isinstance(exc, Unavailable):
+        return None
+    if isinstance(exc, (PermanentError, DomainError, ValidationError)):
         return "permanent"
     return None
 

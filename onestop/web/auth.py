@@ -17,9 +17,11 @@ present; ``aud`` must be exactly the configured audience (a single string,
 is no wildcard, so a city-wide auditor's token lists every center. Officers and
 department heads must carry their ``department``.
 
-Failures raise ``Unauthorized`` (HTTP 401, with a ``WWW-Authenticate``
-header value in ``.headers``) whose ``reason`` is one of ``REASONS``; a valid
-principal acting outside its role raises ``Forbidden`` (HTTP 403).
+Failures raise ``Unauthorized`` (an ``onestop.errors.Unauthorized``) whose
+``reason`` is one of ``REASONS``; a valid principal acting outside its role
+raises ``Forbidden`` (an ``onestop.errors.Forbidden``). The HTTP edge
+(``onestop.web.http``) answers them 401, with the ``WWW-Authenticate`` header
+``challenge(reason)`` builds, and 403.
 
 Settings (nameko container config first, then the environment, like
 ``onestop.config``): ``JWT_SECRET`` (required, at least 32 bytes: HS256 with a
@@ -44,9 +46,11 @@ from typing import Iterable
 
 import jwt
 
+from onestop import errors
+
 __all__ = [
     "ALGORITHM", "ROLES", "REASONS", "REQUIRED_CLAIMS", "Principal", "TokenIssuer",
-    "Unauthorized", "Forbidden", "mint", "verify", "bearer_token", "authenticate", "require_role",
+    "Unauthorized", "Forbidden", "challenge", "mint", "verify", "bearer_token", "authenticate", "require_role",
 ]
 
 ALGORITHM = "HS256"
@@ -79,42 +83,27 @@ REASONS = {
 }
 
 
-class Unauthorized(Exception):
-    """No valid identity: HTTP 401. ``reason`` is a key of ``REASONS``."""
-
-    status = 401
-    error = "unauthorized"
+class Unauthorized(errors.Unauthorized):
+    """No valid identity; ``reason`` is a key of ``REASONS``, ``detail`` what was seen."""
 
     def __init__(self, reason: str, detail: str | None = None):
-        self.reason = reason
-        self.message = REASONS.get(reason, reason) + (f" ({detail})" if detail else "")
-        super().__init__(self.message)
-
-    @property
-    def headers(self) -> dict:
-        """The RFC 6750 challenge; a request with no token gets no error code."""
-        if self.reason == "missing":
-            return {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
-        code = "invalid_request" if self.reason == "malformed_header" else "invalid_token"
-        return {"WWW-Authenticate": f'Bearer realm="{REALM}", error="{code}", error_description="{self.reason}"'}
-
-    def body(self) -> dict:
-        return {"error": self.error, "message": self.message, "reason": self.reason}
+        super().__init__(REASONS.get(reason, reason) + (f" ({detail})" if detail else ""), reason=reason)
 
 
-class Forbidden(Exception):
-    """A known principal that may not do this: HTTP 403."""
-
-    status = 403
-    error = "forbidden"
+class Forbidden(errors.Forbidden):
+    """A known principal that may not do this; ``reason`` says why (and is the message)."""
 
     def __init__(self, reason: str):
+        super().__init__(reason, reason=reason)
         self.reason = reason
-        self.message = reason
-        super().__init__(reason)
 
-    def body(self) -> dict:
-        return {"error": self.error, "message": self.message, "reason": self.reason}
+
+def challenge(reason: str) -> dict:
+    """The RFC 6750 ``WWW-Authenticate`` header for a 401; a request with no token gets no error code."""
+    if reason == "missing":
+        return {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
+    code = "invalid_request" if reason == "malformed_header" else "invalid_token"
+    return {"WWW-Authenticate": f'Bearer realm="{REALM}", error="{code}", error_description="{reason}"'}
 
 
 # PyJWT's errors -> our 401 reasons; the first match wins (subclasses before InvalidTokenError).

@@ -1,9 +1,15 @@
-"""JSON over HTTP for the nameko `http` entrypoints: errors, bodies, responses.
+"""JSON over HTTP for the nameko `http` entrypoints: bodies, responses, and the one
+table that turns the domain's errors into status codes.
 
 Every error is JSON and names the field and the reason::
 
     {"error": "validation_failed", "message": "The request was not accepted.",
      "fields": [{"field": "citizen.id_number", "reason": "must be exactly 12 digits"}]}
+
+Services raise the kinds of ``onestop.errors`` (``InvalidInput``, ``NotFound``,
+...), which say what happened; ``STATUS`` here says which status each kind is,
+and ``json_endpoint`` adds the headers HTTP asks for (``WWW-Authenticate`` on
+401, ``Retry-After`` on 429). Anything else is a 500 that tells nothing.
 """
 from __future__ import annotations
 
@@ -15,23 +21,55 @@ import orjson
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from onestop.errors import (
+    Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized, Unavailable,
+)
+from onestop.web.auth import challenge
+
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 JSON = {"Content-Type": "application/json; charset=utf-8"}
+INTERNAL = {"error": "internal_error", "message": "Something went wrong; nothing was half-written."}
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, fields: list | None = None,
-                 headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
-        self.fields, self.headers = fields or [], headers or {}
+class UnsupportedMediaType(DomainError):
+    """The body is not sent as application/json."""
 
-    def body(self) -> dict:
-        body = {"error": self.error, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        return body
+    error = "unsupported_media_type"
+
+
+class PayloadTooLarge(DomainError):
+    """The body is over the size the endpoint reads."""
+
+    error = "payload_too_large"
+
+
+class MalformedJson(DomainError):
+    """The body is not valid JSON."""
+
+    error = "malformed_json"
+
+
+# The only place an error kind becomes a status; subclasses inherit their kind's.
+STATUS = {
+    InvalidInput: 422, NotFound: 404, Unauthorized: 401, Forbidden: 403, Conflict: 409,
+    TooManyRequests: 429, Unavailable: 503,
+    UnsupportedMediaType: 415, PayloadTooLarge: 413, MalformedJson: 400,
+}
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The status of the most specific kind `exc` is (its MRO, nearest first), or None."""
+    return next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), None)
+
+
+def edge_headers(exc: BaseException) -> dict:
+    """What HTTP adds to an error: the RFC 6750 challenge on 401, Retry-After on 429."""
+    if isinstance(exc, Unauthorized):
+        return challenge(exc.reason)
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
 
 
 def _default(value):
@@ -72,50 +110,56 @@ def forbid_operators(value, path: str = "body") -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or key.startswith("$") or "." in key:
-                raise ApiError(422, "validation_failed", "The request was not accepted.",
-                               [{"field": f"{path}.{key}", "reason": "keys starting with '$' or containing '.' are not allowed"}])
+                raise InvalidInput([{"field": f"{path}.{key}",
+                                     "reason": "keys starting with '$' or containing '.' are not allowed"}])
             forbid_operators(item, f"{path}.{key}" if path != "body" else key)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             forbid_operators(item, f"{path}[{index}]")
 
 
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is over {max_bytes} bytes.",
+                           fields=[{"field": "body", "reason": f"at most {max_bytes} bytes"}])
+
+
 def read_json(request, max_bytes: int = MAX_BODY):
-    """The request's JSON body, or an ApiError (415, 413, 400)."""
+    """The request's JSON body, or UnsupportedMediaType, PayloadTooLarge, MalformedJson, InvalidInput."""
     mimetype = (request.mimetype or "").lower()
     if mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.",
-                       [{"field": "Content-Type", "reason": f"got {request.mimetype or 'nothing'}"}])
+        got = request.mimetype or "nothing"
+        raise UnsupportedMediaType("Send the body as application/json.",
+                                   fields=[{"field": "Content-Type", "reason": f"got {got}"}])
     if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "payload_too_large", f"The body is over {max_bytes} bytes.",
-                       [{"field": "body", "reason": f"at most {max_bytes} bytes"}])
+        raise _too_large(max_bytes)
     request.max_content_length = max_bytes
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise ApiError(413, "payload_too_large", f"The body is over {max_bytes} bytes.",
-                       [{"field": "body", "reason": f"at most {max_bytes} bytes"}]) from None
+        raise _too_large(max_bytes) from None
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.",
-                       [{"field": "body", "reason": str(exc)}]) from None
+        raise MalformedJson("The body is not valid JSON.", fields=[{"field": "body", "reason": str(exc)}]) from None
     forbid_operators(body)
     return body
 
 
+def error_response(exc: Exception, where: str = "an endpoint") -> Response:
+    """The answer for an error: its kind's status, body and headers, or a 500 that tells nothing."""
+    status = status_of(exc)
+    if status is not None:
+        return respond(status, exc.body(), edge_headers(exc))
+    log.error("unhandled error in %s", where, exc_info=exc)
+    return respond(500, INTERNAL)
+
+
 def json_endpoint(method):
-    """Turn ApiError (and anything unexpected) into a JSON response."""
+    """Answer every exception of `method` as JSON, through the edge's table."""
     @functools.wraps(method)
     def wrapper(self, request, *args, **kwargs):
         try:
             return method(self, request, *args, **kwargs)
-        except ApiError as exc:
-            return respond(exc.status, exc.body(), exc.headers)
         except Exception as exc:
-            status = getattr(exc, "status", None)  # the domain's own errors: 401, 403, 404, 409, 422, 503
-            if isinstance(status, int) and 400 <= status < 600 and callable(getattr(exc, "body", None)):
-                return respond(status, exc.body(), getattr(exc, "headers", None) or {})
-            log.exception("unhandled error in %s", method.__name__)
-            return respond(500, {"error": "internal_error", "message": "Something went wrong; nothing was half-written."})
+            return error_response(exc, method.__name__)
     return wrapper

@@ -5,7 +5,8 @@ from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
 from onestop.timestamps import iso, utcnow
-from onestop.web.http import ApiError, json_endpoint, respond
+from onestop.errors import NotFound
+from onestop.web.http import json_endpoint, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.dependencies import Health
 from onestop.storage.mongo import MongoStore
@@ -32,8 +33,7 @@ class AuditService:
         """A dossier's timeline: each entry's type, time, actor, hash and previous hash."""
         entries = self.store.timeline(code.strip().upper())
         if not entries:
-            raise ApiError(404, "not_found", "No audit entries for this dossier code.",
-                           [{"field": "code", "reason": "unknown"}])
+            raise NotFound("No audit entries for this dossier code.", fields=[{"field": "code", "reason": "unknown"}])
         return respond(200, {"code": code.upper(), "entries": [
             {**{k: e[k] for k in PUBLIC_FIELDS}, "actor": e["event"]["actor"], "data": e["event"]["data"]}
             for e in entries]})
@@ -45,8 +45,8 @@ class AuditService:
         known = sorted(set(load_catalog().centers) | set(self.store.centers()))
         wanted = request.args.get("center")
         if wanted and wanted not in known:
-            raise ApiError(404, "not_found", "No such center.",
-                           [{"field": "center", "reason": f"unknown; known: {', '.join(known)}"}])
+            raise NotFound("No such center.",
+                           fields=[{"field": "center", "reason": f"unknown; known: {', '.join(known)}"}])
         centers = [wanted] if wanted else self.store.centers()
         verdicts = [self.store.verify(c).to_dict() for c in centers]
         return respond(200, {"ok": all(v["ok"] for v in verdicts), "centers": verdicts})

@@ -12,12 +12,12 @@ import math
 from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
-from onestop.web.http import ApiError
+from onestop.errors import TooManyRequests
 from services.intake.ratelimit import RateLimiter, client_address, parse_rate, parse_trusted
 
 
 class ClientThrottle:
-    """``throttle(request)``: take a token for the request's client, or a 429 ApiError."""
+    """``throttle(request)``: take a token for the request's client, or TooManyRequests."""
 
     def __init__(self, limiter: RateLimiter, trusted: tuple = ()):
         self.limiter, self.trusted = limiter, trusted
@@ -27,11 +27,10 @@ class ClientThrottle:
         allowed, wait = self.limiter.take(client)
         if not allowed:
             seconds = max(1, math.ceil(wait))
-            raise ApiError(429, "rate_limited",
-                           f"Too many requests from this address; try again in {seconds} seconds.",
-                           [{"field": "client", "reason": f"at most {self.limiter.capacity} requests every "
-                                                          f"{self.limiter.period:g} seconds"}],
-                           headers={"Retry-After": str(seconds)})
+            raise TooManyRequests(f"Too many requests from this address; try again in {seconds} seconds.",
+                                  retry_after=seconds,
+                                  fields=[{"field": "client", "reason": f"at most {self.limiter.capacity} requests "
+                                                                        f"every {self.limiter.period:g} seconds"}])
 
 
 class Throttle(DependencyProvider):

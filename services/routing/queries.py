@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
+from onestop.errors import InvalidInput
 from onestop.web.auth import Forbidden
-from onestop.web.http import ApiError
+from onestop.worktime.centers import hours_for
 from services.routing import cases, lifecycle
 
 QUEUE_ROLES = ("officer", "department_head", "counter_staff", "center_leader", "auditor")
@@ -15,8 +16,8 @@ MAX_LIMIT = 200
 MAX_REPORT_DAYS = 366
 
 
-def _invalid(field: str, reason: str) -> ApiError:
-    return ApiError(422, "validation_failed", "The request was not accepted.", [{"field": field, "reason": reason}])
+def _invalid(field: str, reason: str) -> InvalidInput:
+    return InvalidInput([{"field": field, "reason": reason}])
 
 
 def _center(principal, args, catalog) -> str:
@@ -107,7 +108,7 @@ def report_scope(principal, args, catalog, today: date | None = None) -> ReportS
         raise Forbidden(f"role {principal.role} may not read reports")
     center_id = _center(principal, args, catalog)
     center = catalog.centers[center_id]
-    hours = cases.hours_for(center)
+    hours = hours_for(center)
     today = today or datetime.now(hours.tz).date()
     start, end = _date(args, "from", today.replace(day=1)), _date(args, "to", today)
     if end < start:
@@ -156,7 +157,7 @@ def report(docs: list, scope: ReportScope, catalog, now: datetime) -> dict:
     dossiers that needed a supplement, and the average rating (1-5).
     """
     center = catalog.centers[scope.center]
-    day_seconds = cases.hours_for(center).day_seconds
+    day_seconds = hours_for(center).day_seconds
     now = now.astimezone(timezone.utc)
     by_department, by_officer = {}, {}
     for d in docs:

@@ -7,7 +7,8 @@ from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
 from onestop.timestamps import utcnow
-from onestop.web.http import ApiError, json_endpoint, read_json, respond
+from onestop.errors import InvalidInput
+from onestop.web.http import json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.dependencies import Health, SettingsProvider, StaffAuth
@@ -77,8 +78,7 @@ class RoutingService:
         principal = self.staff(request)
         body = read_json(request) if request.get_data(cache=True).strip() else {}
         if not isinstance(body, dict):
-            raise ApiError(422, "validation_failed", "The action was not accepted.",
-                           [{"field": "body", "reason": "must be a JSON object"}])
+            raise InvalidInput([{"field": "body", "reason": "must be a JSON object"}], "The action was not accepted.")
         view = handlers.act(code, action, principal, body, catalog=load_catalog(), repo=self.store, now=utcnow(),
                             due_soon=self.settings.due_soon)
         return respond(200, view)

@@ -7,6 +7,8 @@ import requests
 from kombu import Connection
 
 from contracts import make_event
+from onestop.errors import InvalidInput, Unavailable
+from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import with_outbox
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS
@@ -94,6 +96,55 @@ def test_a_poison_event_is_dead_lettered_with_its_reason(services, config):
     assert headers["x-onestop-reason"] == "permanent"
     assert "9.999999" in headers["x-onestop-error"]
     assert body["id"] == event["id"]
+
+
+class Refuser:
+    """A subscriber whose handler fails every event with ``Refuser.error``, and counts its tries."""
+
+    name = "refuser"
+    error: Exception | None = None
+    tries: list = []
+
+    @reliable_handler(("public", "dossier.received.v1"))
+    def on_received(self, event):
+        Refuser.tries.append(event["id"])
+        raise Refuser.error
+
+
+@pytest.fixture
+def refuser(services):
+    def start(error: Exception):
+        Refuser.error, Refuser.tries = error, []
+        return services.start(Refuser)
+    return start
+
+
+def test_a_domain_error_is_dead_lettered_at_once_with_its_reason(refuser, config):
+    """The same event would be refused the same way on every try: one try, no delay queue."""
+    refuser(InvalidInput([{"field": "data.procedure_code", "reason": "not a procedure of this center"}],
+                         "The event was not accepted."))
+    event = received_event(code="VYDA-260213-0047")
+    publish(config["AMQP_URI"], event)
+    dlq = "onestop.refuser.hue-vyda.dlq"
+    until(lambda: queue_depth(config["AMQP_URI"], dlq) == 1, 15, 0.1, "the dead letter")
+    [(headers, body)] = drain(config["AMQP_URI"], dlq)
+    assert headers["x-onestop-reason"] == "permanent" and body["id"] == event["id"]
+    error = headers["x-onestop-error"]
+    assert error.startswith("InvalidInput(") and "The event was not accepted." in error
+    assert "x-onestop-attempt" not in headers and headers["x-onestop-history"] == []  # never retried
+    assert Refuser.tries == [event["id"]]
+
+
+def test_an_unavailable_platform_is_retried_like_any_outage(refuser, config):
+    """Unavailable is about the platform, not the message: retried with backoff, then dead-lettered."""
+    refuser(Unavailable("The catalog is not loaded."))
+    event = received_event(code="VYDA-260213-0048")
+    publish(config["AMQP_URI"], event)
+    dlq = "onestop.refuser.hue-vyda.dlq"
+    until(lambda: queue_depth(config["AMQP_URI"], dlq) == 1, 20, 0.1, "the dead letter")
+    [(headers, _body)] = drain(config["AMQP_URI"], dlq)
+    assert headers["x-onestop-reason"] == "retries_exhausted" and "Unavailable(" in headers["x-onestop-error"]
+    assert len(headers["x-onestop-history"]) == 4 and Refuser.tries == [event["id"]] * 4
 
 
 def test_a_failing_handler_retries_with_backoff_then_dead_letters(services, config):

@@ -11,8 +11,9 @@ from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
 from onestop.config import Settings
-from onestop.errors import TransientError
+from onestop.errors import Conflict, TransientError
 from onestop.timestamps import utcnow
+from onestop.web.http import status_of
 from services.intake import handlers
 from services.intake.domain import RATING_ALPHABET
 from services.intake.ratelimit import RateLimiter, parse_rate, parse_trusted
@@ -319,9 +320,9 @@ def test_two_concurrent_ratings_cannot_both_win(intake, repo):
     code, rating_code = returned_dossier(intake, repo)
     stale = repo.get(code)  # both requests read the dossier before either wrote
     handlers.rate_dossier(stale, {"rating_code": rating_code, "score": 4}, repo=repo, now=utcnow())
-    with pytest.raises(handlers.Refused) as lost:
+    with pytest.raises(Conflict) as lost:
         handlers.rate_dossier(stale, {"rating_code": rating_code, "score": 1}, repo=repo, now=utcnow())
-    assert lost.value.status == 409 and lost.value.error == "already_rated"
+    assert status_of(lost.value) == 409 and lost.value.error == "already_rated"
     assert repo.dossiers.find_one({"_id": code})["rating"]["score"] == 4 and rated_event_count(repo, code) == 1
 
 

@@ -11,7 +11,8 @@ from marshmallow import ValidationError
 from onestop.config import Settings
 from contracts import PRIVATE, PUBLIC, REGISTRY, make_event, parse_event, routing_key
 from onestop.timestamps import parse_time
-from onestop.web.http import ApiError, flatten, forbid_operators
+from onestop.errors import InvalidInput
+from onestop.web.http import flatten, forbid_operators, status_of
 from services.intake.schemas import DossierRequestSchema
 from tests.support.samples import dossier
 
@@ -197,9 +198,9 @@ def test_flatten_keeps_every_reason_of_a_field():
 
 
 def refused_field(body):
-    with pytest.raises(ApiError) as error:
+    with pytest.raises(InvalidInput) as error:
         forbid_operators(body)
-    assert error.value.status == 422 and error.value.error == "validation_failed"
+    assert status_of(error.value) == 422 and error.value.error == "validation_failed"
     (problem,) = error.value.fields
     return problem["field"]
 
