@@ -133,6 +133,10 @@ class Registry(Mapping):
             schema = self._schemas[event_type.schema] = event_type.schema()
         return schema
 
+    def data_fields(self, type_: str) -> tuple[str, ...]:
+        """The names of the fields a type's data carries (a producer fills each one by name)."""
+        return tuple(self.schema(self._types[type_]).fields)
+
     def make_event(self, type_: str, *, center: str, subject: str, data: dict, actor: dict,
                    correlation_id: str | None = None, time: datetime | None = None) -> dict:
         """Build and validate an envelope; the data is checked against its schema.

@@ -2,6 +2,7 @@
 from marshmallow import RAISE, Schema, fields
 
 from contracts.envelope import EventType
+from contracts.lifecycle import LIFECYCLE, Lifecycle
 
 
 class _Strict(Schema):
@@ -30,12 +31,11 @@ class DossierAssignedV1(_Strict):
     due_at = fields.String(load_default=None, metadata={"description": "the statutory due time (local ISO 8601)"})
 
 
+# --- the dossier's life after assignment (contracts/lifecycle.py) ---------------------------------
 
-
-# --- the dossier's life after assignment (services/routing/lifecycle.py) --------------------------
-
-class _TransitionV1(_Strict):
-    """What every lifecycle event carries: one transition of the state machine."""
+class TransitionV1(_Strict):
+    """What every lifecycle event carries: one transition of the state machine (the whole data of
+    an action whose event has no schema of its own in ``SCHEMAS``)."""
 
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
     seq = fields.Integer(required=True, metadata={
@@ -54,11 +54,7 @@ class _TransitionV1(_Strict):
         "description": "the date the citizen is told to come back (YYYY-MM-DD)"})
 
 
-class DossierWorkStartedV1(_TransitionV1):
-    pass
-
-
-class DossierSupplementRequestedV1(_TransitionV1):
+class DossierSupplementRequestedV1(TransitionV1):
     documents = fields.List(fields.String(), required=True, metadata={
         "description": "every missing or incomplete paper, listed once and completely",
         "example": ["Bản sao Giấy chứng sinh"]})
@@ -66,46 +62,26 @@ class DossierSupplementRequestedV1(_TransitionV1):
         "description": "working seconds left on the clock, kept until the supplement arrives"})
 
 
-class DossierSupplementReceivedV1(_TransitionV1):
-    pass
-
-
-class DossierApprovedV1(_TransitionV1):
-    pass
-
-
-class DossierRejectedV1(_TransitionV1):
-    pass
-
-
-class DossierResultReadyV1(_TransitionV1):
+class DossierResultReadyV1(TransitionV1):
     decision = fields.String(required=True, metadata={"description": "approved or rejected"})
     collect_at = fields.String(required=True, metadata={
         "description": "where the citizen collects the result (the center's name)"})
 
 
-class DossierReturnedV1(_TransitionV1):
+class DossierReturnedV1(TransitionV1):
     on_time = fields.Boolean(required=True, metadata={
         "description": "the result was ready before the due time"})
 
 
-class DossierWithdrawnV1(_TransitionV1):
-    pass
-
-
-class DossierTransferredV1(_TransitionV1):
+class DossierTransferredV1(TransitionV1):
     from_department = fields.String(required=True)
 
 
-class DossierSentBackV1(_TransitionV1):
-    pass
-
-
-class DossierReassignedV1(_TransitionV1):
+class DossierReassignedV1(TransitionV1):
     from_officer = fields.String(allow_none=True, load_default=None)
 
 
-class DossierDeadlineExtendedV1(_TransitionV1):
+class DossierDeadlineExtendedV1(TransitionV1):
     previous_due_at = fields.String(required=True)
     previous_appointment_date = fields.String(required=True)
 
@@ -130,36 +106,26 @@ class DossierOverdueV1(_DeadlineV1):
     pass
 
 
-# action -> (event type, schema, summary)
-TRANSITION_EVENTS = {
-    "start": ("dossier.work_started.v1", DossierWorkStartedV1, "An officer started work on the dossier."),
-    "request_supplement": ("dossier.supplement_requested.v1", DossierSupplementRequestedV1,
-                           "The department asked the citizen, once and completely, for missing papers; "
-                           "the deadline clock stops."),
-    "receive_supplement": ("dossier.supplement_received.v1", DossierSupplementReceivedV1,
-                           "The missing papers arrived; the deadline clock runs again with the time that was left."),
-    "approve": ("dossier.approved.v1", DossierApprovedV1, "The dossier was approved."),
-    "reject": ("dossier.rejected.v1", DossierRejectedV1, "The dossier was rejected, with the reason."),
-    "mark_result_ready": ("dossier.result_ready.v1", DossierResultReadyV1,
-                          "The result waits at the center for the citizen."),
-    "return_result": ("dossier.returned.v1", DossierReturnedV1,
-                      "The result was handed back to the citizen; the dossier is closed."),
-    "withdraw": ("dossier.withdrawn.v1", DossierWithdrawnV1, "The citizen withdrew the dossier; it is closed."),
-    "transfer": ("dossier.transferred.v1", DossierTransferredV1, "The dossier moved to another department."),
-    "send_back": ("dossier.sent_back.v1", DossierSentBackV1, "The dossier went back to intake to be routed again."),
-    "reassign": ("dossier.reassigned.v1", DossierReassignedV1,
-                 "The department head gave the dossier to another officer."),
-    "extend_deadline": ("dossier.deadline_extended.v1", DossierDeadlineExtendedV1,
-                        "The center leader set a new due date; the citizen gets an apology with the new date."),
+# The event types whose data goes beyond the transition; every other action's event is a TransitionV1.
+SCHEMAS = {
+    "dossier.routed.v1": DossierRoutedV1,
+    "dossier.assigned.v1": DossierAssignedV1,
+    "dossier.supplement_requested.v1": DossierSupplementRequestedV1,
+    "dossier.result_ready.v1": DossierResultReadyV1,
+    "dossier.returned.v1": DossierReturnedV1,
+    "dossier.transferred.v1": DossierTransferredV1,
+    "dossier.reassigned.v1": DossierReassignedV1,
+    "dossier.deadline_extended.v1": DossierDeadlineExtendedV1,
 }
 
 
+def action_events(lifecycle: Lifecycle = LIFECYCLE) -> list[EventType]:
+    """One event type per action of the lifecycle, in its order, with the action's summary."""
+    return [EventType(a.event, SCHEMAS.get(a.event, TransitionV1), "routing", a.summary) for a in lifecycle.actions]
+
+
 EVENTS = [
-    EventType("dossier.routed.v1", DossierRoutedV1, "routing",
-              "The dossier went to the competent department of its center."),
-    EventType("dossier.assigned.v1", DossierAssignedV1, "routing",
-              "The dossier was given to the least-loaded officer with the right skill."),
-    *(EventType(type_, schema, "routing", summary) for type_, schema, summary in TRANSITION_EVENTS.values()),
+    *action_events(),
     EventType("dossier.due_soon.v1", DossierDueSoonV1, "routing",
               "The due time is near (by default 1 working day, then 3 working hours, before it); escalated."),
     EventType("dossier.overdue.v1", DossierOverdueV1, "routing",

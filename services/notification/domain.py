@@ -19,31 +19,17 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from contracts.lifecycle import LIFECYCLE
 from onestop.timestamps import parse_time
 
 TEMPLATES = Path(__file__).parent / "templates"
-# Which citizen-facing message each event triggers.
-TEMPLATE_FOR = {
-    "dossier.received.v1": "receipt",
-    "dossier.supplement_requested.v1": "supplement_requested",
-    "dossier.supplement_received.v1": "supplement_received",
-    "dossier.result_ready.v1": "result_ready",
-    "dossier.deadline_extended.v1": "apology",
-    "dossier.withdrawn.v1": "withdrawn",
-    "dossier.returned.v1": "rating_invite",
-}
+# The citizen's message for each event: the receipt, then what the lifecycle table says of each action.
+TEMPLATE_FOR = {"dossier.received.v1": "receipt",
+                **{a.event: a.message for a in LIFECYCLE.actions if a.message}}
 # Which staff escalation each deadline event triggers (no citizen contact needed).
 ESCALATION_FOR = {"dossier.due_soon.v1": "escalation_due_soon", "dossier.overdue.v1": "escalation_overdue"}
 SUBSCRIBED = (*TEMPLATE_FOR, *ESCALATION_FOR)
 STAFF_LANGUAGE = "vi"
-
-# Lifecycle states (services/routing/lifecycle.py) as staff read them.
-STATE_NAMES_VI = {
-    "received": "Mới tiếp nhận", "routed": "Đã chuyển phòng chuyên môn", "assigned": "Đã phân công, chưa xử lý",
-    "in_progress": "Đang xử lý", "supplement_requested": "Chờ bổ sung giấy tờ",
-    "supplemented": "Đã bổ sung giấy tờ, chờ xử lý tiếp", "approved": "Đã phê duyệt, chưa có kết quả",
-    "rejected": "Không giải quyết, chưa trả văn bản",
-}
 _POINT_UNITS_VI = {"d": "ngày làm việc", "h": "giờ làm việc", "m": "phút làm việc"}
 _CODE_DAY = re.compile(r"^[A-Z]+-(\d{6})-\d{4}$")
 
@@ -194,9 +180,14 @@ def _escalation(*, data, local, center, recipient, **_) -> dict:
     else:
         role_title = f"Lãnh đạo {local.name(department)}"
     return {"due_at": local.time(data["due_at"]), "point": _point_vi(data.get("point")),
-            "state_name": STATE_NAMES_VI.get(data["state"], data["state"]), "role_title": role_title,
+            "state_name": _staff_state_name(data["state"]), "role_title": role_title,
             "department_name": local.name(department) if department else "Chưa chuyển phòng chuyên môn",
             "officer_name": officer.name if officer else (officer_id or "Chưa phân công")}
+
+
+def _staff_state_name(state: str) -> str:
+    known = LIFECYCLE.state.get(state)
+    return known.staff if known and known.staff else state
 
 
 def _point_vi(point: str | None) -> str | None:

@@ -32,49 +32,38 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
-from functools import lru_cache
+from typing import Any, NamedTuple
 
-from onestop.worktime.centers import calendar_for
+from contracts import REGISTRY, make_event
+from contracts import lifecycle as table
+from onestop import errors
 from onestop.errors import PermanentError
-from contracts import make_event
-from onestop.timestamps import as_utc, iso
+from onestop.timestamps import as_utc, iso, parse_time
+from onestop.worktime.centers import hours_for
+from onestop.worktime.deadline import statutory_deadline
 from onestop.worktime.hours import DEFAULT_DUE_SOON, DeadlineClock, WorkingHours
 from services.routing import lifecycle
 from services.routing.domain import choose_officer
-from contracts.routing import TRANSITION_EVENTS
 
 SYSTEM = {"id": "routing", "role": "system"}
 ESCALATE_TO = ["department_head", "center_leader"]
 WORKLOAD_STATES = ("assigned", "in_progress", "supplement_requested", "supplemented", "approved", "rejected")
-CLOCK_STOPPED = ("supplement_requested",)
 NO_DEADLINE = ("result_ready", "returned", "withdrawn")  # the center has answered (or the citizen left)
 FIELDS = ("reason", "documents", "officer", "department", "due")
 
 
-class NotFound(Exception):
+class NotFound(errors.NotFound):
     """No such dossier, or one the caller may not see (the same answer for both)."""
 
-    status = 404
-    error = "not_found"
-
     def __init__(self, code: str):
-        super().__init__(f"no dossier {code}")
-        self.message = "No dossier has this code."
-
-    def body(self) -> dict:
-        return {"error": self.error, "message": self.message}
+        super().__init__("No dossier has this code.")
+        self.code = code
 
 
 class ChangedMeanwhile(lifecycle.Conflict):
     """Someone changed the case between our read and our write; the caller retries."""
 
     error = "changed_meanwhile"
-
-
-@lru_cache(maxsize=256)
-def hours_for(center) -> WorkingHours:
-    """The center's working hours on its working-day calendar."""
-    return WorkingHours(calendar_for(center), center.office_hours or None)
 
 
 @dataclass
@@ -172,16 +161,16 @@ def open_case(event: dict, *, center, procedure, loads: dict, now: datetime,
     officer = choose_officer(center.officers_for(procedure), loads)
     if officer is None:
         raise PermanentError(f"no officer of {center.id}/{department.id} can handle {procedure.code}")
-    hours = hours_for(center)
-    received_at = datetime.fromisoformat(data["received_at"].replace("Z", "+00:00"))
-    clock = DeadlineClock.start(hours, received_at, data["working_days"], procedure.cutoff_applies)
+    received_at = parse_time(data["received_at"])
+    deadline = statutory_deadline(center, procedure, received_at)  # the date intake gave the citizen
+    clock = deadline.clock()
     life = lifecycle.DossierLife()
     life, routed = life.apply("route", SYSTEM, at=now, department=department.id)
     life, assigned = life.apply("assign", SYSTEM, at=now, officer=officer.id)
     case = {
         "_id": data["code"], "center": center.id, "procedure_code": procedure.code,
         "received_event_id": event["id"], "received_at": received_at, "routed_at": now,
-        "working_days": data["working_days"], "paused_s": 0.0, "fired": [], "history": [routed, assigned],
+        "working_days": deadline.working_days, "paused_s": 0.0, "fired": [], "history": [routed, assigned],
         "seq": 2, "version": 0,
     }
     case.update(_derived(life, clock, case, due_soon, now))
@@ -230,98 +219,180 @@ def act(case: dict, action: str, principal, body: dict, *, center, procedure, no
         correlation_id: str | None = None, due_soon=DEFAULT_DUE_SOON) -> Change:
     """Check and apply one staff action; the caller writes ``Change`` conditionally.
 
-    Raises lifecycle errors (404 unknown action, 403, 409, 422) or NotFound.
+    What the action does is the table's (``contracts.lifecycle``): its clock
+    and case effects (``EFFECTS``), and its event, filled field by field
+    (``DATA``). Raises lifecycle errors (unknown action, forbidden, conflict,
+    invalid details) or NotFound.
     """
     if not visible_to(case, principal):
         raise NotFound(case["_id"] if case else "")
+    _check_body(body)
+    hours = hours_for(center)
+    life, clock = life_of(case), clock_of(case, hours)
+    details = {k: v for k, v in body.items() if k != "reason" and v is not None}
+    _check_references(action, details, center, procedure, hours, clock, life)
+    new_life, rec = life.apply(action, actor_of(principal), reason=body.get("reason"), at=now, **details,
+                               **_rule_inputs(action, case, hours, procedure, now))
+    step = Step(case, rec, clock_of(case, hours), hours, procedure, now)  # the clock the effects move
+    changes = _effects(lifecycle.ACTIONS[action], step)
+    new_life, records = _assigned_on_arrival(new_life, [rec], center, procedure, case, now)
+    changes.update(_derived(new_life, step.clock, case, due_soon, now))
+    changes["seq"] = _numbered(records, int(case.get("seq") or 0))
+    events = [_transition_event(r, case, changes, center, procedure, correlation_id, now) for r in records]
+    return Change(case["_id"], int(case.get("version") or 0), changes, records, events)
+
+
+def _check_body(body: dict) -> None:
     unknown = [k for k in body if k not in FIELDS]
     if unknown:
         raise lifecycle.InvalidDetails([{"field": k, "reason": f"not a field of any action; fields: {', '.join(FIELDS)}"}
                                         for k in unknown])
-    hours = hours_for(center)
-    life, clock = life_of(case), clock_of(case, hours)
-    details = {k: v for k, v in body.items() if k != "reason" and v is not None}
-    _check_references(action, details, case, center, procedure, hours, clock, life)
-    extra = {}
-    if action == "request_supplement":
-        cal = hours.calendar
-        received = as_utc(case["received_at"])
-        extra["working_days_since_receipt"] = cal.working_days_between(
-            cal.start_day(received, procedure.cutoff_applies), hours.local(now).date())
-    actor = actor_of(principal)
-    new_life, rec = life.apply(action, actor, reason=body.get("reason"), at=now, **details, **extra)
-    records, changes = [rec], {}
-    fresh = clock_of(case, hours)  # the clock after the action
-    if action == "request_supplement":
-        fresh.pause(now)
-        changes["supplement"] = {"requested_at": iso(now), "documents": rec["documents"], "reason": rec["reason"],
-                                 "remaining_working_s": fresh.remaining_s}
-    elif action == "receive_supplement":
-        changes["paused_s"] = float(case.get("paused_s") or 0) + hours.between(fresh.paused_at, now)
-        fresh.resume(now)
-        changes["supplement"] = {**(case.get("supplement") or {}), "received_at": iso(now)}
-    elif action == "extend_deadline":
-        fresh.extend(hours.periods_on(date.fromisoformat(rec["due"]))[-1][1])
-    elif action in ("approve", "reject"):
-        changes["decision"] = rec["to"]
-        changes["decided_at"] = now
-    elif action == "mark_result_ready":
-        on_time = fresh.remaining(now) >= 0
-        start = hours.count_start(as_utc(case["received_at"]), procedure.cutoff_applies)
-        changes.update(result_ready_at=now, on_time=on_time,
-                       processing_s=max(0.0, hours.between(start, now) - float(case.get("paused_s") or 0)))
-    elif action in ("return_result", "withdraw"):
-        changes["closed_at"] = now
-        if action == "return_result":
-            changes["returned_at"] = now
-    if action in ("transfer", "route") and new_life.state == "routed":
-        officer = _auto_officer(new_life.department, center, procedure, case)
-        if officer is not None:  # the new department's least-loaded officer, as at intake
-            new_life, assigned = new_life.apply("assign", SYSTEM, at=now, officer=officer)
-            records.append(assigned)
-    changes.update(_derived(new_life, fresh, case, due_soon, now))
-    seq = int(case.get("seq") or 0)
-    events = []
+
+
+def _rule_inputs(action: str, case: dict, hours: WorkingHours, procedure, now: datetime) -> dict:
+    """What the action's decree rules need from the case: the working days since receipt."""
+    spec = lifecycle.ACTIONS.get(action)
+    if spec is None or table.SUPPLEMENT_WINDOW not in spec.rules:
+        return {}
+    cal = hours.calendar
+    received = cal.start_day(as_utc(case["received_at"]), procedure.cutoff_applies)
+    return {"working_days_since_receipt": cal.working_days_between(received, hours.local(now).date())}
+
+
+def _assigned_on_arrival(life: lifecycle.DossierLife, records: list, center, procedure, case: dict,
+                         now: datetime) -> tuple[lifecycle.DossierLife, list]:
+    """A dossier that arrives in a department (routed) goes to its least-loaded officer, as at intake."""
+    officer = _auto_officer(life.department, center, procedure, case) if life.state == "routed" else None
+    if officer is None:  # not routed, or nobody there can handle it: the department head assigns
+        return life, records
+    life, assigned = life.apply("assign", SYSTEM, at=now, officer=officer)
+    return life, records + [assigned]
+
+
+def _numbered(records: list, seq: int) -> int:
+    """Number the records on from the case's ``seq``; the last number."""
     for rec in records:
         seq += 1
         rec["seq"] = seq
-        events.append(_transition_event(rec, case, changes, center, procedure, correlation_id, now))
-    changes["seq"] = seq
-    return Change(case["_id"], int(case.get("version") or 0), changes, records, events)
+    return seq
 
 
-def _check_references(action, details, case, center, procedure, hours, clock, life):
-    """The fields that name things must name real ones (422)."""
+# --- what an action does to the case: the table's clock and case effects ---------
+
+@dataclass
+class Step:
+    """One action being applied: what its effects read, and the clock they move."""
+
+    case: dict
+    rec: dict
+    clock: DeadlineClock
+    hours: WorkingHours
+    procedure: Any
+    now: datetime
+
+
+def _effects(spec: lifecycle.Action, step: Step) -> dict:
+    """The case fields the action's effects set: the clock's first, then the case's."""
+    changes = {}
+    for name in ((spec.clock,) if spec.clock else ()) + spec.case:
+        changes.update(EFFECTS[name](step))
+    return changes
+
+
+def _pause(step: Step) -> dict:
+    step.clock.pause(step.now)
+    return {}
+
+
+def _resume(step: Step) -> dict:
+    waited = step.hours.between(step.clock.paused_at, step.now)
+    step.clock.resume(step.now)
+    return {"paused_s": float(step.case.get("paused_s") or 0) + waited}
+
+
+def _extend(step: Step) -> dict:
+    step.clock.extend(step.hours.periods_on(date.fromisoformat(step.rec["due"]))[-1][1])  # the new day's close
+    return {}
+
+
+def _supplement_requested(step: Step) -> dict:
+    return {"supplement": {"requested_at": iso(step.now), "documents": step.rec["documents"],
+                           "reason": step.rec["reason"], "remaining_working_s": step.clock.remaining_s}}
+
+
+def _supplement_received(step: Step) -> dict:
+    return {"supplement": {**(step.case.get("supplement") or {}), "received_at": iso(step.now)}}
+
+
+def _decision(step: Step) -> dict:
+    return {"decision": step.rec["to"], "decided_at": step.now}
+
+
+def _result(step: Step) -> dict:
+    """When the result was ready, whether on time, and the working time it took (pauses left out)."""
+    start = step.hours.count_start(as_utc(step.case["received_at"]), step.procedure.cutoff_applies)
+    worked = step.hours.between(start, step.now) - float(step.case.get("paused_s") or 0)
+    return {"result_ready_at": step.now, "on_time": step.clock.remaining(step.now) >= 0,
+            "processing_s": max(0.0, worked)}
+
+
+EFFECTS = {
+    table.PAUSE: _pause, table.RESUME: _resume, table.EXTEND: _extend,
+    table.SUPPLEMENT_REQUESTED: _supplement_requested, table.SUPPLEMENT_RECEIVED: _supplement_received,
+    table.DECISION: _decision, table.RESULT: _result,
+    table.CLOSED: lambda step: {"closed_at": step.now},
+    table.RETURNED: lambda step: {"returned_at": step.now},
+}
+
+
+# --- the fields that name things must name real ones ----------------------------
+
+def _check_references(action, details, center, procedure, hours, clock, life) -> None:
+    """InvalidDetails for a department, officer or due date the center does not have."""
     problems = []
     if "department" in details:
-        try:
-            dept = center.department(details["department"])
-            if procedure.field not in dept.fields:
-                problems.append({"field": "department",
-                                 "reason": f"{dept.id} does not handle {procedure.field} procedures"})
-        except KeyError:
-            problems.append({"field": "department", "reason": f"no department {details['department']!r} in {center.id}; "
-                             f"departments: {', '.join(d.id for d in center.departments)}"})
+        problems += _department_problems(details["department"], center, procedure)
     if "officer" in details:
-        officer = next((o for o in center.officers if o.id == details["officer"]), None)
-        if officer is None:
-            problems.append({"field": "officer", "reason": f"no officer {details['officer']!r} in {center.id}"})
-        elif officer.department != life.department or not officer.can_handle(procedure):
-            problems.append({"field": "officer", "reason": f"{officer.id} is not an officer of {life.department} "
-                                                            f"who handles {procedure.field}"})
-    if action == "extend_deadline" and "due" in details:
-        try:
-            new_day = date.fromisoformat(str(details["due"]))
-        except ValueError:
-            new_day = None  # the lifecycle names the format problem
-        if new_day is not None:
-            current = clock.due_at.date()
-            if not hours.calendar.is_working_day(new_day):
-                problems.append({"field": "due", "reason": f"{new_day} is not a working day of {center.id}"})
-            elif new_day <= current:
-                problems.append({"field": "due", "reason": f"the new date must be after the current one ({current})"})
+        problems += _officer_problems(details["officer"], center, procedure, life)
+    spec = lifecycle.ACTIONS.get(action)
+    if "due" in details and spec is not None and "due" in spec.needs:  # else the lifecycle refuses the field
+        problems += _due_problems(details["due"], center, hours, clock)
     if problems:
         raise lifecycle.InvalidDetails(problems)
+
+
+def _department_problems(dept_id, center, procedure) -> list[dict]:
+    try:
+        dept = center.department(dept_id)
+    except KeyError:
+        return [{"field": "department", "reason": f"no department {dept_id!r} in {center.id}; "
+                 f"departments: {', '.join(d.id for d in center.departments)}"}]
+    if procedure.field not in dept.fields:
+        return [{"field": "department", "reason": f"{dept.id} does not handle {procedure.field} procedures"}]
+    return []
+
+
+def _officer_problems(officer_id, center, procedure, life) -> list[dict]:
+    officer = next((o for o in center.officers if o.id == officer_id), None)
+    if officer is None:
+        return [{"field": "officer", "reason": f"no officer {officer_id!r} in {center.id}"}]
+    if officer.department != life.department or not officer.can_handle(procedure):
+        return [{"field": "officer", "reason": f"{officer.id} is not an officer of {life.department} "
+                                               f"who handles {procedure.field}"}]
+    return []
+
+
+def _due_problems(due, center, hours, clock) -> list[dict]:
+    try:
+        new_day = date.fromisoformat(str(due))
+    except ValueError:
+        return []  # the lifecycle names the format problem
+    current = clock.due_at.date()
+    if not hours.calendar.is_working_day(new_day):
+        return [{"field": "due", "reason": f"{new_day} is not a working day of {center.id}"}]
+    if new_day <= current:
+        return [{"field": "due", "reason": f"the new date must be after the current one ({current})"}]
+    return []
 
 
 def _auto_officer(department: str, center, procedure, case) -> str | None:
@@ -330,40 +401,61 @@ def _auto_officer(department: str, center, procedure, case) -> str | None:
     return chosen.id if chosen else None
 
 
+# --- the action's event: every field its schema declares, filled by name -----------
+
+class Source(NamedTuple):
+    """What an event's data is read from: the record, the case before and after the action."""
+
+    rec: dict
+    case: dict
+    changes: dict  # the case fields the action wrote (department, officer, due date after it)
+    center: Any
+    procedure: Any
+
+
 def _transition_event(rec, case, changes, center, procedure, correlation_id, now) -> dict:
-    action = rec["action"]
-    common = {"center": center.id, "subject": case["_id"], "actor": {"id": rec["actor"]["id"], "role": rec["actor"]["role"]},
-              "correlation_id": correlation_id, "time": now}
-    if action == "route":
-        dept = center.department(rec["department"])
-        return make_event("dossier.routed.v1", data={
-            "code": case["_id"], "procedure_code": procedure.code, "department_id": dept.id,
-            "department_name": dept.name_vi, "routed_at": rec["at"], "seq": rec["seq"]}, **common)
-    if action == "assign":
-        officer = next(o for o in center.officers if o.id == rec["officer"])
-        return make_event("dossier.assigned.v1", data={
-            "code": case["_id"], "procedure_code": procedure.code, "department_id": officer.department,
-            "officer_id": officer.id, "officer_name": officer.name, "open_dossiers": 1,
-            "assigned_at": rec["at"], "seq": rec["seq"], "due_at": changes.get("due_at")}, **common)
-    event_type, _, _ = TRANSITION_EVENTS[action]
-    data = {"code": case["_id"], "seq": rec["seq"], "action": action, "from_state": rec["from"],
-            "to_state": rec["to"], "reason": rec.get("reason"), "at": rec["at"], "procedure_code": procedure.code,
-            "department_id": changes["department_id"], "officer_id": changes["officer_id"],
-            "due_at": changes["due_at"], "appointment_date": changes["appointment_date"]}
-    if action == "request_supplement":
-        data.update(documents=rec["documents"], remaining_working_s=changes["supplement"]["remaining_working_s"])
-    elif action == "mark_result_ready":
-        data.update(decision=case.get("decision") or "", collect_at=center.name_vi)
-    elif action == "return_result":
-        data["on_time"] = bool(case.get("on_time"))
-    elif action == "transfer":
-        data["from_department"] = rec["from_department"]
-    elif action == "reassign":
-        data["from_officer"] = rec.get("from_officer")
-    elif action == "extend_deadline":
-        data.update(previous_due_at=case["clock"]["due_at"],
-                    previous_appointment_date=case["clock"]["due_at"][:10])
-    return make_event(event_type, data=data, **common)
+    event_type = lifecycle.ACTIONS[rec["action"]].event
+    source = Source(rec, case, changes, center, procedure)
+    data = {name: DATA[name](source) for name in REGISTRY.data_fields(event_type)}
+    return make_event(event_type, data=data, center=center.id, subject=case["_id"],
+                      actor={"id": rec["actor"]["id"], "role": rec["actor"]["role"]},
+                      correlation_id=correlation_id, time=now)
+
+
+def _officer_name(source: Source) -> str:
+    return next(o for o in source.center.officers if o.id == source.changes["officer_id"]).name
+
+
+# Each data field of routing's lifecycle events, by name: a new action's event needs a
+# line here only for a field no other event carries.
+DATA = {
+    "code": lambda s: s.case["_id"],
+    "seq": lambda s: s.rec["seq"],
+    "action": lambda s: s.rec["action"],
+    "from_state": lambda s: s.rec["from"],
+    "to_state": lambda s: s.rec["to"],
+    "reason": lambda s: s.rec.get("reason"),
+    "at": lambda s: s.rec["at"],
+    "routed_at": lambda s: s.rec["at"],
+    "assigned_at": lambda s: s.rec["at"],
+    "procedure_code": lambda s: s.procedure.code,
+    "department_id": lambda s: s.changes["department_id"],
+    "department_name": lambda s: s.center.department(s.changes["department_id"]).name_vi,
+    "officer_id": lambda s: s.changes["officer_id"],
+    "officer_name": _officer_name,
+    "open_dossiers": lambda s: 1,  # a later assignment does not count the officer's load
+    "due_at": lambda s: s.changes["due_at"],
+    "appointment_date": lambda s: s.changes["appointment_date"],
+    "documents": lambda s: s.rec["documents"],
+    "remaining_working_s": lambda s: s.changes["supplement"]["remaining_working_s"],
+    "decision": lambda s: s.case.get("decision") or "",
+    "collect_at": lambda s: s.center.name_vi,
+    "on_time": lambda s: bool(s.case.get("on_time")),
+    "from_department": lambda s: s.rec["from_department"],
+    "from_officer": lambda s: s.rec.get("from_officer"),
+    "previous_due_at": lambda s: s.case["clock"]["due_at"],
+    "previous_appointment_date": lambda s: s.case["clock"]["due_at"][:10],
+}
 
 
 # --- timers ----------------------------------------------------------------------

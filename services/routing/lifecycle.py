@@ -1,83 +1,19 @@
-"""A dossier's life as one explicit state machine (framework-free).
+"""A dossier's life as one explicit state machine (framework-free), run from the table in contracts/lifecycle.py.
 
-States (``STATES``) and the main paths::
+The states, the actions, who may take each and the fields each needs are
+described once, in ``contracts.lifecycle.LIFECYCLE`` (its docstring draws the
+main paths). This module runs that table: ``allowed_actions``, ``transition``,
+``can``, ``record`` (the transition record, with its fields checked) and
+``DossierLife`` (the state plus the facts the decree rules need; ``evolve`` is
+the one place a record changes it).
 
-    received → routed → assigned → in_progress → approved | rejected → result_ready → returned
-    assigned | in_progress → supplement_requested → supplemented → (start) in_progress
-    routed | assigned | in_progress | supplemented → (transfer) routed | (send_back) received
-    received … supplemented → (withdraw) withdrawn
+Scope, on top of the table's roles (``SCOPE``): an officer acts only on
+dossiers assigned to them, a department head only on their own department's.
+A counter clerk routes by hand only what automatic routing could not place;
+auditors and operators never decide a dossier.
 
-``returned`` and ``withdrawn`` are terminal: no action is allowed there.
-
-Transition table (``TABLE``; ``=`` means the state does not change)::
-
-    action              from                                         to
-    route               received                                     routed
-    assign              routed                                       assigned
-    start               assigned, supplemented                       in_progress
-    request_supplement  assigned, in_progress                        supplement_requested
-    receive_supplement  supplement_requested                         supplemented
-    approve             in_progress                                  approved
-    reject              in_progress                                  rejected
-    mark_result_ready   approved, rejected                           result_ready
-    return_result       result_ready                                 returned
-    withdraw            received, routed, assigned, in_progress,     withdrawn
-                        supplement_requested, supplemented
-    transfer            routed, assigned, in_progress, supplemented  routed (new department)
-    send_back           routed, assigned, in_progress, supplemented  received
-    reassign            assigned, in_progress, supplement_requested, =
-                        supplemented
-    extend_deadline     every open state except result_ready         =
-
-Who may act, and the fields each action needs (also ``TABLE``)::
-
-    action              roles                                     needs
-    route               system, counter_staff                     department
-    assign              system, department_head                   officer
-    start               officer, department_head                  -
-    request_supplement  officer, department_head                  reason, documents (non-empty)
-    receive_supplement  counter_staff, officer, department_head   -
-    approve             officer, department_head                  -
-    reject              officer, department_head                  reason
-    mark_result_ready   officer, department_head                  -
-    return_result       counter_staff                             -
-    withdraw            counter_staff                             reason
-    transfer            department_head                           reason, department
-    send_back           department_head, system                   reason
-    reassign            department_head                           officer
-    extend_deadline     center_leader                             reason, due
-
-Role table (``can(role, action)``)::
-
-    counter_staff    route (by hand, when automatic routing found nothing), receive_supplement,
-                     return_result, withdraw (records the citizen's request)
-    officer          start, request_supplement, receive_supplement, approve, reject,
-                     mark_result_ready -- only on dossiers assigned to them
-    department_head  everything an officer does, plus assign, reassign, transfer, send_back --
-                     only on dossiers in their own department
-    center_leader    extend_deadline
-    system           route, assign, send_back (the routing service)
-    auditor          nothing (read-only)
-    operator         nothing (runs the platform; replays events, never decides a dossier)
-
-Choices made here:
-
-* **Withdrawal** is allowed in every state before a decision (``received``
-  through ``supplemented``); once ``approved`` or ``rejected`` the decision
-  stands and the result is produced and returned.
-* **After a supplement** the officer resumes with ``start`` (``supplemented →
-  in_progress``); ``approve``/``reject`` are accepted only from
-  ``in_progress``, so every decision follows an explicit "work resumed" event
-  and the pause (the due date moves by its length) ends at a known time.
-* **Transfer** sends the dossier to ``routed`` in the new department (the
-  officer is cleared; the new department assigns) and records
-  ``from_department``; the target must differ from the current department.
-  **Send back** returns it to intake (``received``; department and officer
-  cleared) for re-routing.
-* ``reassign`` and ``extend_deadline`` keep the state; ``reassign`` records
-  ``from_officer``.
-
-Decree rules (Decree 61/2018, Art. 9) checked by ``DossierLife.apply``:
+Decree rules (Decree 61/2018, Art. 9), named in the table's ``rules`` and
+checked here by ``DossierLife.apply``:
 
 * Supplements are requested **once, completely** ("một lần đầy đủ"): a second
   ``request_supplement`` on the same dossier is refused (``RuleViolation``,
@@ -93,13 +29,14 @@ Decree rules (Decree 61/2018, Art. 9) checked by ``DossierLife.apply``:
 * The due date can be **reset at most once** after an apology: a second
   ``extend_deadline`` is refused (rule ``extend_once``).
 
-Errors (each has ``status``, ``error`` and ``body()`` for the HTTP layer):
-``UnknownAction`` 404, ``ActionForbidden`` 403 (a subclass of
-``onestop.web.auth.Forbidden``), ``InvalidTransition`` and ``RuleViolation`` 409
-(both ``Conflict``; the body names the current state and the allowed
-actions), ``InvalidDetails`` 422 (an ``onestop.errors.InvalidInput``; the
-body lists ``{"field", "reason"}``). ``DossierLife.apply`` checks in that
-order: known action, role, scope, state, details, decree rules.
+Errors are kinds of ``onestop.errors`` (the HTTP edge gives each its status),
+and all are ``LifecycleError``: ``UnknownAction`` (a ``NotFound``),
+``ActionForbidden`` (a ``Forbidden``; the body has the ``reason``),
+``InvalidTransition`` and ``RuleViolation`` (both ``Conflict``; the body names
+the current state and the allowed actions, and the rule), ``InvalidDetails``
+(an ``InvalidInput``; the body lists ``{"field", "reason"}``).
+``DossierLife.apply`` checks in that order: known action, role, scope, state,
+details, decree rules.
 
     >>> life = DossierLife()
     >>> life, rec = life.apply("route", {"id": "routing", "role": "system"}, department="vp")
@@ -114,112 +51,78 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
+from typing import ClassVar
 
+from contracts.lifecycle import EXTEND_ONCE, LIFECYCLE, SUPPLEMENT_ONCE, SUPPLEMENT_WINDOW, Action, Lifecycle
+from onestop import errors
+from onestop.errors import DomainError, InvalidInput
 from onestop.web.auth import ROLES as STAFF_ROLES
-from onestop.web.auth import Forbidden
-from onestop.errors import InvalidInput
 
-STATES = ("received", "routed", "assigned", "in_progress", "supplement_requested", "supplemented",
-          "approved", "rejected", "result_ready", "returned", "withdrawn")
-TERMINAL = frozenset({"returned", "withdrawn"})
+STATES = tuple(s.name for s in LIFECYCLE.states)
+TERMINAL = frozenset(s.name for s in LIFECYCLE.states if s.terminal)
 OPEN_STATES = tuple(s for s in STATES if s not in TERMINAL)
-BEFORE_DECISION = ("received", "routed", "assigned", "in_progress", "supplement_requested", "supplemented")
 SYSTEM = "system"
 ACTOR_ROLES = STAFF_ROLES + (SYSTEM,)
-SAME = "="  # the to-state of an action that keeps the state
+ACTIONS: dict[str, Action] = LIFECYCLE.action
+ACTION_NAMES = tuple(ACTIONS)
 
 SUPPLEMENT_WINDOW_DAYS = 3  # Decree 61/2018: supplement request within 3 working days of receipt
 MAX_SUPPLEMENT_REQUESTS = 1  # "một lần đầy đủ"
 MAX_DEADLINE_EXTENSIONS = 1  # the date can be reset at most once
-
-_WORKING = ("routed", "assigned", "in_progress", "supplemented")
-_OFFICER_WORK = ("officer", "department_head")
-
-# action, from-states, to-state, roles, required fields. The single source of truth.
-TABLE = (
-    ("route", ("received",), "routed", ("system", "counter_staff"), ("department",)),
-    ("assign", ("routed",), "assigned", ("system", "department_head"), ("officer",)),
-    ("start", ("assigned", "supplemented"), "in_progress", _OFFICER_WORK, ()),
-    ("request_supplement", ("assigned", "in_progress"), "supplement_requested", _OFFICER_WORK,
-     ("reason", "documents")),
-    ("receive_supplement", ("supplement_requested",), "supplemented", ("counter_staff",) + _OFFICER_WORK, ()),
-    ("approve", ("in_progress",), "approved", _OFFICER_WORK, ()),
-    ("reject", ("in_progress",), "rejected", _OFFICER_WORK, ("reason",)),
-    ("mark_result_ready", ("approved", "rejected"), "result_ready", _OFFICER_WORK, ()),
-    ("return_result", ("result_ready",), "returned", ("counter_staff",), ()),
-    ("withdraw", BEFORE_DECISION, "withdrawn", ("counter_staff",), ("reason",)),
-    ("transfer", _WORKING, "routed", ("department_head",), ("reason", "department")),
-    ("send_back", _WORKING, "received", ("department_head", "system"), ("reason",)),
-    ("reassign", ("assigned", "in_progress", "supplement_requested", "supplemented"), SAME,
-     ("department_head",), ("officer",)),
-    ("extend_deadline", tuple(s for s in OPEN_STATES if s != "result_ready"), SAME,
-     ("center_leader",), ("reason", "due")),
-)
 
 # Which dossiers a role may touch: its own (assignee) or its department's. Others: any in their center.
 SCOPE = {"officer": "assignee", "department_head": "department"}
 
 # Fields an action may carry beyond its required ones.
 OPTIONAL_FIELDS = ("reason",)
+# The fields an action names that the dossier's life keeps (route names the department, ...).
+KEPT = ("department", "officer", "due")
+# Why a transfer or reassignment that changes nothing is refused, by the field it replaces.
+ALREADY = {"department": "the dossier is already in this department",
+           "officer": "the dossier is already assigned to this officer"}
 
 
 @dataclass(frozen=True)
-class Action:
-    name: str
-    sources: tuple
-    target: str
-    roles: frozenset
-    needs: tuple
+class Once:
+    """A decree rule that allows an action a limited number of times on one dossier."""
 
-    def to_state(self, state: str) -> str:
-        return state if self.target == SAME else self.target
+    counter: str  # the DossierLife field that counts the action
+    limit: int
+    refusal: str
 
 
-ACTIONS: dict[str, Action] = {
-    name: Action(name, tuple(sources), target, frozenset(roles), tuple(needs))
-    for name, sources, target, roles, needs in TABLE
+ONCE = {
+    SUPPLEMENT_ONCE: Once("supplements_requested", MAX_SUPPLEMENT_REQUESTS,
+                          "a supplement was already requested for this dossier; it is requested once, "
+                          "completely (một lần đầy đủ)"),
+    EXTEND_ONCE: Once("deadline_extensions", MAX_DEADLINE_EXTENSIONS,
+                      "the due date was already reset once; it can be reset at most once"),
 }
-ACTION_NAMES = tuple(ACTIONS)
+RULES = (*ONCE, SUPPLEMENT_WINDOW)  # every rule the table may name
 
 
 # --- errors -----------------------------------------------------------------
 
-class LifecycleError(Exception):
-    status = 500
-    error = "lifecycle_error"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def body(self) -> dict:
-        return {"error": self.error, "message": self.message}
+class LifecycleError(DomainError):
+    """Any refusal of the lifecycle; each one below is also a kind of ``onestop.errors``."""
 
 
-class UnknownAction(LifecycleError):
-    status = 404
+class UnknownAction(errors.NotFound, LifecycleError):
     error = "unknown_action"
 
-    def __init__(self, action):
-        super().__init__(f"unknown action {action!r}; known actions: {', '.join(ACTION_NAMES)}")
+    def __init__(self, action, known=ACTION_NAMES):
+        super().__init__(f"unknown action {action!r}; known actions: {', '.join(known)}")
         self.action = action
-        self.known_actions = list(ACTION_NAMES)
+        self.known_actions = list(known)
 
 
-class Conflict(LifecycleError):
-    """The dossier's state does not allow this now: HTTP 409."""
+class Conflict(errors.Conflict, LifecycleError):
+    """The dossier's state does not allow this now; the body names the state and the allowed actions."""
 
-    status = 409
-    error = "conflict"
-
-    def __init__(self, current_state: str, action: str, allowed_actions: list, message: str):
-        super().__init__(message)
-        self.current_state, self.action = current_state, action
-        self.allowed_actions = list(allowed_actions)
-
-    def body(self) -> dict:
-        return {"error": self.error, "message": self.message, "current_state": self.current_state,
-                "action": self.action, "allowed_actions": self.allowed_actions}
+    def __init__(self, current_state: str, action: str, allowed_actions: list, message: str, **details):
+        allowed = list(allowed_actions)
+        super().__init__(message, current_state=current_state, action=action, allowed_actions=allowed, **details)
+        self.current_state, self.action, self.allowed_actions = current_state, action, allowed
 
 
 class InvalidTransition(Conflict):
@@ -237,46 +140,40 @@ class RuleViolation(Conflict):
     error = "rule_violated"
 
     def __init__(self, current_state: str, action: str, allowed_actions: list, rule: str, reason: str):
-        super().__init__(current_state, action, allowed_actions, reason)
+        super().__init__(current_state, action, allowed_actions, reason, rule=rule)
         self.rule, self.reason = rule, reason
-
-    def body(self) -> dict:
-        return {**super().body(), "rule": self.rule}
 
 
 class InvalidDetails(InvalidInput, LifecycleError):
-    """Missing or wrong fields for an action: HTTP 422, ``problems`` as in InvalidInput."""
-
-    status = 422
-    error = "validation_failed"
+    """Missing or wrong fields for an action; ``problems`` as in InvalidInput."""
 
     def __init__(self, problems: list[dict]):
-        InvalidInput.__init__(self, problems)
-        self.message = str(self)
-
-    def body(self) -> dict:
-        return {"error": self.error, "message": "The action was not accepted.", "fields": self.problems}
+        super().__init__(problems, "The action was not accepted.")
 
 
-class ActionForbidden(Forbidden, LifecycleError):
-    """The actor's role or scope does not allow the action: HTTP 403."""
+class ActionForbidden(errors.Forbidden, LifecycleError):
+    """The actor's role or scope does not allow the action; ``reason`` says which."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, reason=reason)
+        self.reason = reason
 
 
 # --- the pure table ---------------------------------------------------------
 
-def _action(action: str) -> Action:
+def _spec(action: str, lifecycle: Lifecycle = LIFECYCLE) -> Action:
     try:
-        return ACTIONS[action]
+        return lifecycle.action[action]
     except (KeyError, TypeError):
-        raise UnknownAction(action) from None
+        raise UnknownAction(action, tuple(lifecycle.action)) from None
 
 
-def _check_state(state: str) -> None:
-    if state not in STATES:
+def _check_state(state: str, lifecycle: Lifecycle) -> None:
+    if state not in lifecycle.state:
         raise ValueError(f"unknown dossier state {state!r}")
 
 
-def allowed_actions(state: str, role: str | None = None) -> list[str]:
+def allowed_actions(state: str, role: str | None = None, lifecycle: Lifecycle = LIFECYCLE) -> list[str]:
     """The actions the table allows in `state` (for `role`, if given), in table order.
 
     >>> allowed_actions("supplement_requested")
@@ -284,22 +181,22 @@ def allowed_actions(state: str, role: str | None = None) -> list[str]:
     >>> allowed_actions("returned")
     []
     """
-    _check_state(state)
-    return [a.name for a in ACTIONS.values() if state in a.sources and (role is None or role in a.roles)]
+    _check_state(state, lifecycle)
+    return [a.name for a in lifecycle.actions if state in a.sources and (role is None or role in a.roles)]
 
 
-def transition(state: str, action: str) -> str:
+def transition(state: str, action: str, lifecycle: Lifecycle = LIFECYCLE) -> str:
     """The state after `action`, or InvalidTransition naming the state and the allowed actions."""
-    _check_state(state)
-    spec = _action(action)
+    _check_state(state, lifecycle)
+    spec = _spec(action, lifecycle)
     if state not in spec.sources:
-        raise InvalidTransition(state, action, allowed_actions(state))
+        raise InvalidTransition(state, action, allowed_actions(state, lifecycle=lifecycle))
     return spec.to_state(state)
 
 
-def can(role: str, action: str) -> bool:
+def can(role: str, action: str, lifecycle: Lifecycle = LIFECYCLE) -> bool:
     """Whether `role` may perform `action` at all (scope is checked by DossierLife.apply)."""
-    spec = ACTIONS.get(action) if isinstance(action, str) else None
+    spec = lifecycle.action.get(action) if isinstance(action, str) else None
     return spec is not None and role in spec.roles
 
 
@@ -353,40 +250,45 @@ def _check_field(name: str, value) -> tuple[object, str | None]:
     return value.strip(), None
 
 
+def _check_actor(actor) -> None:
+    if not isinstance(actor, dict) or not _text(actor.get("id")) or not _text(actor.get("role")):
+        raise ValueError("actor must be {'id': ..., 'role': ...}")
+
+
+def _fields_used(spec: Action, given: dict) -> tuple[str, ...]:
+    """The fields to check: the ones the action needs, then the optional ones given."""
+    return spec.needs + tuple(n for n in OPTIONAL_FIELDS if n not in spec.needs and given.get(n) is not None)
+
+
+def _checked_fields(spec: Action, given: dict) -> dict:
+    """The action's fields, normalised; InvalidDetails naming every problem (unused fields first)."""
+    problems = [{"field": name, "reason": f"not used by {spec.name}"}
+                for name in given if name not in spec.needs and name not in OPTIONAL_FIELDS]
+    values = {}
+    for name in _fields_used(spec, given):
+        values[name], problem = _check_field(name, given.get(name))
+        if problem:
+            problems.append({"field": name, "reason": problem})
+    if problems:
+        raise InvalidDetails(problems)
+    return values
+
+
 def record(state: str, action: str, *, actor: dict, reason: str | None = None,
-           at: datetime | None = None, **details) -> dict:
+           at: datetime | None = None, lifecycle: Lifecycle = LIFECYCLE, **details) -> dict:
     """The transition record (the event payload body)::
 
         {"action", "from", "to", "actor": {"id", "role"}, "reason", "at", **required fields}
 
-    Checks the transition (409) and the fields the action needs (422: a
-    reason for request_supplement, reject, transfer, send_back, withdraw and
-    extend_deadline; a non-empty ``documents`` list for request_supplement;
-    ``department``, ``officer`` or ``due`` where the table says). Fields the
+    Checks the transition (InvalidTransition) and the fields the action needs
+    (InvalidDetails: the table's ``needs``, e.g. a reason, a non-empty
+    ``documents`` list, a ``department``, ``officer`` or ``due``). Fields the
     action does not use are refused, so a typo is not silently dropped.
     Roles and decree rules are DossierLife.apply's business.
     """
-    to_state = transition(state, action)
-    spec = ACTIONS[action]
-    if not isinstance(actor, dict) or not _text(actor.get("id")) or not _text(actor.get("role")):
-        raise ValueError("actor must be {'id': ..., 'role': ...}")
-    problems, values = [], {}
-    given = {"reason": reason, **details}
-    for name in given:
-        if name not in spec.needs and name not in OPTIONAL_FIELDS:
-            problems.append({"field": name, "reason": f"not used by {action}"})
-    for name in spec.needs:
-        value, problem = _check_field(name, given.get(name))
-        if problem:
-            problems.append({"field": name, "reason": problem})
-        values[name] = value
-    if "reason" not in spec.needs and reason is not None:
-        value, problem = _check_field("reason", reason)
-        if problem:
-            problems.append({"field": "reason", "reason": problem})
-        values["reason"] = value
-    if problems:
-        raise InvalidDetails(problems)
+    to_state = transition(state, action, lifecycle)
+    _check_actor(actor)
+    values = _checked_fields(lifecycle.action[action], {"reason": reason, **details})
     body = {"action": action, "from": state, "to": to_state,
             "actor": {"id": actor["id"], "role": actor["role"]},
             "reason": values.pop("reason", None), "at": _iso(at)}
@@ -400,6 +302,7 @@ def record(state: str, action: str, *, actor: dict, reason: str | None = None,
 class DossierLife:
     """What the lifecycle knows of one dossier; changed only by `evolve` (pure)."""
 
+    lifecycle: ClassVar[Lifecycle] = LIFECYCLE  # a subclass may run another table (a new action, tried out)
     state: str = "received"
     department: str | None = None
     officer: str | None = None
@@ -410,22 +313,23 @@ class DossierLife:
 
     def allowed_actions(self, role: str | None = None) -> list[str]:
         """The table's actions minus those a decree rule has used up."""
-        return [a for a in allowed_actions(self.state, role) if not self._used_up(a)]
+        return [a for a in allowed_actions(self.state, role, self.lifecycle) if not self._used_up(a)]
 
     def _used_up(self, action: str) -> str | None:
-        if action == "request_supplement" and self.supplements_requested >= MAX_SUPPLEMENT_REQUESTS:
-            return "supplement_once"
-        if action == "extend_deadline" and self.deadline_extensions >= MAX_DEADLINE_EXTENSIONS:
-            return "extend_once"
-        return None
+        """The once-rule of `action` this dossier has used up, if any."""
+        rules = self.lifecycle.action[action].rules
+        return next((r for r in rules if r in ONCE and getattr(self, ONCE[r].counter) >= ONCE[r].limit), None)
 
     def authorize(self, action: str, actor: dict) -> None:
         """ActionForbidden unless the actor's role and scope allow `action` on this dossier."""
-        spec = _action(action)
+        spec = _spec(action, self.lifecycle)
         role = actor.get("role")
         if role not in spec.roles:
             raise ActionForbidden(f"role {role} may not {action}; allowed roles: {', '.join(sorted(spec.roles))}")
-        scope = SCOPE.get(role)
+        self._check_scope(action, actor)
+
+    def _check_scope(self, action: str, actor: dict) -> None:
+        scope = SCOPE.get(actor.get("role"))
         if scope == "assignee" and (self.officer is None or actor.get("id") != self.officer):
             raise ActionForbidden(f"an officer may only {action} dossiers assigned to them")
         if scope == "department" and (self.department is None or actor.get("department") != self.department):
@@ -437,57 +341,53 @@ class DossierLife:
 
         `actor` is ``{"id", "role", "department"?}`` (a department head's
         department comes from their token). `working_days_since_receipt` is
-        required for request_supplement.
+        required for an action under the supplement_window rule.
         """
-        spec = _action(action)
+        spec = _spec(action, self.lifecycle)
         self.authorize(action, actor)
         if self.state not in spec.sources:
             raise InvalidTransition(self.state, action, self.allowed_actions())
-        rec = record(self.state, action, actor=actor, reason=reason, at=at, **details)
-        if action == "transfer" and rec["department"] == self.department:
-            raise InvalidDetails([{"field": "department", "reason": "the dossier is already in this department"}])
-        if action == "reassign" and rec["officer"] == self.officer:
-            raise InvalidDetails([{"field": "officer", "reason": "the dossier is already assigned to this officer"}])
-        rule = self._used_up(action)
-        if rule == "supplement_once":
-            raise RuleViolation(self.state, action, self.allowed_actions(), rule,
-                                "a supplement was already requested for this dossier; it is requested once, "
-                                "completely (một lần đầy đủ)")
-        if rule == "extend_once":
-            raise RuleViolation(self.state, action, self.allowed_actions(), rule,
-                                "the due date was already reset once; it can be reset at most once")
-        if action == "request_supplement":
-            if working_days_since_receipt is None:
-                raise TypeError("request_supplement needs working_days_since_receipt")
-            if not supplement_window_ok(working_days_since_receipt):
-                raise RuleViolation(
-                    self.state, action, [a for a in self.allowed_actions() if a != action], "supplement_window",
-                    f"a supplement must be requested within {SUPPLEMENT_WINDOW_DAYS} working days of receipt; "
-                    f"it is {working_days_since_receipt} working days now")
-        if action == "transfer":
-            rec["from_department"] = self.department
-        if action == "reassign":
-            rec["from_officer"] = self.officer
+        rec = record(self.state, action, actor=actor, reason=reason, at=at, lifecycle=self.lifecycle, **details)
+        self._check_replaces(spec, rec)
+        self._check_rules(spec, working_days_since_receipt)
+        if spec.replaces:
+            rec[f"from_{spec.replaces}"] = getattr(self, spec.replaces)
         return evolve(self, rec), rec
+
+    def _check_replaces(self, spec: Action, rec: dict) -> None:
+        """A transfer or a reassignment must change the department or the officer."""
+        if spec.replaces and rec[spec.replaces] == getattr(self, spec.replaces):
+            raise InvalidDetails([{"field": spec.replaces, "reason": ALREADY[spec.replaces]}])
+
+    def _check_rules(self, spec: Action, working_days_since_receipt: int | None) -> None:
+        rule = self._used_up(spec.name)
+        if rule:
+            raise RuleViolation(self.state, spec.name, self.allowed_actions(), rule, ONCE[rule].refusal)
+        if SUPPLEMENT_WINDOW in spec.rules:
+            self._check_window(spec.name, working_days_since_receipt)
+
+    def _check_window(self, action: str, working_days_since_receipt: int | None) -> None:
+        if working_days_since_receipt is None:
+            raise TypeError(f"{action} needs working_days_since_receipt")
+        if not supplement_window_ok(working_days_since_receipt):
+            raise RuleViolation(
+                self.state, action, [a for a in self.allowed_actions() if a != action], SUPPLEMENT_WINDOW,
+                f"a supplement must be requested within {SUPPLEMENT_WINDOW_DAYS} working days of receipt; "
+                f"it is {working_days_since_receipt} working days now")
+
+
+def _counted(life: DossierLife, spec: Action) -> dict:
+    """The once-rule counters the action moves on."""
+    return {ONCE[r].counter: getattr(life, ONCE[r].counter) + 1 for r in spec.rules if r in ONCE}
 
 
 def evolve(life: DossierLife, rec: dict) -> DossierLife:
     """The life after a (checked) transition record: the one place effects are applied."""
-    action = rec["action"]
-    changes = {"state": rec["to"]}
-    if action == "route":
-        changes["department"] = rec["department"]
-    elif action in ("assign", "reassign"):
-        changes["officer"] = rec["officer"]
-    elif action == "transfer":
-        changes.update(department=rec["department"], officer=None,
-                       transfers=life.transfers + ((life.department, rec["department"]),))
-    elif action == "send_back":
-        changes.update(department=None, officer=None)
-    elif action == "request_supplement":
-        changes["supplements_requested"] = life.supplements_requested + 1
-    elif action == "extend_deadline":
-        changes.update(deadline_extensions=life.deadline_extensions + 1, due=rec["due"])
+    spec = life.lifecycle.action[rec["action"]]
+    changes = {"state": rec["to"], **{f: None for f in spec.clears},
+               **{f: rec[f] for f in KEPT if f in spec.needs}, **_counted(life, spec)}
+    if spec.replaces == "department":  # the life keeps every move between departments
+        changes["transfers"] = life.transfers + ((life.department, rec["department"]),)
     return replace(life, **changes)
 
 

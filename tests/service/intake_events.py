@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from contracts import make_event
 from onestop.timestamps import iso
-from contracts.routing import TRANSITION_EVENTS
+from contracts.lifecycle import LIFECYCLE
 
 T0 = datetime(2026, 2, 13, 2, 0, tzinfo=timezone.utc)
 ROUTING = {"id": "routing", "role": "system"}
@@ -51,7 +51,7 @@ class Life:
     def act(self, action: str, to_state: str | None = None, reason: str | None = None, **extra) -> dict:
         """One transition; `to_state` defaults to the state kept (reassign, extend_deadline)."""
         self.seq += 1
-        type_ = TRANSITION_EVENTS[action][0]
+        type_ = LIFECYCLE.action[action].event
         from_state, self.state = self.state, to_state or self.state
         if action == "request_supplement":
             self.appointment = None  # the clock stops

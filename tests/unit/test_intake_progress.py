@@ -1,14 +1,14 @@
 """How routing's lifecycle events read to intake and to the citizen (pure)."""
 from services.intake import progress
 from services.intake.domain import RATING_ALPHABET, new_rating_code, normalize_rating_code, rating_code_hash
-from contracts.routing import TRANSITION_EVENTS
+from contracts.lifecycle import LIFECYCLE
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life
 
 
 def test_every_lifecycle_event_type_is_followed():
     types = set(progress.LIFECYCLE_TYPES)
     assert {"dossier.routed.v1", "dossier.assigned.v1"} <= types
-    assert {t for t, _, _ in TRANSITION_EVENTS.values()} <= types
+    assert {a.event for a in LIFECYCLE.actions} == types
 
 
 def test_every_routing_state_has_a_public_status_and_labels():

@@ -10,9 +10,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from onestop import errors
 from onestop.web.auth import ROLES as STAFF_ROLES
-from onestop.web.auth import Forbidden
-from onestop.errors import InvalidInput
 from services.routing import lifecycle as lc
 from services.routing.lifecycle import (
     ACTION_NAMES, STATES, TERMINAL, ActionForbidden, Conflict, DossierLife, InvalidDetails,
@@ -159,7 +158,7 @@ def test_every_invalid_transition_names_the_state_and_the_allowed_actions(state,
         assert name in str(exc)
     if not allowed:
         assert "none (the dossier is closed)" in str(exc)
-    assert isinstance(exc, Conflict) and exc.status == 409
+    assert isinstance(exc, Conflict) and isinstance(exc, errors.Conflict) and not hasattr(exc, "status")
     assert exc.body() == {"error": "invalid_transition", "message": str(exc), "current_state": state,
                           "action": action, "allowed_actions": exc.allowed_actions}
 
@@ -181,7 +180,8 @@ def test_allowed_actions_filtered_by_role():
 def test_unknown_actions_and_states():
     with pytest.raises(UnknownAction) as caught:
         transition("received", "teleport")
-    assert caught.value.status == 404 and "teleport" in str(caught.value)
+    assert isinstance(caught.value, errors.NotFound) and "teleport" in str(caught.value)
+    assert caught.value.body() == {"error": "unknown_action", "message": str(caught.value)}
     assert caught.value.known_actions == list(ACTION_NAMES)
     with pytest.raises(ValueError):
         transition("lost", "route")
@@ -214,9 +214,10 @@ def test_roles_without_the_right_get_403(role):
     life, _ = life_in("in_progress")
     with pytest.raises(ActionForbidden) as caught:
         life.apply("approve", {"id": "someone", "role": role}, at=AT)
-    assert caught.value.status == 403 and isinstance(caught.value, Forbidden)
+    assert isinstance(caught.value, errors.Forbidden) and not hasattr(caught.value, "status")
     assert f"role {role} may not approve" in caught.value.reason
-    assert caught.value.body()["error"] == "forbidden"
+    assert caught.value.body() == {"error": "forbidden", "message": caught.value.reason,
+                                   "reason": caught.value.reason}
 
 
 def test_officers_act_only_on_dossiers_assigned_to_them():
@@ -294,7 +295,7 @@ def test_a_reason_is_required(action, bad):
     exc = caught.value
     assert exc.problems == [{"field": "reason",
                              "reason": "required for this action" if bad is None else "must be non-empty text"}]
-    assert exc.status == 422 and isinstance(exc, InvalidInput)
+    assert isinstance(exc, errors.InvalidInput) and not hasattr(exc, "status")
     assert exc.body() == {"error": "validation_failed", "message": "The action was not accepted.",
                           "fields": exc.problems}
 
@@ -464,7 +465,7 @@ def test_a_supplement_is_requested_once_only():
     with pytest.raises(RuleViolation) as caught:
         step(life, "request_supplement", OFFICER)
     exc = caught.value
-    assert exc.rule == "supplement_once" and exc.status == 409 and isinstance(exc, Conflict)
+    assert exc.rule == "supplement_once" and isinstance(exc, Conflict) and isinstance(exc, errors.Conflict)
     assert "một lần đầy đủ" in str(exc) and "already requested" in str(exc)
     assert exc.current_state == "in_progress"
     assert exc.allowed_actions == life.allowed_actions()

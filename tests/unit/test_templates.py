@@ -12,7 +12,7 @@ from jinja2 import UndefinedError
 from onestop.catalog import load_catalog
 from contracts import make_event
 from services.intake.domain import DossierCode
-from services.notification.domain import TEMPLATES, Links, compose, message_context, render
+from services.notification.domain import TEMPLATE_FOR, TEMPLATES, Links, compose, message_context, render
 
 CATALOG = load_catalog()
 STATUS_URL = "https://dichvucong.example.vn/api/v1/dossiers/{code}"
@@ -49,6 +49,14 @@ def test_every_language_has_every_part_of_the_receipt():
     for language in ("vi", "en"):
         for part in ("subject", "email", "sms"):
             assert (TEMPLATES / language / f"receipt.{part}.j2").is_file(), (language, part)
+
+
+@pytest.mark.parametrize("event_type", sorted(TEMPLATE_FOR))
+def test_every_message_the_lifecycle_table_names_has_every_part_in_both_languages(event_type):
+    # contracts/lifecycle.py names an action's citizen message; a name without its files would fail at send time
+    for language in ("vi", "en"):
+        for part in ("subject", "email", "sms"):
+            assert (TEMPLATES / language / f"{TEMPLATE_FOR[event_type]}.{part}.j2").is_file(), (language, part)
 
 
 def test_vietnamese_email_is_a_complete_receipt():
