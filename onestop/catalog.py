@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -185,12 +185,10 @@ class Catalog:
         except KeyError:
             raise KeyError(f"unknown center {center_id!r}; known: {', '.join(self.centers)}") from None
 
-    def center_by_short_code(self, short_code: str) -> Center:
-        wanted = (short_code or "").upper()
-        for center in self.centers.values():
-            if center.short_code == wanted:
-                return center
-        raise KeyError(f"unknown center short code {short_code!r}")
+    def with_cutoff(self, cutoff: str) -> "Catalog":
+        """The same catalog with `cutoff` as every center's cut-off."""
+        centers = {cid: replace(c, cutoff=cutoff) for cid, c in self.centers.items()}
+        return Catalog(procedures=self.procedures, centers=centers, fields=self.fields)
 
     def to_public(self) -> dict:
         return {
@@ -255,8 +253,7 @@ def _center(raw: dict, fields: dict, departments: dict, procedures: dict) -> Cen
         _known(code, procedures, "procedure in overrides", where)
         _known(dept_id, departments, "department in overrides", where)
     cutoff, tz = str(raw.get("cutoff") or "15:00"), raw.get("timezone") or "Asia/Ho_Chi_Minh"
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", cutoff):
-        raise ValueError(f"{where}: cutoff must look like HH:MM, got {cutoff!r}")
+    _hhmm(cutoff, f"{where}: cutoff")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -372,21 +369,33 @@ def _department(raw: dict, fields: dict) -> Department:
     return Department(did, _req(raw, "name_vi", f"department {did}"), _req(raw, "name_en", f"department {did}"), handled)
 
 
-def _read(path: str) -> Catalog:
+def _hhmm(text: str, what: str) -> None:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise ValueError(f"{what} must look like HH:MM, got {text!r}")
+
+
+def _read(path: str, cutoff: str = "") -> Catalog:
     with open(path, encoding="utf-8") as fh:
-        return parse_catalog(yaml.safe_load(fh))
+        catalog = parse_catalog(yaml.safe_load(fh))
+    return catalog.with_cutoff(cutoff) if cutoff else catalog
 
 
 @lru_cache(maxsize=4)
-def _cached(path: str) -> Catalog:
-    return _read(path)
+def _cached(path: str, cutoff: str) -> Catalog:
+    return _read(path, cutoff)
 
 
 def load_catalog(path: str | None = None) -> Catalog:
-    """An explicit path is read fresh; the default (CATALOG_PATH or the packaged file) is cached."""
+    """An explicit path is read fresh; the default (CATALOG_PATH or the packaged file) is cached.
+
+    ``CUTOFF_TIME`` (HH:MM), when set, is every center's cut-off instead of its own:
+    applied here, where the catalog is read, so that every service counts with it."""
+    cutoff = os.environ.get("CUTOFF_TIME", "").strip()
+    if cutoff:
+        _hhmm(cutoff, "CUTOFF_TIME")
     if path is not None:
-        return _read(str(path))
-    return _cached(os.environ.get("CATALOG_PATH") or str(DEFAULT_PATH))
+        return _read(str(path), cutoff)
+    return _cached(os.environ.get("CATALOG_PATH") or str(DEFAULT_PATH), cutoff)
 
 
 def clear_cache() -> None:

@@ -26,7 +26,6 @@ DEFAULTS = {
     "SMS_TIMEOUT": "10",
     "CIRCUIT_FAILURES": "5",  # consecutive provider failures that open its circuit breaker
     "CIRCUIT_RESET": "30",  # seconds an open breaker refuses calls before one trial
-    "CUTOFF_TIME": "",  # empty: each center's own cut-off from the catalog
     "RETRY_DELAYS": "1,5,30,120,600",
     "DELIVERY_LIMIT": "10",
     "CHAOS": "",  # fault injection for the fault suite (onestop.messaging.chaos); off
@@ -66,7 +65,6 @@ class Settings:
     sms_token: str
     sms_sender: str
     sms_timeout: float
-    cutoff_time: str
     retry_delays: tuple = field(default_factory=tuple)
     delivery_limit: int = 10
     public_status_url: str = DEFAULTS["PUBLIC_STATUS_URL"]
@@ -98,7 +96,6 @@ class Settings:
             sms_token=g("SMS_TOKEN"),
             sms_sender=g("SMS_SENDER"),
             sms_timeout=float(g("SMS_TIMEOUT")),
-            cutoff_time=g("CUTOFF_TIME"),
             retry_delays=tuple(float(x) for x in g("RETRY_DELAYS").split(",") if x.strip()),
             delivery_limit=int(g("DELIVERY_LIMIT")),
             public_status_url=g("PUBLIC_STATUS_URL"),

@@ -9,15 +9,20 @@ does not know yet.
 The 15:00 cut-off (Decree 61/2018): a request received at or after the
 cut-off, or on a non-working day, is counted from the next working day.
 
-Example: Tết 2026 closes offices Mon 16 – Fri 20 Feb, so a dossier received
-on Fri 13 Feb at 10:00 with 3 working days is due on Wed 25 Feb::
+The appointment date itself is ``onestop.worktime.deadline.statutory_deadline``'s
+(on ``WorkingHours.due_time``): this module only knows the days.
 
-    >>> from datetime import datetime
+Example: Tết 2026 closes offices Mon 16 – Fri 20 Feb, so a dossier received
+on Fri 13 Feb at 10:00 counts from that Friday, and 3 working days later is
+Wed 25 Feb; received at 15:00, it counts from Mon 23 Feb::
+
+    >>> from datetime import date, datetime
     >>> from zoneinfo import ZoneInfo
     >>> cal = WorkingCalendar()
-    >>> cal.appointment_date(datetime(2026, 2, 13, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")), 3)
-    datetime.date(2026, 2, 25)
-    >>> cal.appointment_date(datetime(2026, 2, 13, 15, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")), 0)
+    >>> start = cal.start_day(datetime(2026, 2, 13, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
+    >>> start, cal.add_working_days(start, 3)
+    (datetime.date(2026, 2, 13), datetime.date(2026, 2, 25))
+    >>> cal.start_day(datetime(2026, 2, 13, 15, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
     datetime.date(2026, 2, 23)
 """
 from __future__ import annotations
@@ -133,10 +138,3 @@ class WorkingCalendar:
         if late or not self.is_working_day(day):
             return self.next_working_day(day)
         return day
-
-    def appointment_date(self, received_at: datetime, working_days: int, apply_cutoff: bool = True) -> date:
-        """Due date: the start day itself for 0-day procedures, else `working_days` working days after it."""
-        start = self.start_day(received_at, apply_cutoff)
-        if working_days == 0:
-            return start
-        return self.add_working_days(start, working_days)

@@ -38,10 +38,11 @@ Conventions
 
 Statutory due time (``WorkingHours.due_time``)
 ----------------------------------------------
-The citizen leaves the counter with an appointment date
-(``WorkingCalendar.appointment_date``: the 15:00 cut-off and non-working days
-push the start day, which counts as day 0, and N working days are added). The
-due time is the **close of that date's working hours**, so the date an
+The citizen leaves the counter with an appointment date (the 15:00 cut-off
+and non-working days push the start day, which counts as day 0, and N
+working days are added). The due time is the **close of that date's working
+hours**, and the appointment date is the due time's date: both come from
+``due_time`` (through ``onestop.worktime.deadline.statutory_deadline``), so the date an
 officer is measured against is always the date the citizen was promised. The
 working-time clock then measures what is left of it: the time left is kept
 while the clock is stopped for a supplement and counted on from the day the
@@ -312,7 +313,7 @@ class WorkingHours:
 
     def due_time(self, received_at: datetime, working_days: int, apply_cutoff: bool = True) -> datetime:
         """The statutory due time: the close of working hours on the appointment date
-        (``calendar.appointment_date``). See the module docstring."""
+        (day 0 is ``start_day``, then `working_days` working days). See the module docstring."""
         if working_days < 0:
             raise ValueError(f"working days must be >= 0, got {working_days}")
         start = self.start_day(received_at, apply_cutoff)
@@ -423,15 +424,6 @@ class DeadlineClock:
         self.extensions += 1
         return self
 
-    def extend_days(self, n: int) -> "DeadlineClock":
-        """Add `n` >= 1 full working days to the due time (and to the time left, if paused)."""
-        if n < 1:
-            raise ValueError(f"an extension is at least 1 working day, got {n}")
-        if self.paused:
-            self.remaining_s += n * self.hours.day_seconds
-        self.due_at = self.hours.add_days(self.due_at, n)
-        self.extensions += 1
-        return self
 
     def due_soon_points(self, offsets: Iterable[str] = DEFAULT_DUE_SOON) -> list[datetime]:
         """When ``dossier.due_soon`` should fire: for each offset (``"1d"``, ``"3h"``, ``"90m"``),

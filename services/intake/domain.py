@@ -75,13 +75,14 @@ class Receipt:
     missing_documents: tuple  # of catalog Documents
 
 
-def make_receipt(code: DossierCode, unit_code: str, received_at: datetime, procedure, calendar,
+def make_receipt(code: DossierCode, unit_code: str, received_at: datetime, procedure, deadline,
                  handed_in: list[str]) -> Receipt:
+    """`deadline` is the dossier's ``StatutoryDeadline``: the date printed is routing's due date."""
     return Receipt(
         code=str(code),
         official_code=code.official(unit_code),
         received_at=received_at,
-        appointment_date=calendar.appointment_date(received_at, procedure.working_days),
+        appointment_date=deadline.appointment_date,
         missing_documents=tuple(procedure.missing_documents(handed_in)),
     )
 

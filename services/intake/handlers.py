@@ -5,30 +5,17 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from onestop.errors import InvalidInput, TransientError
+from onestop.errors import Conflict, Forbidden, InvalidInput, TransientError
 from contracts import make_event
 from onestop.timestamps import iso
 from onestop.messaging.outbox import with_outbox
 from onestop.masking import mask_name
+from onestop.worktime.deadline import statutory_deadline
 from services.intake import progress
 from services.intake.domain import DossierCode, make_receipt, new_rating_code, phone_last4_matches, rating_code_hash
 from services.intake.views import citizen_view, public_view
 
 CITIZEN = {"id": "citizen", "role": "citizen"}
-
-
-class Refused(Exception):
-    """A request the dossier's state or the caller's proof does not allow (403, 409)."""
-
-    def __init__(self, status: int, error: str, message: str, fields: list | None = None):
-        super().__init__(message)
-        self.status, self.error, self.message, self.fields = status, error, message, fields or []
-
-    def body(self) -> dict:
-        body = {"error": self.error, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        return body
 
 
 def _resolve(payload: dict, catalog):
@@ -50,7 +37,7 @@ def _resolve(payload: dict, catalog):
     return center, procedure
 
 
-def submit_dossier(payload: dict, *, catalog, calendar_for, repo, now: datetime, actor: dict,
+def submit_dossier(payload: dict, *, catalog, repo, now: datetime, actor: dict,
                    idempotency_key: str | None = None, request_hash: str | None = None):
     """Take a dossier in. Returns (dossier document, created?).
 
@@ -64,11 +51,11 @@ def submit_dossier(payload: dict, *, catalog, calendar_for, repo, now: datetime,
         if existing:
             return _replayed(existing, request_hash), False
     center, procedure = _resolve(payload, catalog)
-    calendar = calendar_for(center)
     day = now.astimezone(ZoneInfo(center.timezone)).date()
     code = DossierCode(center.short_code, day, repo.next_sequence(center.id, day))
     handed_in = [d["code"] for d in payload["documents"]]
-    receipt = make_receipt(code, center.unit_code, now, procedure, calendar, handed_in)
+    receipt = make_receipt(code, center.unit_code, now, procedure, statutory_deadline(center, procedure, now),
+                           handed_in)
     citizen = payload["citizen"]
     rating_code = new_rating_code()
     common = {"center": center.id, "subject": receipt.code, "actor": actor, "time": now}
@@ -120,12 +107,12 @@ def follow_lifecycle(event: dict, repo) -> bool:
 
 
 def status_view(dossier: dict, catalog, phone_last4: str | None) -> dict:
-    """The public status, or with the last 4 digits of the citizen's phone the details (403 if wrong)."""
+    """The public status, or with the last 4 digits of the citizen's phone the details (Forbidden if wrong)."""
     if phone_last4 is None:
         return public_view(dossier, catalog)
     if not phone_last4_matches(dossier.get("citizen", {}).get("phone"), phone_last4):
-        raise Refused(403, "forbidden", "These are not the last 4 digits of the phone number given with this dossier.",
-                      [{"field": "phone_last4", "reason": "does not match the dossier's phone number"}])
+        raise Forbidden("These are not the last 4 digits of the phone number given with this dossier.",
+                        fields=[{"field": "phone_last4", "reason": "does not match the dossier's phone number"}])
     return citizen_view(dossier, catalog)
 
 
@@ -133,12 +120,12 @@ def rate_dossier(dossier: dict, payload: dict, *, repo, now: datetime) -> dict:
     """The citizen rates the service once the result is returned; returns the stored rating.
 
     The rating and its ``dossier.rated.v1`` event are one conditional write, so
-    of two concurrent ratings one wins and the other gets the 409.
+    of two concurrent ratings one wins and the other gets a Conflict.
     """
     code_hash = rating_code_hash(payload["rating_code"])
     if not secrets.compare_digest(code_hash, dossier.get("rating_code_sha256") or ""):
-        raise Refused(403, "forbidden", "This rating code does not belong to this dossier.",
-                      [{"field": "rating_code", "reason": "does not match the code sent for this dossier"}])
+        raise Forbidden("This rating code does not belong to this dossier.",
+                        fields=[{"field": "rating_code", "reason": "does not match the code sent for this dossier"}])
     _check_ratable(dossier)
     rating = {"score": payload["score"], "comment": payload.get("comment"), "rated_at": iso(now)}
     event = make_event("dossier.rated.v1", center=dossier["center"], subject=dossier["code"], actor=CITIZEN,
@@ -148,20 +135,20 @@ def rate_dossier(dossier: dict, payload: dict, *, repo, now: datetime) -> dict:
                              "rated_at": rating["rated_at"]})
     if not repo.rate(dossier["code"], code_hash, {**rating, "event_id": event["id"]}, [event], now):
         _check_ratable(repo.get(dossier["code"]) or dossier)  # someone else was faster, or the state moved
-        raise Refused(409, "conflict", "The dossier changed meanwhile; look at its status and try again.")
+        raise Conflict("The dossier changed meanwhile; look at its status and try again.")
     return rating
 
 
 def _check_ratable(dossier: dict) -> None:
     if dossier.get("rating"):
-        raise Refused(409, "already_rated", "This dossier was already rated: ratings can be given once per dossier.")
+        raise Conflict("This dossier was already rated: ratings can be given once per dossier.",
+                       error="already_rated")
     if dossier["status"] == "withdrawn":
-        raise Refused(409, "not_returned", "The dossier was withdrawn: only a returned result can be rated.")
+        raise Conflict("The dossier was withdrawn: only a returned result can be rated.", error="not_returned")
     if dossier["status"] != "returned":
         status = progress.public_status(dossier["status"])
-        raise Refused(409, "not_returned",
-                      f"The result of this dossier has not been returned yet (status: {status['status']}); "
-                      "it can be rated once it is.")
+        raise Conflict(f"The result of this dossier has not been returned yet (status: {status['status']}); "
+                       "it can be rated once it is.", error="not_returned")
 
 
 def _received_event_id(dossier: dict) -> str | None:

@@ -12,10 +12,9 @@ from marshmallow import ValidationError
 from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
-from onestop.worktime.centers import calendar_for
-from onestop.errors import InvalidInput
+from onestop.errors import InvalidInput, NotFound
 from onestop.timestamps import utcnow
-from onestop.web.http import ApiError, flatten, json_endpoint, read_json, respond
+from onestop.web.http import flatten, json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.web.auth import Forbidden
@@ -35,8 +34,8 @@ KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 CITIZEN = {"id": "citizen", "role": "citizen"}  # online dossiers; counter and postal ones need a counter-staff token
 
 
-def _invalid(problems: list[dict]) -> ApiError:
-    return ApiError(422, "validation_failed", "The dossier was not accepted.", problems)
+def _invalid(problems: list[dict]) -> InvalidInput:
+    return InvalidInput(problems, "The dossier was not accepted.")
 
 
 class IntakeService:
@@ -75,7 +74,6 @@ class IntakeService:
         try:
             dossier, created = handlers.submit_dossier(
                 payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
-                calendar_for=lambda c: calendar_for(c, self.settings.cutoff_time),
                 actor=staff.actor() if staff is not None else CITIZEN,
                 idempotency_key=key,
                 request_hash=hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest())
@@ -97,7 +95,7 @@ class IntakeService:
         try:
             proof = phone_last4(request.args.get("phone_last4"), request.headers.get("X-Phone-Last4"))
         except ValidationError as exc:
-            raise ApiError(422, "validation_failed", "The lookup was not accepted.", flatten(exc.messages)) from None
+            raise InvalidInput(flatten(exc.messages), "The lookup was not accepted.") from None
         dossier = self._dossier(code)
         return respond(200, handlers.status_view(dossier, load_catalog(), proof), PRIVATE_ANSWER)
 
@@ -115,7 +113,7 @@ class IntakeService:
         try:
             payload = RATING.load(body)
         except ValidationError as exc:
-            raise ApiError(422, "validation_failed", "The rating was not accepted.", flatten(exc.messages)) from None
+            raise InvalidInput(flatten(exc.messages), "The rating was not accepted.") from None
         rating = handlers.rate_dossier(dossier, payload, repo=self.store, now=utcnow())
         return respond(201, {"code": dossier["code"], "rating": rating},
                        {"Location": f"/api/v1/dossiers/{dossier['code']}"})
@@ -124,10 +122,10 @@ class IntakeService:
         try:
             code = str(DossierCode.parse(code))
         except ValueError as exc:
-            raise ApiError(404, "not_found", "No dossier has this code.", [{"field": "code", "reason": str(exc)}])
+            raise NotFound("No dossier has this code.", fields=[{"field": "code", "reason": str(exc)}]) from None
         dossier = self.store.get(code)
         if dossier is None:
-            raise ApiError(404, "not_found", "No dossier has this code.", [{"field": "code", "reason": "unknown"}])
+            raise NotFound("No dossier has this code.", fields=[{"field": "code", "reason": "unknown"}])
         return dossier
 
     @http("GET", "/api/v1/procedures")

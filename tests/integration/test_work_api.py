@@ -17,7 +17,7 @@ from onestop.timestamps import utcnow
 from onestop.storage.mongo import database
 from onestop.config import Settings
 from services.routing import handlers
-from services.routing.cases import hours_for
+from onestop.worktime.centers import hours_for
 from services.routing.service import RoutingService
 from services.routing.store import RoutingRepository
 

@@ -166,9 +166,6 @@ def test_lookups_raise_clear_key_errors(cat):
         cat.procedure("9.999999")
     with pytest.raises(KeyError, match="hue-nowhere"):
         cat.center("hue-nowhere")
-    assert cat.center_by_short_code("vyda").id == "hue-vyda"
-    with pytest.raises(KeyError):
-        cat.center_by_short_code("XXXX")
 
 
 def test_public_views_have_no_contact_data(cat):
@@ -261,12 +258,25 @@ def test_a_centers_calendar_overrides_reach_its_deadlines(tmp_path, raw):
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
-    from onestop.worktime.centers import calendar_for
+    from onestop.worktime.centers import calendar_for, hours_for
     raw["centers"][1]["calendar"] = {"days_off": ["2026-12-03"], "working_days": ["2026-12-05"]}
     vyda = load_catalog(_write(tmp_path, raw)).centers["hue-vyda"]
     cal = calendar_for(vyda)
     assert not cal.is_working_day(date(2026, 12, 3)) and cal.is_working_day(date(2026, 12, 5))
     # Wed 2/12 10:00 with 2 working days: Thu 3 is off, Fri 4 is day 1, the make-up Sat 5 is day 2
     received = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-    assert cal.appointment_date(received, 2) == date(2026, 12, 5)
-    assert calendar_for(load_catalog().centers["hue-vyda"]).appointment_date(received, 2) == date(2026, 12, 4)
+    assert hours_for(vyda).due_time(received, 2).date() == date(2026, 12, 5)
+    assert hours_for(load_catalog().centers["hue-vyda"]).due_time(received, 2).date() == date(2026, 12, 4)
+
+
+def test_cutoff_time_is_every_centers_cutoff_for_every_service(monkeypatch):
+    # applied where the catalog is read, so intake's receipt and routing's clock count with the same cut-off
+    monkeypatch.setenv("CUTOFF_TIME", "16:00")
+    try:
+        assert {c.cutoff for c in load_catalog().centers.values()} == {"16:00"}
+        monkeypatch.setenv("CUTOFF_TIME", "4pm")
+        with pytest.raises(ValueError, match="CUTOFF_TIME must look like HH:MM, got '4pm'"):
+            load_catalog()
+    finally:
+        monkeypatch.delenv("CUTOFF_TIME")
+    assert {c.cutoff for c in load_catalog().centers.values()} == {"15:00"}
