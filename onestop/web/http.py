@@ -18,6 +18,7 @@ import logging
 from datetime import date, datetime
 
 import orjson
+from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -143,6 +144,14 @@ def read_json(request, max_bytes: int = MAX_BODY):
         raise MalformedJson("The body is not valid JSON.", fields=[{"field": "body", "reason": str(exc)}]) from None
     forbid_operators(body)
     return body
+
+
+def load(schema, data, message: str = "The request was not accepted."):
+    """``schema.load(data)``, or InvalidInput naming every field to blame and why."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput(flatten(exc.messages), message) from None
 
 
 def error_response(exc: Exception, where: str = "an endpoint") -> Response:

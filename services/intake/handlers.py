@@ -10,12 +10,14 @@ from contracts import make_event
 from onestop.timestamps import iso
 from onestop.messaging.outbox import with_outbox
 from onestop.masking import mask_name
+from onestop.web import auth
 from onestop.worktime.deadline import statutory_deadline
 from services.intake import progress
 from services.intake.domain import DossierCode, make_receipt, new_rating_code, phone_last4_matches, rating_code_hash
 from services.intake.views import citizen_view, public_view
 
-CITIZEN = {"id": "citizen", "role": "citizen"}
+CITIZEN = {"id": "citizen", "role": "citizen"}  # online dossiers; counter and postal ones need counter staff
+DOSSIER_REFUSED = "The dossier was not accepted."
 
 
 def _resolve(payload: dict, catalog):
@@ -33,19 +35,32 @@ def _resolve(payload: dict, catalog):
                 problems.append({"field": f"documents[{index}].code",
                                  "reason": f"not a document of procedure {procedure.code}; expected one of {', '.join(sorted(known))}"})
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInput(problems, DOSSIER_REFUSED)
     return center, procedure
 
 
-def submit_dossier(payload: dict, *, catalog, repo, now: datetime, actor: dict,
+def _intake_actor(staff, payload: dict, catalog) -> dict:
+    """Who takes the dossier in: the citizen online, else counter staff of its center (403 otherwise)."""
+    if staff is None:
+        return CITIZEN
+    if staff.role != "counter_staff":
+        raise auth.Forbidden(f"role {staff.role} may not take dossiers in; counter staff do")
+    if payload["center"] in catalog.centers and not staff.may_act_for(payload["center"]):
+        raise auth.Forbidden(f"your token does not list center {payload['center']}")
+    return staff.actor()
+
+
+def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
                    idempotency_key: str | None = None, request_hash: str | None = None):
-    """Take a dossier in. Returns (dossier document, created?).
+    """Take a dossier in, for `staff` (a counter clerk's principal) or, when None, for
+    the citizen online. Returns (dossier document, created?).
 
     The dossier and its two events (public ``dossier.received.v1``, private
     ``citizen.contact.v1``) are written in one insert, so neither is lost.
     The dossier gets a one-use rating code: the citizen is sent the code (in
     the private contact event), the dossier keeps only its SHA-256.
     """
+    actor = _intake_actor(staff, payload, catalog)
     if idempotency_key:
         existing = repo.by_idempotency_key(idempotency_key)
         if existing:
@@ -91,8 +106,8 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, actor: dict,
 
 def _replayed(existing: dict, request_hash: str | None) -> dict:
     if request_hash and existing.get("request_hash") != request_hash:
-        raise InvalidInput([{"field": "Idempotency-Key",
-                             "reason": "already used for a different request body"}])
+        raise InvalidInput([{"field": "Idempotency-Key", "reason": "already used for a different request body"}],
+                           DOSSIER_REFUSED)
     return existing
 
 

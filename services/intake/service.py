@@ -14,10 +14,9 @@ from nameko.web.handlers import http
 from onestop.catalog import load_catalog
 from onestop.errors import InvalidInput, NotFound
 from onestop.timestamps import utcnow
-from onestop.web.http import flatten, json_endpoint, read_json, respond
+from onestop.web.http import flatten, json_endpoint, load, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.web.auth import Forbidden
 from onestop.dependencies import Health, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
 from services.intake import handlers, views
@@ -31,11 +30,24 @@ REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
 PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Phone-Last4"}
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-CITIZEN = {"id": "citizen", "role": "citizen"}  # online dossiers; counter and postal ones need a counter-staff token
 
 
-def _invalid(problems: list[dict]) -> InvalidInput:
-    return InvalidInput(problems, "The dossier was not accepted.")
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not KEY.match(key):
+        raise InvalidInput([{"field": "Idempotency-Key", "reason": "1 to 255 printable ASCII characters"}],
+                           handlers.DOSSIER_REFUSED)
+    return key
+
+
+def _body_hash(body) -> str:
+    """What a replay with the same Idempotency-Key must match: the body, keys sorted."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _receipt_headers(dossier: dict, created: bool) -> dict:
+    headers = {"Location": f"/api/v1/dossiers/{dossier['code']}"}
+    return headers if created else {**headers, "Idempotent-Replayed": "true"}
 
 
 class IntakeService:
@@ -53,36 +65,18 @@ class IntakeService:
     def submit(self, request):
         """Take a dossier in; 201 with its code and appointment date.
 
-        Body: see DossierRequestSchema. Header ``Idempotency-Key`` makes retries safe.
+        Body: see DossierRequestSchema, e.g. {"center": "hue-vyda", "procedure_code": "1.001193",
+        "channel": "counter", "citizen": {...}, "documents": [{"code": "birth_declaration"}]}.
+        Header ``Idempotency-Key`` makes retries safe.
         """
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not KEY.match(key):
-            raise _invalid([{"field": "Idempotency-Key", "reason": "1 to 255 printable ASCII characters"}])
+        key = _idempotency_key(request)
         body = read_json(request)
-        staff = None
-        if not isinstance(body, dict) or body.get("channel") != "online":
-            staff = self.staff(request)  # counter and postal intake are staff work: 401 before anything else
-        try:
-            payload = REQUEST.load(body)
-        except ValidationError as exc:
-            raise _invalid(flatten(exc.messages)) from None
-        if staff is not None:
-            if staff.role != "counter_staff":
-                raise Forbidden(f"role {staff.role} may not take dossiers in; counter staff do")
-            if payload["center"] in load_catalog().centers and not staff.may_act_for(payload["center"]):
-                raise Forbidden(f"your token does not list center {payload['center']}")
-        try:
-            dossier, created = handlers.submit_dossier(
-                payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
-                actor=staff.actor() if staff is not None else CITIZEN,
-                idempotency_key=key,
-                request_hash=hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest())
-        except InvalidInput as exc:
-            raise _invalid(exc.problems) from None
-        headers = {"Location": f"/api/v1/dossiers/{dossier['code']}"}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return respond(201, views.receipt_view(dossier, load_catalog()), headers)
+        online = isinstance(body, dict) and body.get("channel") == "online"
+        staff = None if online else self.staff(request)  # counter and postal intake are staff work: 401 first
+        payload = load(REQUEST, body, handlers.DOSSIER_REFUSED)
+        dossier, created = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
+                                                   staff=staff, idempotency_key=key, request_hash=_body_hash(body))
+        return respond(201, views.receipt_view(dossier, load_catalog()), _receipt_headers(dossier, created))
 
     @http("GET", "/api/v1/dossiers/<string:code>")
     @json_endpoint
@@ -110,10 +104,7 @@ class IntakeService:
         self.throttle(request)
         dossier = self._dossier(code)
         body = read_json(request)
-        try:
-            payload = RATING.load(body)
-        except ValidationError as exc:
-            raise InvalidInput(flatten(exc.messages), "The rating was not accepted.") from None
+        payload = load(RATING, body, "The rating was not accepted.")
         rating = handlers.rate_dossier(dossier, payload, repo=self.store, now=utcnow())
         return respond(201, {"code": dossier["code"], "rating": rating},
                        {"Location": f"/api/v1/dossiers/{dossier['code']}"})

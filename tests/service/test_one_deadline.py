@@ -14,6 +14,7 @@ import pytest
 
 from onestop.catalog import load_catalog
 from onestop.dev.samples import dossier
+from onestop.web.auth import Principal
 from services.intake.handlers import submit_dossier
 from services.intake.store import IntakeRepository
 from services.intake.views import receipt_view
@@ -23,7 +24,7 @@ from services.routing.store import RoutingRepository
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 CATALOG = load_catalog()
-COUNTER = {"id": "counter-01", "role": "counter_staff"}
+COUNTER = Principal("counter-01", "counter_staff", frozenset({"hue-vyda"}))
 LINKS = Links("https://dichvucong.example.vn/ho-so/{code}")
 
 
@@ -72,7 +73,7 @@ def test_every_procedure_gets_one_date_at_intake_and_at_routing(stores, when):
     disagreements = []
     for procedure in CATALOG.procedures.values():
         stored, _ = submit_dossier(dossier(center.id, procedure.code), catalog=CATALOG, repo=intake,
-                                   now=received_at, actor=COUNTER)
+                                   now=received_at, staff=COUNTER)
         receipt = receipt_view(stored, CATALOG)
         event = _received_event(stored)
         case = route_dossier(event, catalog=CATALOG, repo=routing, now=received_at)
@@ -94,7 +95,7 @@ def test_the_reported_case_household_business_after_the_cutoff(stores):
     # the citizen was told 07/12, the officer worked to 04/12
     intake, routing = stores
     at = RECEIPT_TIMES["16:03 (the reported bug)"]
-    stored, _ = submit_dossier(dossier("hue-vyda", "1.001612"), catalog=CATALOG, repo=intake, now=at, actor=COUNTER)
+    stored, _ = submit_dossier(dossier("hue-vyda", "1.001612"), catalog=CATALOG, repo=intake, now=at, staff=COUNTER)
     case = route_dossier(_received_event(stored), catalog=CATALOG, repo=routing, now=at)
     assert stored["appointment_date"] == case["appointment_date"] == "2026-12-04"
     assert case["due_at"] == "2026-12-04T17:00:00+07:00"
