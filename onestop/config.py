@@ -35,6 +35,11 @@ DEFAULTS = {
     "TIMER_INTERVAL": "30",  # seconds between two looks at the deadline timers
     "STATUS_RATE_LIMIT": "30/60",  # citizen status lookups and ratings per client address: requests/seconds
     "TRUSTED_PROXIES": "",  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+    # Limits against floods (README, "Configuration"): messages per citizen address, dossiers per caller.
+    "CITIZEN_MESSAGES_PER_HOUR": "10",  # to one phone or one email address, in any 60 minutes
+    "CITIZEN_MESSAGES_PER_DAY": "30",  # to one phone or one email address, in any 24 hours
+    "COUNTER_SUBMIT_LIMIT": "60/60",  # dossiers per counter-staff token: requests/seconds
+    "PORTAL_SUBMIT_LIMIT": "600/60",  # dossiers per portal client: requests/seconds
 }
 
 
@@ -42,6 +47,14 @@ def _get(config: dict | None, key: str) -> str:
     if config and key in config and config[key] is not None:
         return str(config[key])
     return os.environ.get(key, DEFAULTS[key])
+
+
+def _count(config: dict | None, key: str) -> int:
+    """A whole number of at least 1; ValueError names the setting."""
+    text = _get(config, key)
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{key} must be a whole number of at least 1; got {text!r}")
+    return int(text)
 
 
 def _bool(text: str) -> bool:
@@ -76,6 +89,10 @@ class Settings:
     timer_interval: float = 30.0
     status_rate_limit: str = DEFAULTS["STATUS_RATE_LIMIT"]
     trusted_proxies: tuple = ()
+    citizen_messages_per_hour: int = 10
+    citizen_messages_per_day: int = 30
+    counter_submit_limit: str = DEFAULTS["COUNTER_SUBMIT_LIMIT"]
+    portal_submit_limit: str = DEFAULTS["PORTAL_SUBMIT_LIMIT"]
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -107,6 +124,10 @@ class Settings:
             timer_interval=float(g("TIMER_INTERVAL")),
             status_rate_limit=g("STATUS_RATE_LIMIT"),
             trusted_proxies=tuple(x.strip() for x in g("TRUSTED_PROXIES").split(",") if x.strip()),
+            citizen_messages_per_hour=_count(config, "CITIZEN_MESSAGES_PER_HOUR"),
+            citizen_messages_per_day=_count(config, "CITIZEN_MESSAGES_PER_DAY"),
+            counter_submit_limit=g("COUNTER_SUBMIT_LIMIT"),
+            portal_submit_limit=g("PORTAL_SUBMIT_LIMIT"),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from onestop.timestamps import iso
 from onestop.masking import mask_address
 from services.notification.domain import (ESCALATION_FOR, STAFF_LANGUAGE, TEMPLATE_FOR, Links, Message, compose,
                                           message_context)
+from services.notification.limits import admitted
 
 SYSTEM = {"id": "notification", "role": "system"}
 CONTACT_FIELDS = ("full_name", "phone", "email", "channels", "language")
@@ -35,15 +36,16 @@ def remember_contact(event: dict, repo) -> None:
 
 
 def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
-           rating_url: str = DEFAULTS["RATING_URL"]) -> list[str]:
+           rating_url: str = DEFAULTS["RATING_URL"], limits=None) -> list[str]:
     """Send each message an event calls for, once per (event id, channel, recipient).
 
     A delivery already sent (or permanently failed) is skipped on redelivery; a
     transient failure of any of them raises so the event is retried later.
-    Returns the delivery ids sent now.
+    Returns the delivery ids sent now. A citizen's message over `limits`
+    (services.notification.limits) is held instead.
     """
     return deliver(event, plan(event, catalog=catalog, repo=repo, links=Links(status_url, rating_url)),
-                   repo=repo, senders=senders, now=now)
+                   repo=repo, senders=senders, now=now, limits=limits)
 
 
 def plan(event: dict, *, catalog, repo, links: Links) -> list[Outgoing]:
@@ -89,7 +91,7 @@ def _check_references(event: dict, catalog) -> None:
         raise PermanentError(f"unknown procedure {procedure}: no template can describe it")
 
 
-def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now) -> list[str]:
+def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now, limits=None) -> list[str]:
     sent, failures = [], []
     for out in outgoing:
         delivery_id, message = out.delivery_id, out.message
@@ -106,6 +108,8 @@ def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now) 
             done = repo.delivery(delivery_id)
             if done["status"] == "pending":
                 failures.append(f"{_label(out)}: being sent by another worker")
+            continue
+        if not admitted(event, out, record, repo=repo, limits=limits, now=now):
             continue
         try:
             provider_id = senders[message.channel](message, delivery_id)

@@ -11,11 +11,12 @@ from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, SettingsProvider
+from onestop.dependencies import Health, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
-from services.notification import handlers
+from services.notification import handlers, held
 from services.notification.domain import SUBSCRIBED
 from services.notification.channels import Channels, SmsGateway, SmtpSender
+from services.notification.limits import RecipientLimits
 from services.notification.store import NotificationRepository
 
 
@@ -43,6 +44,7 @@ class NotificationService:
     senders = Senders()
     settings = SettingsProvider()
     health = Health()
+    staff = StaffAuth()
 
     @reliable_handler(("private", "citizen.contact.v1"),
                       *(("public", event_type) for event_type in SUBSCRIBED))
@@ -59,7 +61,26 @@ class NotificationService:
             return
         handlers.notify(event, catalog=load_catalog(), repo=self.store, senders=self.senders,
                         status_url=self.settings.public_status_url, rating_url=self.settings.rating_url,
-                        now=utcnow())
+                        now=utcnow(), limits=RecipientLimits.from_settings(self.settings))
+
+    @http("GET", "/api/v1/held")
+    @json_endpoint
+    def held_messages(self, request):
+        """Operators: the citizen messages held by a recipient limit, oldest first, addresses
+        masked. ?center=hue-vyda&limit=50&offset=0 (default: every center of the token)."""
+        principal = self.staff(request)
+        return respond(200, held.listing(principal, request.args, repo=self.store, catalog=load_catalog(),
+                                         now=utcnow()))
+
+    @http("POST", "/api/v1/held/<string:delivery_id>/release")
+    @json_endpoint
+    def release_held(self, request, delivery_id):
+        """Operators: send one held message now (once; it is not counted against the limit).
+        200 {"id", "code", "channel", "status": "sent"|"failed", ...}; 404 unknown or another
+        center's, 409 released already, 503 the provider did not take it (it stays held)."""
+        principal = self.staff(request)
+        return respond(200, held.release(delivery_id, principal, repo=self.store, senders=self.senders,
+                                         now=utcnow()))
 
     @http("GET", "/healthz")
     @json_endpoint

@@ -17,10 +17,12 @@ class NotificationRepository:
     def __init__(self, db):
         self.contacts = db["contacts"]
         self.deliveries = db["deliveries"]
+        self.recipients = db["recipient_sends"]  # per address hash: the recent sends (limits.py)
 
     def ensure_indexes(self) -> None:
         self.deliveries.create_index([("code", ASCENDING)])
         ensure_outbox_index(self.deliveries)
+        self.deliveries.create_index([("status", ASCENDING), ("center", ASCENDING)])  # the held messages
 
     def save_contact(self, code: str, contact: dict, event_id: str) -> None:
         self.contacts.update_one({"_id": code}, {"$set": {**contact, "event_id": event_id}}, upsert=True)
@@ -51,7 +53,61 @@ class NotificationRepository:
         self.deliveries.update_one({"_id": delivery_id, "status": "pending"},
                                    {"$set": {"lease_until": EPOCH, "last_error": error}})
 
+    # Per-address limits and held messages (services/notification/limits.py, held.py).
+
+    def recipient_log(self, key: str) -> tuple[int, list]:
+        """(version, recent sends) of one address; (0, []) if it has none."""
+        doc = self.recipients.find_one({"_id": key}) or {}
+        return doc.get("version", 0), doc.get("sends", [])
+
+    def save_recipient_log(self, key: str, version: int, sends: list, now: datetime) -> bool:
+        """Write the address's sends if nobody did since `version` was read."""
+        try:
+            result = self.recipients.update_one(
+                {"_id": key, "version": version}, {"$set": {"sends": sends, "updated_at": now},
+                                                   "$inc": {"version": 1}}, upsert=version == 0)
+        except DuplicateKeyError:  # another worker wrote the address's first send meanwhile
+            return False
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    def hold(self, delivery_id: str, fields: dict) -> None:
+        """The claimed delivery is held: not sent, and no longer leased."""
+        self.deliveries.update_one({"_id": delivery_id, "status": "pending"},
+                                   {"$set": {"status": "held", "lease_until": EPOCH, **fields}})
+
+    def held(self, centers: list, skip: int, limit: int, now: datetime) -> tuple[int, list]:
+        """The held messages of these centers, oldest first, and their total."""
+        query = {"center": {"$in": centers}, **_releasable(now)}
+        total = self.deliveries.count_documents(query)
+        docs = self.deliveries.find(query, {"outbox": 0}).sort("held_at", ASCENDING).skip(skip).limit(limit)
+        return total, list(docs)
+
+    def take_held(self, delivery_id: str, actor: str, now: datetime) -> dict | None:
+        """Held -> pending, free to claim, in one conditional write: of two releases one wins."""
+        return self.deliveries.find_one_and_update(
+            {"_id": delivery_id, **_releasable(now)},
+            {"$set": {"status": "pending", "lease_until": EPOCH, "released_at": now, "released_by": actor}},
+            return_document=ReturnDocument.AFTER, projection={"outbox": 0})
+
+    def rehold(self, delivery_id: str, error: str) -> None:
+        """A released message the provider did not take now: held again (unless being sent)."""
+        self.deliveries.update_one({"_id": delivery_id, "status": "pending", "lease_until": EPOCH},
+                                   {"$set": {"status": "held", "last_error": error}})
+
+    def forget_held_message(self, delivery_id: str) -> None:
+        """Once sent (or failed for good), the copy of the message and its address go."""
+        self.deliveries.update_one({"_id": delivery_id, "status": {"$in": ["sent", "failed"]}},
+                                   {"$unset": {"held_message": ""}})
+
     def finish(self, delivery_id: str, status: str, fields: dict, event: dict, now: datetime) -> None:
         """Record the outcome and its event in one write."""
         self.deliveries.update_one({"_id": delivery_id}, push_outbox(
             {"$set": {"status": status, "lease_until": EPOCH, **fields}}, [event], now))
+
+
+def _releasable(now: datetime) -> dict:
+    """Held, or released by a worker that died before it finished: more than a lease ago,
+    and no lease left (a release under way is neither)."""
+    return {"$or": [{"status": "held"},
+                    {"status": "pending", "released_at": {"$lt": now - timedelta(seconds=LEASE)},
+                     "lease_until": {"$lt": now}}]}
