@@ -1,4 +1,5 @@
-"""Per-client token buckets for the citizen endpoints, and who the client is.
+"""Token buckets per client address (the citizen endpoints) and per caller (intake of dossiers), and who
+the client or the caller is.
 
 Framework-free: the clock is injected, so the tests need no sleeps.
 
@@ -92,6 +93,19 @@ class RateLimiter:
         target = min(self.max_keys - room_for, int(self.max_keys * 0.9))
         while self._buckets and len(self._buckets) > target:
             self._buckets.popitem(last=False)
+
+
+def caller_key(principal, client: str) -> str:
+    """The bucket of a caller: a token's role and user id (any principal), or, with no token,
+    the client address, so that no caller shares another's bucket.
+
+    >>> from onestop.web.auth import Principal
+    >>> caller_key(Principal("counter-01", "counter_staff", frozenset({"hue-vyda"})), "10.0.0.1")
+    'counter_staff:counter-01'
+    >>> caller_key(None, "203.0.113.7")
+    'address:203.0.113.7'
+    """
+    return f"address:{client}" if principal is None else f"{principal.role}:{principal.user}"
 
 
 def _networks(trusted) -> list:

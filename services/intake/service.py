@@ -24,7 +24,7 @@ from services.intake.domain import DossierCode
 from services.intake.progress import LIFECYCLE_TYPES
 from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, phone_last4
 from services.intake.store import IntakeRepository
-from services.intake.throttle import Throttle
+from services.intake.throttle import SubmitThrottle, Throttle
 
 REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
@@ -58,6 +58,7 @@ class IntakeService:
     settings = SettingsProvider()
     health = Health()
     throttle = Throttle()
+    submit_throttle = SubmitThrottle()
     staff = StaffAuth()
 
     @http("POST", "/api/v1/dossiers")
@@ -67,12 +68,13 @@ class IntakeService:
 
         Body: see DossierRequestSchema, e.g. {"center": "hue-vyda", "procedure_code": "1.001193",
         "channel": "counter", "citizen": {...}, "documents": [{"code": "birth_declaration"}]}.
-        Header ``Idempotency-Key`` makes retries safe.
+        Header ``Idempotency-Key`` makes retries safe. Rate-limited per caller (429 with Retry-After).
         """
         key = _idempotency_key(request)
         body = read_json(request)
         online = isinstance(body, dict) and body.get("channel") == "online"
         staff = None if online else self.staff(request)  # counter and postal intake are staff work: 401 first
+        self.submit_throttle(staff, request)  # per caller: one caller's flood cannot hold up the others
         payload = load(REQUEST, body, handlers.DOSSIER_REFUSED)
         dossier, created = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
                                                    staff=staff, idempotency_key=key, request_hash=_body_hash(body))

@@ -1,9 +1,17 @@
-"""The rate limit on the citizen endpoints (status lookup, rating), for nameko.
+"""The rate limits at intake's edge, for nameko: per client address on the citizen endpoints,
+per caller on the intake of dossiers.
 
-One token bucket per client address, shared by both endpoints and by every
-worker of the container (``STATUS_RATE_LIMIT``, default 30 requests per 60 s).
-The address is the peer's, or, when the peer is listed in ``TRUSTED_PROXIES``,
-the one the proxies put in ``X-Forwarded-For``.
+Citizen endpoints (status lookup, rating): one token bucket per client address,
+shared by both endpoints and by every worker of the container
+(``STATUS_RATE_LIMIT``, default 30 requests per 60 s). The address is the
+peer's, or, when the peer is listed in ``TRUSTED_PROXIES``, the one the
+proxies put in ``X-Forwarded-For``.
+
+Intake of dossiers: one bucket per caller (its token's role and user id), so a
+flood from one portal client or one counter token is refused at the door and
+never queues ahead of other callers' dossiers: ``PORTAL_SUBMIT_LIMIT`` (default
+600 per 60 s) for portal clients, ``COUNTER_SUBMIT_LIMIT`` (default 60 per
+60 s) for counter staff. Each intake process counts on its own.
 """
 from __future__ import annotations
 
@@ -13,7 +21,17 @@ from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
 from onestop.errors import TooManyRequests
-from services.intake.ratelimit import RateLimiter, client_address, parse_rate, parse_trusted
+from services.intake.ratelimit import RateLimiter, caller_key, client_address, parse_rate, parse_trusted
+
+PORTAL = "portal"  # the role of a portal client's token; a caller without a token is counted as one
+
+
+def _refused(limiter: RateLimiter, wait: float, message: str, field: str, what: str,
+             per: str = "") -> TooManyRequests:
+    seconds = max(1, math.ceil(wait))
+    return TooManyRequests(f"{message}; try again in {seconds} seconds.", retry_after=seconds,
+                           fields=[{"field": field, "reason": f"at most {limiter.capacity} {what} "
+                                                             f"every {limiter.period:g} seconds{per}"}])
 
 
 class ClientThrottle:
@@ -26,11 +44,24 @@ class ClientThrottle:
         client = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), self.trusted)
         allowed, wait = self.limiter.take(client)
         if not allowed:
-            seconds = max(1, math.ceil(wait))
-            raise TooManyRequests(f"Too many requests from this address; try again in {seconds} seconds.",
-                                  retry_after=seconds,
-                                  fields=[{"field": "client", "reason": f"at most {self.limiter.capacity} requests "
-                                                                        f"every {self.limiter.period:g} seconds"}])
+            raise _refused(self.limiter, wait, "Too many requests from this address", "client", "requests")
+
+
+class CallerThrottle:
+    """``throttle(principal, request)``: take a token for the caller of a dossier intake,
+    or TooManyRequests; portal clients and counter staff each have their own limit."""
+
+    def __init__(self, portal: RateLimiter, counter: RateLimiter, trusted: tuple = ()):
+        self.portal, self.counter, self.trusted = portal, counter, trusted
+
+    def __call__(self, principal, request) -> None:
+        client = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), self.trusted)
+        limiter = self.portal if principal is None or principal.role == PORTAL else self.counter
+        allowed, wait = limiter.take(caller_key(principal, client))
+        if not allowed:
+            who, per = (("this address", " per address") if principal is None else
+                        (f"{principal.role} {principal.user}", f" per {principal.role} token"))
+            raise _refused(limiter, wait, f"Too many dossiers from {who}", "caller", "dossiers", per)
 
 
 class Throttle(DependencyProvider):
@@ -43,3 +74,23 @@ class Throttle(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.throttle
+
+
+class SubmitThrottle(DependencyProvider):
+    """Injects a `CallerThrottle`; a malformed setting stops the service at start-up."""
+
+    def setup(self):
+        settings = Settings.load(self.container.config)
+        self.throttle = CallerThrottle(RateLimiter(*_rate("PORTAL_SUBMIT_LIMIT", settings.portal_submit_limit)),
+                                       RateLimiter(*_rate("COUNTER_SUBMIT_LIMIT", settings.counter_submit_limit)),
+                                       parse_trusted(settings.trusted_proxies))
+
+    def get_dependency(self, worker_ctx):
+        return self.throttle
+
+
+def _rate(name: str, text: str) -> tuple[int, float]:
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None

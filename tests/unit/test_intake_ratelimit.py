@@ -104,3 +104,88 @@ def test_the_client_address(peer, forwarded, client):
 def test_a_bad_trusted_proxy_setting_is_named():
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         parse_trusted(["10.0.0.0/8", "proxy.local"])
+
+
+# --- per caller: the intake of dossiers ----------------------------------------------------
+
+from werkzeug.test import EnvironBuilder  # noqa: E402
+
+from onestop.config import Settings  # noqa: E402
+from onestop.errors import TooManyRequests  # noqa: E402
+from onestop.web.auth import Principal  # noqa: E402
+from services.intake import ratelimit  # noqa: E402
+from services.intake.ratelimit import caller_key  # noqa: E402
+from services.intake.throttle import CallerThrottle  # noqa: E402
+
+
+def request_from(address: str = "198.51.100.7"):
+    return EnvironBuilder(method="POST", path="/api/v1/dossiers", environ_base={"REMOTE_ADDR": address}).get_request()
+
+
+def counter(user: str) -> Principal:
+    return Principal(user, "counter_staff", frozenset({"hue-vyda"}))
+
+
+def caller_throttle(clock, portal="5/60", counter_rate="2/60") -> CallerThrottle:
+    return CallerThrottle(RateLimiter(*parse_rate(portal), clock=clock), RateLimiter(*parse_rate(counter_rate), clock=clock))
+
+
+def test_a_caller_is_its_token_role_and_user_whatever_the_role():
+    assert caller_key(counter("counter-01"), "10.0.0.1") == "counter_staff:counter-01"
+    assert caller_key(Principal("dvc-hue", "portal", frozenset()), "10.0.0.1") == "portal:dvc-hue"
+    assert caller_key(Principal("ops", "operator", frozenset()), "10.0.0.1") == "operator:ops"
+    assert caller_key(None, "203.0.113.7") == "address:203.0.113.7"
+
+
+def test_one_counter_token_over_its_limit_gets_429_with_when_and_why():
+    clock = Clock()
+    throttle = caller_throttle(clock)
+    throttle(counter("counter-01"), request_from())
+    throttle(counter("counter-01"), request_from())
+    with pytest.raises(TooManyRequests) as refused:
+        throttle(counter("counter-01"), request_from())
+    assert refused.value.retry_after == 30  # 2 per 60 s: one back every 30 s
+    assert refused.value.message == "Too many dossiers from counter_staff counter-01; try again in 30 seconds."
+    assert refused.value.fields == [{"field": "caller",
+                                     "reason": "at most 2 dossiers every 60 seconds per counter_staff token"}]
+
+
+def test_another_caller_is_not_held_up_by_a_flooding_one_even_from_the_same_address():
+    throttle = caller_throttle(Clock())
+    for _ in range(50):
+        try:
+            throttle(counter("flooder"), request_from())
+        except TooManyRequests:
+            pass
+    throttle(counter("counter-02"), request_from())  # the same counter PC, another clerk: not refused
+    throttle(Principal("dvc-hue", "portal", frozenset()), request_from())
+
+
+def test_portal_clients_have_their_own_higher_limit():
+    throttle = caller_throttle(Clock())
+    portal = Principal("dvc-hue", "portal", frozenset({"hue-vyda"}))
+    for _ in range(5):
+        throttle(portal, request_from())
+    with pytest.raises(TooManyRequests, match="portal dvc-hue"):
+        throttle(portal, request_from())
+
+
+def test_a_caller_without_a_token_is_counted_by_address_under_the_portal_limit():
+    throttle = caller_throttle(Clock())
+    for _ in range(5):
+        throttle(None, request_from("203.0.113.7"))
+    with pytest.raises(TooManyRequests, match="this address") as refused:
+        throttle(None, request_from("203.0.113.7"))
+    assert refused.value.fields[0]["reason"].endswith("per address")
+    throttle(None, request_from("203.0.113.8"))
+
+
+def test_the_caller_limits_default_to_what_a_busy_counter_and_portal_live_with():
+    settings = Settings.load({})
+    assert parse_rate(settings.counter_submit_limit) == (60, 60.0)
+    assert parse_rate(settings.portal_submit_limit) == (600, 60.0)
+
+
+def test_the_examples_in_the_module_hold():
+    import doctest
+    assert doctest.testmod(ratelimit).failed == 0
