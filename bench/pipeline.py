@@ -135,6 +135,8 @@ class Pipeline:
         self.issuer = TokenIssuer(secret)
         self.platform = Platform(ports=ports, log_dir=log_dir, shards=shards or {},
                                  env={"AMQP_URI": amqp_uri, "JWT_SECRET": secret, "LOG_LEVEL": "WARNING",
+                                      # one counter token carries the whole load: measure the platform, not the limit
+                                      "COUNTER_SUBMIT_LIMIT": "1000000/60",
                                       **(env or {})}, **({"root": root} if root else {}))
         self.serials = 0
 

@@ -4,12 +4,15 @@
     onestop audit timeline VYDA-260213-0007      a dossier's audit timeline
     onestop demo                                 submit sample dossiers and follow them
     onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
+    onestop held list [--center hue-vyda]        citizen messages held by a recipient limit
+    onestop held release <id>                    send one of them now (once)
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
                                                  a staff bearer token (JWT_SECRET, or make run's dev secret)
 """
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import time
@@ -29,6 +32,7 @@ INTAKE = os.environ.get("INTAKE_URL", "http://127.0.0.1:8001")
 AUDIT = os.environ.get("AUDIT_URL", "http://127.0.0.1:8004")
 SMTP_SINK = os.environ.get("SMTP_SINK_URL", "http://127.0.0.1:8025")
 SMS_SINK = os.environ.get("SMS_SINK_URL", "http://127.0.0.1:8026")
+NOTIFICATION = os.environ.get("NOTIFICATION_URL", "http://127.0.0.1:8003")
 
 
 def audit_verify(args) -> int:
@@ -128,6 +132,77 @@ def token(args) -> int:
     return 0
 
 
+# --- onestop held: citizen messages held by a recipient limit (docs/operations.md) ---------------
+
+def _operator_headers(args) -> dict | None:
+    """$ONESTOP_TOKEN (or --token), else an operator token minted for --actor over the
+    centers asked for (or all); None if there is neither a token nor a secret."""
+    token = args.token or os.environ.get("ONESTOP_TOKEN")
+    if not token:
+        issuer = _issuer()
+        if issuer is None:
+            return None
+        centers = [args.center] if getattr(args, "center", None) else sorted(load_catalog().centers)
+        token = issuer.mint(args.actor or getpass.getuser(), "operator", centers, ttl_s=300)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _held_call(args, method: str, path: str, **kwargs):
+    """The notification service's answer, or None after saying why there is none."""
+    headers = _operator_headers(args)
+    if headers is None:
+        print("no operator token: set ONESTOP_TOKEN (or --token), or JWT_SECRET to mint one", file=sys.stderr)
+        return None
+    response = requests.request(method, f"{args.notification}{path}", headers=headers, timeout=30, **kwargs)
+    if response.status_code != 200:
+        try:
+            said = response.json().get("message", response.text)
+        except ValueError:
+            said = response.text[:200]
+        print(f"notification answered {response.status_code}: {said}", file=sys.stderr)
+        return None
+    return response.json()
+
+
+def held_list(args) -> int:
+    params = {k: v for k, v in (("center", args.center), ("limit", args.limit)) if v}
+    page = _held_call(args, "GET", "/api/v1/held", params=params)
+    if page is None:
+        return 1
+    rows = [(m["id"], m["center"], m["code"], m["channel"], m["recipient"], m["held_at"], m["reason_text"])
+            for m in page["held"]]
+    if rows:
+        print(dlq_cli.table(["ID", "CENTER", "CODE", "CHANNEL", "TO", "HELD AT", "REASON"], rows))
+    print(f"{len(rows)} held message{'' if len(rows) == 1 else 's'} shown, {page['total']} in all")
+    return 0
+
+
+def held_release(args) -> int:
+    done = _held_call(args, "POST", f"/api/v1/held/{args.id}/release")
+    if done is None:
+        return 1
+    print(f"released  {done['id']}  {done['code']}  {done['channel']} to {done['recipient']}: "
+          f"{done['status']} (by {done['released_by']})")
+    return 0 if done["status"] == "sent" else 1
+
+
+def add_held_commands(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--notification", default=NOTIFICATION, help="default: $NOTIFICATION_URL or :8003")
+    common.add_argument("--token", help="an operator's bearer token (default: $ONESTOP_TOKEN, or one minted "
+                                        "from JWT_SECRET)")
+    common.add_argument("--actor", help="who you are, when the token is minted here (default: $USER)")
+    held = sub.add_parser("held", help="citizen messages held by a recipient limit").add_subparsers(
+        dest="held_command", required=True)
+    listing = held.add_parser("list", parents=[common], help="the held messages, oldest first, addresses masked")
+    listing.add_argument("--center")
+    listing.add_argument("--limit", type=dlq_cli.positive)
+    listing.set_defaults(func=held_list)
+    release = held.add_parser("release", parents=[common], help="send one held message now")
+    release.add_argument("id", help="the id `onestop held list` shows")
+    release.set_defaults(func=held_release)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="onestop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,6 +218,7 @@ def main(argv=None) -> int:
     timeline.set_defaults(func=audit_timeline)
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
     dlq_cli.add_commands(sub)
+    add_held_commands(sub)
     from onestop.web.auth import ROLES
     tok = sub.add_parser("token", help="mint a staff bearer token for development and scripts")
     tok.add_argument("role", choices=ROLES)

@@ -128,6 +128,7 @@ class Cluster:
                 "RETRY_DELAYS": "0.5,1,2,4,8,15,30", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
                 "CIRCUIT_RESET": "3",  # well inside the 30 s retry budget above
                 "JWT_SECRET": SECRET,
+                "COUNTER_SUBMIT_LIMIT": "1000000/60",  # one counter token streams every dossier of a scenario
                 "PYTHONUNBUFFERED": "1", **self.env}
 
     def start(self, extra: dict | None = None, overrides: dict | None = None) -> "Cluster":

@@ -24,6 +24,7 @@ def config(amqp_uri, sinks, mongo_prefix):
         "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
         "STATUS_RATE_LIMIT": "100000/60",
         "JWT_SECRET": SECRET,  # tests poll the status; the limit has its own tests
+        "COUNTER_SUBMIT_LIMIT": "100000/60",  # tests take dossiers in with one counter token; the limit: test_flood
     }
 
 
