@@ -1,7 +1,8 @@
 """More receipts to one phone than its limit, through the real pipeline (intake ->
 routing -> notification over RabbitMQ, real HTTP, the real SMS sink): exactly the
-limit reach the gateway, the rest are held and listed masked for operators, a
-release sends one exactly once, and another phone is not affected."""
+limit reach the gateway (with two notification workers), the rest are held and
+listed masked for operators, a release sends one exactly once, and another phone
+is not affected."""
 import random
 
 import pytest
@@ -24,8 +25,11 @@ OPERATOR = bearer("operator", "ops-lan", ["hue-vyda"])
 
 @pytest.fixture
 def pipeline(services):
+    """Two notification workers share the store and the queues: the count must hold across them."""
+    second = services.start(NotificationService, CITIZEN_MESSAGES_PER_HOUR=LIMIT)
     return {"intake": services.start(IntakeService), "routing": services.start(RoutingService),
-            "notification": services.start(NotificationService, CITIZEN_MESSAGES_PER_HOUR=LIMIT)}
+            "notification": services.start(NotificationService, CITIZEN_MESSAGES_PER_HOUR=LIMIT),
+            "second notification worker": second}
 
 
 def a_phone() -> tuple[str, str]:
