@@ -29,7 +29,8 @@ PORTAL = "portal"  # the role of a portal client's token; a caller without a tok
 def _refused(limiter: RateLimiter, wait: float, message: str, field: str, what: str,
              per: str = "") -> TooManyRequests:
     seconds = max(1, math.ceil(wait))
-    return TooManyRequests(f"{message}; try again in {seconds} seconds.", retry_after=seconds,
+    return TooManyRequests(f"{message}; try again in {seconds} second{'' if seconds == 1 else 's'}.",
+                           retry_after=seconds,
                            fields=[{"field": field, "reason": f"at most {limiter.capacity} {what} "
                                                              f"every {limiter.period:g} seconds{per}"}])
 
