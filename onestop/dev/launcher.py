@@ -145,7 +145,7 @@ class Platform:
             f"  intake        http://127.0.0.1:{p.intake}   (POST /api/v1/dossiers, GET /api/v1/dossiers/<code>)",
             f"  routing       http://127.0.0.1:{p.routing}   (staff: /api/v1/work/queue, /api/v1/work/dossiers/<code>, "
             "/api/v1/reports)",
-            f"  notification  http://127.0.0.1:{p.notification}/healthz",
+            f"  notification  http://127.0.0.1:{p.notification}   (operators: /api/v1/held, /api/v1/held/<id>/release)",
             f"  audit         http://127.0.0.1:{p.audit}   (GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
