@@ -35,6 +35,8 @@ DEFAULTS = {
     "TIMER_INTERVAL": "30",  # seconds between two looks at the deadline timers
     "STATUS_RATE_LIMIT": "30/60",  # citizen status lookups and ratings per client address: requests/seconds
     "TRUSTED_PROXIES": "",  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+    "LOOKUP_LOCK_AFTER": "5",  # wrong lookup codes that lock a dossier's detail lookup
+    "LOOKUP_LOCK_SECONDS": "900",  # how long it stays locked after the last wrong code
 }
 
 
@@ -76,6 +78,8 @@ class Settings:
     timer_interval: float = 30.0
     status_rate_limit: str = DEFAULTS["STATUS_RATE_LIMIT"]
     trusted_proxies: tuple = ()
+    lookup_lock_after: int = 5
+    lookup_lock_seconds: float = 900.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -107,6 +111,8 @@ class Settings:
             timer_interval=float(g("TIMER_INTERVAL")),
             status_rate_limit=g("STATUS_RATE_LIMIT"),
             trusted_proxies=tuple(x.strip() for x in g("TRUSTED_PROXIES").split(",") if x.strip()),
+            lookup_lock_after=int(g("LOOKUP_LOCK_AFTER")),
+            lookup_lock_seconds=float(g("LOOKUP_LOCK_SECONDS")),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -31,6 +31,7 @@ def remember_contact(event: dict, repo) -> None:
     data = event["data"]
     contact = {k: data[k] for k in CONTACT_FIELDS}
     contact["rating_code"] = data.get("rating_code")  # optional: older contact events lack it
+    contact["lookup_code"] = data.get("lookup_code")  # for the receipt; optional likewise
     repo.save_contact(data["code"], contact, event["id"])
 
 

@@ -226,6 +226,17 @@ def test_the_rating_code_is_kept_with_the_contact(repo):
     assert repo.contact(CODE)["rating_code"] is None
 
 
+def test_the_receipt_brings_the_lookup_code_by_sms_and_email_and_no_event_carries_it(repo):
+    remember_contact(contact_event(lookup_code="K7P2Q-X9MAB"), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+    run(event, repo, email, sms)
+    (mail, _), = email.sent
+    (text, _), = sms.sent
+    assert "Mã tra cứu: K7P2Q-X9MAB." in text.text and "Mã tra cứu (để xem ngày hẹn" in mail.text
+    outcomes = [e["event"] for d in repo.deliveries.find() for e in d["outbox"]]
+    assert len(outcomes) == 2 and "K7P2Q-X9MAB" not in str(outcomes)
+
+
 def test_returned_dossier_invites_a_rating_with_link_and_code_once(repo):
     remember_contact(contact_event(rating_code="K7P2QX9M"), repo)
     event, email, sms = returned(), FakeSender(), FakeSender()
