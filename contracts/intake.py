@@ -36,6 +36,10 @@ class CitizenContactV1(_Strict):
     rating_code = fields.String(load_default=None, metadata={
         "description": "the one-use code the citizen rates the service with once the result is returned",
         "example": "K7P2QX9M"})
+    lookup_code = fields.String(load_default=None, metadata={
+        "description": "the code, as printed on the receipt, that shows the citizen the details of their dossier "
+                       "(GET /api/v1/dossiers/<code>?lookup_code=...); intake keeps only its SHA-256",
+        "example": "K7P2Q-X9MAB"})
 
 
 class DossierRatedV1(_Strict):

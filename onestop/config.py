@@ -40,6 +40,8 @@ DEFAULTS = {
     "CITIZEN_MESSAGES_PER_DAY": "30",  # to one phone or one email address, in any 24 hours
     "COUNTER_SUBMIT_LIMIT": "60/60",  # dossiers per counter-staff token: requests/seconds
     "PORTAL_SUBMIT_LIMIT": "600/60",  # dossiers per portal client: requests/seconds
+    "LOOKUP_LOCK_AFTER": "5",  # wrong lookup codes that lock a dossier's detail lookup
+    "LOOKUP_LOCK_SECONDS": "900",  # how long it stays locked after the last wrong code
 }
 
 
@@ -93,6 +95,8 @@ class Settings:
     citizen_messages_per_day: int = 30
     counter_submit_limit: str = DEFAULTS["COUNTER_SUBMIT_LIMIT"]
     portal_submit_limit: str = DEFAULTS["PORTAL_SUBMIT_LIMIT"]
+    lookup_lock_after: int = 5
+    lookup_lock_seconds: float = 900.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -128,6 +132,8 @@ class Settings:
             citizen_messages_per_day=_count(config, "CITIZEN_MESSAGES_PER_DAY"),
             counter_submit_limit=g("COUNTER_SUBMIT_LIMIT"),
             portal_submit_limit=g("PORTAL_SUBMIT_LIMIT"),
+            lookup_lock_after=int(g("LOOKUP_LOCK_AFTER")),
+            lookup_lock_seconds=float(g("LOOKUP_LOCK_SECONDS")),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -1,19 +1,26 @@
-"""Intake's pure rules: dossier codes, phone numbers, masking, the receipt.
+"""Intake's pure rules: dossier codes, phone numbers, the receipt, the citizen's
+secret codes (rating, lookup) and the lockout of a dossier's lookup.
 
 No framework, no IO: everything here is a function of its arguments.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+
+from onestop.timestamps import as_utc
 
 # Uppercase letters and digits without the ones people confuse: 0/O, 1/I/L.
-RATING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+RATING_ALPHABET = CODE_ALPHABET
 RATING_CODE_LENGTH = 8
+LOOKUP_CODE_LENGTH = 10
+_TYPED_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]")  # spaces, dashes of any kind, dots
 PHONE = re.compile(r"^(?:\+?84|0)([35789][0-9]{8})$")
 CODE = re.compile(r"^([A-Z]{2,8})-(\d{6})-(\d{4,})$")
 
@@ -87,9 +94,58 @@ def make_receipt(code: DossierCode, unit_code: str, received_at: datetime, proce
     )
 
 
+@dataclass(frozen=True)
+class SecretCode:
+    """A random code a citizen is sent and types back: `length` characters of
+    CODE_ALPHABET (log2(31) = 4.95 bits each), shown in groups of `group`.
+    What a dossier keeps of it is the SHA-256 of its canonical form.
+
+    >>> LOOKUP_CODE.shown("K7P2QX9MAB"), LOOKUP_CODE.normalize(" k7p2q–x9mab ")
+    ('K7P2Q-X9MAB', 'K7P2QX9MAB')
+    """
+
+    length: int
+    group: int
+    where: str  # where the citizen finds it, for the error message
+
+    def new(self, choice=secrets.choice) -> str:
+        return "".join(choice(CODE_ALPHABET) for _ in range(self.length))
+
+    @property
+    def bits(self) -> float:
+        return self.length * math.log2(len(CODE_ALPHABET))
+
+    def shown(self, code: str) -> str:
+        """As printed and sent: groups joined by '-', easier to read aloud and to type."""
+        code = self.normalize(code)
+        return "-".join(code[i:i + self.group] for i in range(0, len(code), self.group))
+
+    def normalize(self, raw: str) -> str:
+        """The code as the citizen may type it (lower case, spaces, dashes, full-width
+        letters) -> canonical; ValueError if it cannot be one."""
+        code = _TYPED_SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or "")).upper()
+        if len(code) != self.length or any(ch not in CODE_ALPHABET for ch in code):
+            raise ValueError(f"{self.length} letters and digits, as {self.where} "
+                             "(there is no 0, O, 1, I or L)")
+        return code
+
+    def sha256(self, code: str) -> str:
+        return hashlib.sha256(self.normalize(code).encode("ascii")).hexdigest()
+
+    def matches(self, code: str, stored_sha256: str | None) -> bool:
+        """Constant-time check of a (canonical) code against the stored hash; False without one."""
+        return bool(stored_sha256) and secrets.compare_digest(self.sha256(code), stored_sha256)
+
+
+RATING_CODE = SecretCode(RATING_CODE_LENGTH, RATING_CODE_LENGTH, "in the message you received")
+# 10 characters: 49.5 bits. With the lockout (LookupLock) a stranger has at most
+# 5 guesses per 15 minutes per dossier: docs/http-api.md gives the odds.
+LOOKUP_CODE = SecretCode(LOOKUP_CODE_LENGTH, 5, "on the receipt and in the receipt SMS and email")
+
+
 def new_rating_code(choice=secrets.choice) -> str:
-    """A random one-use rating code: 8 characters of RATING_ALPHABET (31^8, about 8.5e11)."""
-    return "".join(choice(RATING_ALPHABET) for _ in range(RATING_CODE_LENGTH))
+    """A random one-use rating code: 8 characters of CODE_ALPHABET (31^8, about 8.5e11)."""
+    return RATING_CODE.new(choice)
 
 
 def normalize_rating_code(raw: str) -> str:
@@ -99,18 +155,47 @@ def normalize_rating_code(raw: str) -> str:
     >>> normalize_rating_code(" k7p2-qx9m ")
     'K7P2QX9M'
     """
-    code = re.sub(r"[\s\-]", "", raw or "").upper()
-    if len(code) != RATING_CODE_LENGTH or any(ch not in RATING_ALPHABET for ch in code):
-        raise ValueError(f"{RATING_CODE_LENGTH} letters and digits, as in the message you received "
-                         "(there is no 0, O, 1, I or L)")
-    return code
+    return RATING_CODE.normalize(raw)
 
 
 def rating_code_hash(code: str) -> str:
     """What the dossier keeps of its rating code: the SHA-256 of its canonical form."""
-    return hashlib.sha256(normalize_rating_code(code).encode("ascii")).hexdigest()
+    return RATING_CODE.sha256(code)
 
 
-def phone_last4_matches(phone: str | None, last4: str) -> bool:
-    """Constant-time check of the last 4 digits of the stored (E.164) phone number."""
-    return bool(phone) and secrets.compare_digest(phone[-4:].encode(), last4.encode())
+@dataclass(frozen=True)
+class LookupLock:
+    """After `after` wrong lookup codes, a dossier's details cannot be looked up,
+    even with the right code, until `seconds` after the last wrong one. A wrong
+    code more than `seconds` after the one before starts the count again, and so
+    does the right code: a stranger gets at most `after` guesses per `seconds`.
+
+    >>> lock, now = LookupLock(5, 900), datetime(2026, 3, 2, 2, 0)
+    >>> lock.locked_for({"failures": 5, "last_failure_at": now - timedelta(seconds=60)}, now)
+    840
+    >>> lock.locked_for({"failures": 4, "last_failure_at": now}, now), lock.locked_for(None, now)
+    (0, 0)
+    """
+
+    after: int
+    seconds: float
+
+    def __post_init__(self):
+        if self.after < 1 or self.seconds <= 0:
+            raise ValueError("LOOKUP_LOCK_AFTER must be 1 or more and LOOKUP_LOCK_SECONDS above 0; "
+                             f"got {self.after} and {self.seconds:g}")
+
+    def locked_for(self, guard: dict | None, now: datetime) -> int:
+        """Whole seconds the lookup stays locked (0: it is open). `guard` is what the
+        store keeps: {"failures": n, "last_failure_at": time of the last wrong code}."""
+        if not guard or guard.get("failures", 0) < self.after:
+            return 0
+        until = as_utc(guard["last_failure_at"]) + timedelta(seconds=self.seconds)
+        return max(0, math.ceil((until - as_utc(now)).total_seconds()))
+
+    def stale_before(self, now: datetime) -> datetime:
+        """A wrong code older than this no longer counts."""
+        return now - timedelta(seconds=self.seconds)
+
+    def left(self, guard: dict) -> int:
+        return max(0, self.after - guard.get("failures", 0))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from onestop.errors import Conflict, Forbidden, InvalidInput, TransientError
+from onestop.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, TransientError
 from contracts import make_event
 from onestop.timestamps import iso
 from onestop.messaging.outbox import with_outbox
@@ -13,7 +14,8 @@ from onestop.masking import mask_name
 from onestop.web import auth
 from onestop.worktime.deadline import statutory_deadline
 from services.intake import progress
-from services.intake.domain import DossierCode, make_receipt, new_rating_code, phone_last4_matches, rating_code_hash
+from services.intake.domain import (LOOKUP_CODE, DossierCode, LookupLock, make_receipt, new_rating_code,
+                                    rating_code_hash)
 from services.intake.views import citizen_view, public_view
 
 CITIZEN = {"id": "citizen", "role": "citizen"}  # online dossiers; counter and postal ones need counter staff
@@ -50,21 +52,32 @@ def _intake_actor(staff, payload: dict, catalog) -> dict:
     return staff.actor()
 
 
+class Submission(NamedTuple):
+    """What taking a dossier in gives back: the stored dossier, whether this call
+    created it, and its lookup code as printed, only when it did (a replay of
+    the same Idempotency-Key gets None: the code is not kept, only its hash)."""
+
+    dossier: dict
+    created: bool
+    lookup_code: str | None = None
+
+
 def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
-                   idempotency_key: str | None = None, request_hash: str | None = None):
+                   idempotency_key: str | None = None, request_hash: str | None = None) -> Submission:
     """Take a dossier in, for `staff` (a counter clerk's principal) or, when None, for
-    the citizen online. Returns (dossier document, created?).
+    the citizen online.
 
     The dossier and its two events (public ``dossier.received.v1``, private
     ``citizen.contact.v1``) are written in one insert, so neither is lost.
-    The dossier gets a one-use rating code: the citizen is sent the code (in
-    the private contact event), the dossier keeps only its SHA-256.
+    The dossier gets a one-use rating code and a lookup code: the citizen is
+    sent both (in the private contact event), the lookup code is also printed
+    on the receipt, and the dossier keeps only their SHA-256.
     """
     actor = _intake_actor(staff, payload, catalog)
     if idempotency_key:
         existing = repo.by_idempotency_key(idempotency_key)
         if existing:
-            return _replayed(existing, request_hash), False
+            return Submission(_replayed(existing, request_hash), False)
     center, procedure = _resolve(payload, catalog)
     day = now.astimezone(ZoneInfo(center.timezone)).date()
     code = DossierCode(center.short_code, day, repo.next_sequence(center.id, day))
@@ -72,7 +85,7 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
     receipt = make_receipt(code, center.unit_code, now, procedure, statutory_deadline(center, procedure, now),
                            handed_in)
     citizen = payload["citizen"]
-    rating_code = new_rating_code()
+    rating_code, lookup_code = new_rating_code(), LOOKUP_CODE.new()
     common = {"center": center.id, "subject": receipt.code, "actor": actor, "time": now}
     received = make_event("dossier.received.v1", data={
         "code": receipt.code, "official_code": receipt.official_code,
@@ -84,11 +97,12 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
     contact = make_event("citizen.contact.v1", correlation_id=received["id"], data={
         "code": receipt.code, "full_name": citizen["full_name"], "phone": citizen["phone"],
         "email": citizen["email"], "channels": citizen["channels"], "language": citizen["language"],
-        "rating_code": rating_code}, **common)
+        "rating_code": rating_code, "lookup_code": LOOKUP_CODE.shown(lookup_code)}, **common)
     dossier = {
         "_id": receipt.code, "code": receipt.code, "official_code": receipt.official_code,
         "center": center.id, "procedure_code": procedure.code, "channel": payload["channel"],
         "status": "received", "seq": 0, "rating_code_sha256": rating_code_hash(rating_code),
+        "lookup_code_sha256": LOOKUP_CODE.sha256(lookup_code),
         "received_at": now, "appointment_date": receipt.appointment_date.isoformat(),
         "working_days": procedure.working_days, "documents": payload["documents"],
         "missing_documents": [d.code for d in receipt.missing_documents],
@@ -100,8 +114,8 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
     if idempotency_key:
         dossier.update(idempotency_key=idempotency_key, request_hash=request_hash)
     if not repo.insert(dossier):  # lost a race with the same key
-        return _replayed(repo.by_idempotency_key(idempotency_key), request_hash), False
-    return dossier, True
+        return Submission(_replayed(repo.by_idempotency_key(idempotency_key), request_hash), False)
+    return Submission(dossier, True, LOOKUP_CODE.shown(lookup_code))
 
 
 def _replayed(existing: dict, request_hash: str | None) -> dict:
@@ -121,14 +135,51 @@ def follow_lifecycle(event: dict, repo) -> bool:
     return repo.follow(code, event["id"], **progress.follow(event))
 
 
-def status_view(dossier: dict, catalog, phone_last4: str | None) -> dict:
-    """The public status, or with the last 4 digits of the citizen's phone the details (Forbidden if wrong)."""
-    if phone_last4 is None:
+def status_view(dossier: dict, catalog, lookup_code: str | None, *, repo, lock: LookupLock, now: datetime) -> dict:
+    """The public status, or with the dossier's lookup code the details.
+
+    A wrong code is Forbidden and counted; after `lock.after` of them the lookup
+    is locked (TooManyRequests, the right code included) for `lock.seconds`.
+    """
+    if lookup_code is None:
         return public_view(dossier, catalog)
-    if not phone_last4_matches(dossier.get("citizen", {}).get("phone"), phone_last4):
-        raise Forbidden("These are not the last 4 digits of the phone number given with this dossier.",
-                        fields=[{"field": "phone_last4", "reason": "does not match the dossier's phone number"}])
+    _prove(dossier, lookup_code, repo=repo, lock=lock, now=now)
     return citizen_view(dossier, catalog)
+
+
+def _prove(dossier: dict, lookup_code: str, *, repo, lock: LookupLock, now: datetime) -> None:
+    _refuse_if_locked(lock, dossier.get("lookup_guard"), now)
+    if LOOKUP_CODE.matches(lookup_code, dossier.get("lookup_code_sha256")):
+        if dossier.get("lookup_guard"):
+            repo.clear_wrong_lookups(dossier["code"], limit=lock.after, stale_before=lock.stale_before(now))
+        return
+    guard = repo.count_wrong_lookup(dossier["code"], now, limit=lock.after, stale_before=lock.stale_before(now))
+    if guard is None:  # others reached the limit first: this one was not counted
+        _refuse_if_locked(lock, repo.lookup_guard(dossier["code"]), now)
+    raise Forbidden(f"This lookup code does not belong to this dossier. {_warning(lock, guard)}",
+                    fields=[{"field": "lookup_code", "reason": "does not match the code on this dossier's receipt"}])
+
+
+def _warning(lock: LookupLock, guard: dict | None) -> str:
+    left, time = lock.left(guard or {}), _duration(lock.seconds)
+    if not left:
+        return f"Its lookup is now locked for {time}."
+    return f"{left} more wrong code{'s' if left > 1 else ''} will lock its lookup for {time}."
+
+
+def _refuse_if_locked(lock: LookupLock, guard: dict | None, now: datetime) -> None:
+    seconds = lock.locked_for(guard, now)
+    if seconds:
+        raise TooManyRequests(
+            f"Too many wrong lookup codes for this dossier: its details can be looked up again in {seconds} "
+            "seconds. The public status stays open.", retry_after=seconds, error="lookup_locked",
+            fields=[{"field": "lookup_code", "reason": f"{lock.after} wrong codes; locked for "
+                                                       f"{_duration(lock.seconds)} after the last one"}])
+
+
+def _duration(seconds: float) -> str:
+    """``900`` -> ``"15 minutes"``; ``45`` -> ``"45 seconds"``."""
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
 
 
 def rate_dossier(dossier: dict, payload: dict, *, repo, now: datetime) -> dict:

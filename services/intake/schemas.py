@@ -5,7 +5,7 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.intake.domain import clean_text, normalize_phone, normalize_rating_code
+from services.intake.domain import LOOKUP_CODE, clean_text, normalize_phone, normalize_rating_code
 
 NAME = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"  # letters of any script, Vietnamese diacritics included
 
@@ -128,20 +128,28 @@ class RatingRequestSchema(_Strict):
     comment = Comment(1000, load_default=None, allow_none=True)
 
 
-PHONE_LAST4 = r"[0-9]{4}"
-PHONE_LAST4_RULE = "exactly 4 digits: the last 4 digits of the phone number given with the dossier"
+RETIRED = "no longer accepted: give lookup_code, the code printed on the receipt and sent in the receipt SMS and email"
 
 
-def phone_last4(query: str | None, header: str | None) -> str | None:
-    """The citizen's proof from ``?phone_last4=`` or ``X-Phone-Last4``; None if neither.
+def lookup_code(args, headers) -> str | None:
+    """The citizen's proof from ``?lookup_code=`` or the header ``X-Lookup-Code``, canonical;
+    None if neither (`args`, `headers`: the request's mappings).
 
-    Raises ValidationError({field: [reason]}) when malformed or when the two disagree.
+    Raises ValidationError({field: [reason]}) when it is malformed, when the two
+    disagree, or when the retired proof (``phone_last4``: 3 of its 4 digits were
+    known from a masked phone) is given.
     """
-    given = {name: value for name, value in (("phone_last4", query), ("X-Phone-Last4", header)) if value is not None}
+    for name, value in (("phone_last4", args.get("phone_last4")), ("X-Phone-Last4", headers.get("X-Phone-Last4"))):
+        if value is not None:
+            raise ValidationError({name: [RETIRED]})
+    given = {name: value for name, value in (("lookup_code", args.get("lookup_code")),
+                                             ("X-Lookup-Code", headers.get("X-Lookup-Code"))) if value is not None}
+    codes = set()
     for name, value in given.items():
-        if not re.fullmatch(PHONE_LAST4, value.strip()):
-            raise ValidationError({name: [PHONE_LAST4_RULE]})
-    values = {v.strip() for v in given.values()}
-    if len(values) > 1:
-        raise ValidationError({"phone_last4": ["the query parameter and the X-Phone-Last4 header disagree"]})
-    return values.pop() if values else None
+        try:
+            codes.add(LOOKUP_CODE.normalize(value))
+        except ValueError as exc:
+            raise ValidationError({name: [str(exc)]}) from None
+    if len(codes) > 1:
+        raise ValidationError({"lookup_code": ["the query parameter and the X-Lookup-Code header disagree"]})
+    return codes.pop() if codes else None

@@ -22,13 +22,14 @@ from onestop.storage.mongo import MongoStore
 from services.intake import handlers, views
 from services.intake.domain import DossierCode
 from services.intake.progress import LIFECYCLE_TYPES
-from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, phone_last4
+from services.intake.lockout import Lockout
+from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, lookup_code
 from services.intake.store import IntakeRepository
 from services.intake.throttle import SubmitThrottle, Throttle
 
 REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
-PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Phone-Last4"}
+PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Lookup-Code"}
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -46,7 +47,8 @@ def _body_hash(body) -> str:
 
 
 def _receipt_headers(dossier: dict, created: bool) -> dict:
-    headers = {"Location": f"/api/v1/dossiers/{dossier['code']}"}
+    # no-store: the first receipt carries the dossier's lookup code
+    headers = {"Location": f"/api/v1/dossiers/{dossier['code']}", "Cache-Control": "no-store"}
     return headers if created else {**headers, "Idempotent-Replayed": "true"}
 
 
@@ -59,6 +61,7 @@ class IntakeService:
     health = Health()
     throttle = Throttle()
     submit_throttle = SubmitThrottle()
+    lockout = Lockout()
     staff = StaffAuth()
 
     @http("POST", "/api/v1/dossiers")
@@ -76,24 +79,27 @@ class IntakeService:
         staff = None if online else self.staff(request)  # counter and postal intake are staff work: 401 first
         self.submit_throttle(staff, request)  # per caller: one caller's flood cannot hold up the others
         payload = load(REQUEST, body, handlers.DOSSIER_REFUSED)
-        dossier, created = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
-                                                   staff=staff, idempotency_key=key, request_hash=_body_hash(body))
-        return respond(201, views.receipt_view(dossier, load_catalog()), _receipt_headers(dossier, created))
+        taken = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(), staff=staff,
+                                        idempotency_key=key, request_hash=_body_hash(body))
+        receipt = views.receipt_view(taken.dossier, load_catalog(), taken.lookup_code)
+        return respond(201, receipt, _receipt_headers(taken.dossier, taken.created))
 
     @http("GET", "/api/v1/dossiers/<string:code>")
     @json_endpoint
     def public_status(self, request, code):
         """The status of a dossier: public (code, status and its label, procedure),
-        or with ``?phone_last4=5678`` (or header ``X-Phone-Last4``) the details:
-        appointment date, steps, papers asked for, where to collect, rated or not.
-        Rate-limited per client address (429 with Retry-After)."""
+        or with the lookup code of its receipt, ``?lookup_code=K7P2Q-X9MAB`` (or header
+        ``X-Lookup-Code``), the details: appointment date, steps, papers asked for,
+        where to collect, rated or not. 403 a wrong code, 429 (``lookup_locked``) after
+        too many; rate-limited per client address (429 with Retry-After)."""
         self.throttle(request)
         try:
-            proof = phone_last4(request.args.get("phone_last4"), request.headers.get("X-Phone-Last4"))
+            proof = lookup_code(request.args, request.headers)
         except ValidationError as exc:
             raise InvalidInput(flatten(exc.messages), "The lookup was not accepted.") from None
         dossier = self._dossier(code)
-        return respond(200, handlers.status_view(dossier, load_catalog(), proof), PRIVATE_ANSWER)
+        view = handlers.status_view(dossier, load_catalog(), proof, repo=self.store, lock=self.lockout, now=utcnow())
+        return respond(200, view, PRIVATE_ANSWER)
 
     @http("POST", "/api/v1/dossiers/<string:code>/rating")
     @json_endpoint

@@ -1,4 +1,4 @@
-"""Intake's repository: dossiers (with their outbox) and the daily code counters."""
+"""Intake's repository: dossiers (with their outbox and lookup guard) and the daily code counters."""
 from __future__ import annotations
 
 from pymongo import ASCENDING, ReturnDocument
@@ -69,6 +69,38 @@ class IntakeRepository:
             {"_id": code, "status": "returned", "rating": None, "rating_code_sha256": code_hash},
             push_outbox({"$set": {"rating": rating}}, events, now))
         return result.modified_count == 1
+
+    def count_wrong_lookup(self, code: str, now, *, limit: int, stale_before) -> dict | None:
+        """Count one wrong lookup code: the dossier's lookup guard after it, or None
+        when `limit` wrong codes are counted already (locked: this one is not).
+
+        Each branch is one conditional write, so concurrent wrong codes never count
+        past `limit`: a count whose last wrong code is older than `stale_before`
+        starts again at 1; else it goes up by one while it is below `limit`.
+        """
+        restarted = self._update_guard(code, {"lookup_guard.last_failure_at": {"$lte": stale_before}},
+                                       {"$set": {"lookup_guard": {"failures": 1, "last_failure_at": now}}})
+        if restarted is not None:
+            return restarted
+        below = {"$or": [{"lookup_guard.failures": {"$lt": limit}}, {"lookup_guard": {"$exists": False}}]}
+        return self._update_guard(code, below, {"$inc": {"lookup_guard.failures": 1},
+                                                "$set": {"lookup_guard.last_failure_at": now}})
+
+    def _update_guard(self, code: str, condition: dict, update: dict) -> dict | None:
+        doc = self.dossiers.find_one_and_update({"_id": code, **condition}, update, projection={"lookup_guard": 1},
+                                                return_document=ReturnDocument.AFTER)
+        return doc["lookup_guard"] if doc else None
+
+    def lookup_guard(self, code: str) -> dict | None:
+        return (self.dossiers.find_one({"_id": code}, {"lookup_guard": 1}) or {}).get("lookup_guard")
+
+    def clear_wrong_lookups(self, code: str, *, limit: int, stale_before) -> None:
+        """The right code was given: the count of wrong ones starts again, unless
+        it is a lock still in force (one set after this request read the dossier:
+        a lock is never lifted by the right code, only by time)."""
+        open_ = {"$or": [{"lookup_guard.failures": {"$lt": limit}},
+                         {"lookup_guard.last_failure_at": {"$lte": stale_before}}]}
+        self.dossiers.update_one({"_id": code, **open_}, {"$unset": {"lookup_guard": ""}})
 
     def exists(self, code: str) -> bool:
         return self.dossiers.count_documents({"_id": code}, limit=1) == 1

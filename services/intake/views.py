@@ -9,8 +9,9 @@ from services.intake import progress
 
 DECIDED = ("approved", "rejected", "result_ready", "returned")
 SEE_MORE = {
-    "vi": "Thêm ?phone_last4=<4 số cuối của số điện thoại đã khai khi nộp hồ sơ> để xem ngày hẹn và các bước xử lý.",
-    "en": "Add ?phone_last4=<the last 4 digits of the phone number given with the dossier> "
+    "vi": "Thêm ?lookup_code=<mã tra cứu in trên giấy tiếp nhận và gửi kèm tin nhắn SMS, email tiếp nhận hồ sơ> "
+          "để xem ngày hẹn và các bước xử lý.",
+    "en": "Add ?lookup_code=<the lookup code printed on the receipt and sent in the receipt SMS and email> "
           "to see the appointment date and the steps.",
 }
 
@@ -60,8 +61,12 @@ def citizen_view(dossier: dict, catalog) -> dict:
     return view
 
 
-def receipt_view(dossier: dict, catalog) -> dict:
-    """The answer to the counter at submission: the receipt and appointment slip."""
+def receipt_view(dossier: dict, catalog, lookup_code: str | None = None) -> dict:
+    """The answer to the counter at submission: the receipt and appointment slip.
+
+    `lookup_code` (as printed) only in the answer that created the dossier: it is
+    not kept, so a replay of the same Idempotency-Key shows null (the citizen
+    has it in the receipt SMS and email all the same)."""
     procedure = catalog.procedures[dossier["procedure_code"]]
     missing = [d for d in procedure.documents if d.code in set(dossier["missing_documents"])]
     return {
@@ -70,5 +75,6 @@ def receipt_view(dossier: dict, catalog) -> dict:
         "received_at": _time(dossier["received_at"]), "appointment_date": dossier["appointment_date"],
         "official_code": dossier["official_code"], "working_days": dossier["working_days"],
         "missing_documents": [{"code": d.code, "name_vi": d.name_vi, "name_en": d.name_en} for d in missing],
+        "lookup_code": lookup_code,
         "links": {"status": f"/api/v1/dossiers/{dossier['code']}"},
     }

@@ -2,7 +2,10 @@
 
 Each raises `TransientError` when trying again later may work (connection
 refused, timeouts, 4xx SMTP replies, HTTP 5xx/429) and `PermanentError` when it
-cannot (a recipient refused, HTTP 4xx).
+cannot (a recipient refused, HTTP 4xx). Their text is a fixed description with
+the provider's status codes only, never its reply text: servers name the
+address in it ("5.1.1 <an@example.vn>: Recipient address rejected"), and the
+text travels on in public `notification.failed.v1` events and dead-letter headers.
 
 Each has a circuit breaker: after `CIRCUIT_FAILURES` consecutive transient
 failures it refuses calls (`CircuitOpen`, transient) for `CIRCUIT_RESET`
@@ -34,6 +37,7 @@ SMTP_POOL_SIZE = 4  # idle connections kept; more senders at once open their own
 SMTP_MAX_IDLE = 15.0  # seconds; well under the usual server idle timeouts (Postfix: 300)
 SMTP_FRESH = 1.0  # seconds: a connection back in the pool for less than this is used without a NOOP
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")  # RFC 5322 atext; runs become one '.'
+_ENHANCED_STATUS = re.compile(rb"^\s*([245]\.\d{1,3}\.\d{1,3})\b")  # RFC 3463, e.g. 5.1.1
 
 
 @contextmanager
@@ -93,13 +97,12 @@ class SmtpSender:
                     raise
             self._checkin(smtp)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentError(f"recipient refused: {exc.recipients}") from exc
+            code, reply = next(iter(exc.recipients.values()), (0, b""))
+            raise _smtp_failure("recipient refused", "recipient deferred", code, reply) from exc
         except smtplib.SMTPResponseException as exc:
-            if 500 <= exc.smtp_code < 600:
-                raise PermanentError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-            raise TransientError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+            raise _smtp_failure("message refused", "message deferred", exc.smtp_code, exc.smtp_error) from exc
         except (OSError, smtplib.SMTPException, socket.timeout) as exc:
-            raise TransientError(f"SMTP unavailable: {exc!r}") from exc
+            raise TransientError(f"SMTP server unavailable ({type(exc).__name__})") from exc
 
     def _checkout(self) -> smtplib.SMTP:
         # list.pop/append do no I/O, so green threads never share a connection.
@@ -129,6 +132,20 @@ class SmtpSender:
     def close(self) -> None:
         while self._idle:
             _quit(self._idle.pop()[1])
+
+
+def _smtp_failure(refused: str, deferred: str, code: int, reply) -> Exception:
+    """A 5xx reply is final, anything else may pass later (greylisting answers 450 to RCPT).
+
+    >>> _smtp_failure("recipient refused", "recipient deferred", 550, b"5.1.1 <an@example.vn>: unknown")
+    PermanentError('recipient refused (SMTP 550 5.1.1)')
+    """
+    reply = reply if isinstance(reply, bytes) else str(reply or "").encode("utf-8", "replace")
+    enhanced = _ENHANCED_STATUS.match(reply)
+    status = f"SMTP {code}" + (f" {enhanced.group(1).decode()}" if enhanced else "")
+    if 500 <= code < 600:
+        return PermanentError(f"{refused} ({status})")
+    return TransientError(f"{deferred} ({status})")
 
 
 def compose_email(sender: str, to: str, subject: str, text: str, delivery_id: str) -> EmailMessage:
@@ -194,12 +211,12 @@ class SmsGateway:
                 response = self.session.post(self.s.sms_url, json={
                     "to": to, "text": text, "sender": self.s.sms_sender, "reference": reference},
                     headers=headers, timeout=(timeout, timeout))  # (connect, read)
-        except requests.RequestException as exc:
-            raise TransientError(f"SMS gateway unavailable: {exc!r}") from exc
+        except requests.RequestException as exc:  # its text has the gateway's URL, which may hold a key
+            raise TransientError(f"SMS gateway unavailable ({type(exc).__name__})") from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientError(f"SMS gateway answered {response.status_code}")
-        if response.status_code >= 400:
-            raise PermanentError(f"SMS gateway refused: {response.status_code} {response.text[:200]}")
+        if response.status_code >= 400:  # its body may name the number
+            raise PermanentError(f"SMS gateway refused the message (HTTP {response.status_code})")
         try:
             return str(response.json().get("id", ""))
         except (ValueError, AttributeError):  # accepted (2xx) all the same; resending would not help

@@ -132,11 +132,12 @@ def message_context(template: str, event: dict, catalog, language: str, links: L
     return {**common, **own}
 
 
-def _receipt(*, data, local, procedure, **_) -> dict:
+def _receipt(*, data, local, procedure, recipient, **_) -> dict:
     missing = set(data["missing_documents"])
     return {"official_code": data["official_code"], "received_at": local.time(data["received_at"]),
             "appointment_date": local.date(data["appointment_date"]),
-            "missing_documents": [local.name(d) for d in procedure.documents if d.code in missing]}
+            "missing_documents": [local.name(d) for d in procedure.documents if d.code in missing],
+            "lookup_code": recipient.get("lookup_code") or None}
 
 
 def _supplement_requested(*, data, local, procedure, **_) -> dict:

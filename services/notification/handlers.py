@@ -32,6 +32,7 @@ def remember_contact(event: dict, repo) -> None:
     data = event["data"]
     contact = {k: data[k] for k in CONTACT_FIELDS}
     contact["rating_code"] = data.get("rating_code")  # optional: older contact events lack it
+    contact["lookup_code"] = data.get("lookup_code")  # for the receipt; optional likewise
     repo.save_contact(data["code"], contact, event["id"])
 
 
@@ -131,10 +132,18 @@ def _label(out: Outgoing) -> str:
     return out.message.channel if out.staff_id is None else f"{out.message.channel} to {out.staff_id}"
 
 
+def _recipient(record: dict) -> dict:
+    """Whom a public event says the message was for: never an address, not even
+    masked (a masked phone gave away 7 of its digits)."""
+    if record.get("staff_id") is None:
+        return {"recipient": "citizen"}
+    return {"recipient": "staff", "staff_id": record["staff_id"]}
+
+
 def _finish(repo, event, delivery_id, record, status, now, error=None, provider_id=None):
     data = {"code": record["code"], "notification_id": delivery_id, "channel": record["channel"],
             "template": record["template"], "language": record["language"],
-            "trigger_event_id": event["id"], "recipient": record["recipient"], "attempts": record["attempts"]}
+            "trigger_event_id": event["id"], **_recipient(record), "attempts": record["attempts"]}
     if error is not None:
         data["error"] = error
     outcome = make_event(f"notification.{status}.v1", center=event["center"], subject=record["code"],

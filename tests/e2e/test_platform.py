@@ -95,9 +95,9 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     response = requests.post(f"{intake}/api/v1/dossiers", json=body, timeout=10,
                              headers={"Idempotency-Key": "e2e-life", "Authorization": f"Bearer {counter}"})
     assert response.status_code == 201, response.text
-    code = response.json()["code"]
+    code, printed = response.json()["code"], response.json()["lookup_code"]
     sms, _ = next_message(1, "the receipt")
-    assert code in sms
+    assert code in sms and f"Mã tra cứu: {printed}." in sms
 
     case = until(lambda: (r := requests.get(f"{routing}/api/v1/work/dossiers/{code}",
                                             headers={"Authorization": f"Bearer {leader}"}, timeout=5)).ok
@@ -128,7 +128,7 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     sms, email = next_message(6, "the invitation to rate")
     rating_code = re.search(r"\b([A-Z2-9]{8})\b", sms.replace(code, "")).group(1)
 
-    status = requests.get(f"{intake}/api/v1/dossiers/{code}", params={"phone_last4": phone[-4:]}, timeout=5).json()
+    status = requests.get(f"{intake}/api/v1/dossiers/{code}", params={"lookup_code": printed}, timeout=5).json()
     assert status["status"] == "returned"
     rated = requests.post(f"{intake}/api/v1/dossiers/{code}/rating", timeout=5,
                           json={"rating_code": rating_code, "score": 5, "comment": "Cán bộ tận tình"})

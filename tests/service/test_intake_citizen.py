@@ -1,9 +1,10 @@
 """The citizen's side of a dossier's life, through nameko's worker_factory with a
 real (mongomock or MONGO_URI) store: the status as routing's lifecycle events
-arrive (in order, out of order, twice), the lookup with and without proof, the
-rating, and the rate limit."""
+arrive (in order, out of order, twice), the lookup with and without the lookup
+code (and its lockout after wrong codes), the rating, and the rate limit."""
 import hashlib
 import json
+import re
 
 import orjson
 import pytest
@@ -15,7 +16,7 @@ from onestop.errors import Conflict, TransientError
 from onestop.timestamps import utcnow
 from onestop.web.http import status_of
 from services.intake import handlers
-from services.intake.domain import RATING_ALPHABET
+from services.intake.domain import CODE_ALPHABET, RATING_ALPHABET, LookupLock
 from services.intake.ratelimit import RateLimiter, parse_rate, parse_trusted
 from services.intake.service import IntakeService
 from services.intake.throttle import ClientThrottle
@@ -23,7 +24,7 @@ from tests.support.samples import dossier
 from tests.support.staff import COUNTER, authenticator
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life
 
-PHONE_LAST4 = "5678"  # the sample citizen's phone is 0912345678
+LOOKUP_CODE = re.compile(r"^[A-Z2-9]{5}-[A-Z2-9]{5}$")
 
 
 class Clock:
@@ -44,10 +45,10 @@ def clock():
     return Clock()
 
 
-def make_service(repo, clock, rate="1000/60", trusted=()):
+def make_service(repo, clock, rate="1000/60", trusted=(), lock=LookupLock(5, 900)):
     throttle = ClientThrottle(RateLimiter(*parse_rate(rate), clock=clock), parse_trusted(trusted))
     return worker_factory(IntakeService, store=repo, settings=Settings.load({}), throttle=throttle,
-                          staff=authenticator())
+                          lockout=lock, staff=authenticator())
 
 
 @pytest.fixture
@@ -55,16 +56,25 @@ def intake(repo, clock):
     return make_service(repo, clock)
 
 
+def post(service, body, key=None):
+    headers = {**COUNTER, **({"Idempotency-Key": key} if key else {})}
+    request = EnvironBuilder(method="POST", path="/api/v1/dossiers", data=orjson.dumps(body),
+                             content_type="application/json", headers=headers).get_request()
+    response = service.submit(request)
+    return response.status_code, json.loads(response.get_data()), response.headers
+
+
 def submit(service, repo, **citizen):
     """A dossier taken in at the counter: (code, the rating code the citizen is sent)."""
-    request = EnvironBuilder(method="POST", path="/api/v1/dossiers", data=orjson.dumps(dossier(**citizen)),
-                             content_type="application/json", headers=COUNTER).get_request()
-    response = service.submit(request)
-    assert response.status_code == 201
-    code = json.loads(response.get_data())["code"]
-    contact = next(e["event"] for e in repo.dossiers.find_one({"_id": code})["outbox"]
-                   if e["event"]["type"] == "citizen.contact.v1")
-    return code, contact["data"]["rating_code"]
+    got, receipt, _ = post(service, dossier(**citizen))
+    assert got == 201
+    return receipt["code"], sent_to_the_citizen(repo, receipt["code"])["rating_code"]
+
+
+def sent_to_the_citizen(repo, code):
+    """What the private contact event tells notification (playing notification)."""
+    return next(e["event"]["data"] for e in repo.dossiers.find_one({"_id": code})["outbox"]
+                if e["event"]["type"] == "citizen.contact.v1")
 
 
 def status(service, code, query=None, headers=None, addr="203.0.113.5"):
@@ -75,7 +85,7 @@ def status(service, code, query=None, headers=None, addr="203.0.113.5"):
 
 
 def details(service, code):
-    got, body, _ = status(service, code, {"phone_last4": PHONE_LAST4})
+    got, body, _ = status(service, code, {"lookup_code": sent_to_the_citizen(service.store, code)["lookup_code"]})
     assert got == 200, body
     return body
 
@@ -127,7 +137,7 @@ def test_without_proof_only_the_public_status_is_shown(intake, repo):
     assert got == 200 and body["code"] == code and body["status"] == "received"
     assert body["status_label"] == {"vi": "Đã tiếp nhận", "en": "Received"}
     assert body["procedure"]["name_vi"] == "Đăng ký khai sinh" and body["procedure"]["name_en"]
-    assert "phone_last4" in body["see_more"]["en"]
+    assert "?lookup_code=" in body["see_more"]["en"] and "?lookup_code=" in body["see_more"]["vi"]
     for hidden in ("appointment_date", "steps", "received_at", "supplement", "result", "rated"):
         assert hidden not in body
     text = json.dumps(body, ensure_ascii=False)
@@ -136,10 +146,37 @@ def test_without_proof_only_the_public_status_is_shown(intake, repo):
     assert headers["Cache-Control"] == "no-store"
 
 
-def test_the_last_4_phone_digits_show_the_details(intake, repo):
+# --- the lookup code ------------------------------------------------------------
+
+def test_the_receipt_prints_the_lookup_code_once_and_the_dossier_keeps_only_its_hash(intake, repo):
+    body = dossier()
+    got, receipt, headers = post(intake, body, key="counter-3-000777")
+    code, printed = receipt["code"], receipt["lookup_code"]
+    assert got == 201 and LOOKUP_CODE.match(printed) and set(printed) - {"-"} <= set(CODE_ALPHABET)
+    assert headers["Cache-Control"] == "no-store"
+    assert sent_to_the_citizen(repo, code)["lookup_code"] == printed  # the SMS and email say the same
+    stored = repo.dossiers.find_one({"_id": code})
+    assert stored["lookup_code_sha256"] == hashlib.sha256(printed.replace("-", "").encode()).hexdigest()
+    received = next(e["event"] for e in stored["outbox"] if e["event"]["type"] == "dossier.received.v1")
+    assert printed not in json.dumps(received) and printed.replace("-", "") not in json.dumps(received)
+    outside_outbox = json.dumps({k: v for k, v in stored.items() if k != "outbox"}, default=str)
+    assert printed not in outside_outbox and printed.replace("-", "") not in outside_outbox
+
+    again, replayed, headers = post(intake, body, key="counter-3-000777")  # the counter's retry
+    assert again == 201 and headers["Idempotent-Replayed"] == "true" and replayed["code"] == code
+    assert replayed["lookup_code"] is None  # not kept, so not shown again: the citizen has it by SMS and email
+    other = post(intake, dossier())[1]["lookup_code"]
+    assert other != printed
+
+
+def test_the_lookup_code_shows_the_details_however_it_is_typed(intake, repo):
     code, _ = submit(intake, repo)
-    by_query = details(intake, code)
-    got, by_header, _ = status(intake, code, headers={"X-Phone-Last4": PHONE_LAST4})
+    printed = sent_to_the_citizen(repo, code)["lookup_code"]
+    got, by_query, headers = status(intake, code, {"lookup_code": printed})
+    assert got == 200 and headers["Vary"] == "X-Lookup-Code" and headers["Cache-Control"] == "no-store"
+    for typed in (printed.replace("-", ""), printed.lower(), " " + printed.replace("-", " ") + " "):
+        assert status(intake, code, {"lookup_code": typed})[1] == by_query
+    got, by_header, _ = status(intake, code, headers={"X-Lookup-Code": printed})
     assert got == 200 and by_header == by_query
     assert by_query["appointment_date"] >= by_query["received_at"][:10]
     assert [s["step"] for s in by_query["steps"]] == ["received"]
@@ -148,33 +185,68 @@ def test_the_last_4_phone_digits_show_the_details(intake, repo):
     assert "Nguyễn Văn An" not in json.dumps(by_query, ensure_ascii=False)
 
 
-def test_a_wrong_phone_last4_is_forbidden(intake, repo):
+def test_a_wrong_lookup_code_is_forbidden_and_says_what_is_left(intake, repo):
     code, _ = submit(intake, repo)
-    got, body, _ = status(intake, code, {"phone_last4": "1234"})
-    assert got == 403 and body["error"] == "forbidden"
-    assert "last 4 digits" in body["message"] and body["fields"][0]["field"] == "phone_last4"
+    other, _ = submit(intake, repo)
+    got, body, _ = status(intake, code, {"lookup_code": sent_to_the_citizen(repo, other)["lookup_code"]})
+    assert got == 403 and body["error"] == "forbidden" and body["fields"][0]["field"] == "lookup_code"
+    assert "does not belong to this dossier" in body["message"] and "4 more wrong codes" in body["message"]
     assert "appointment_date" not in body
+    assert repo.dossiers.find_one({"_id": other}).get("lookup_guard") is None  # the other dossier is untouched
+
+
+def test_five_wrong_codes_lock_the_lookup_even_for_the_right_code(intake, repo):
+    code, _ = submit(intake, repo)
+    right = sent_to_the_citizen(repo, code)["lookup_code"]
+    answers = [status(intake, code, {"lookup_code": "ABCDE-FGHJK"}) for _ in range(5)]
+    assert [a[0] for a in answers] == [403] * 5
+    assert "now locked for 15 minutes" in answers[-1][1]["message"]
+    for proof in ("ABCDE-FGHJK", right):
+        got, body, headers = status(intake, code, {"lookup_code": proof})
+        assert got == 429 and body["error"] == "lookup_locked" and body["fields"][0]["field"] == "lookup_code"
+        assert 899 <= int(headers["Retry-After"]) <= 900 and "public status stays open" in body["message"]
+    assert status(intake, code)[0] == 200  # without a code: the public status
+    assert repo.dossiers.find_one({"_id": code})["lookup_guard"]["failures"] == 5  # refused, not counted
+
+
+def test_the_right_code_resets_the_count_of_wrong_ones(intake, repo):
+    code, _ = submit(intake, repo)
+    for _ in range(4):
+        assert status(intake, code, {"lookup_code": "ABCDE-FGHJK"})[0] == 403
+    details(intake, code)
+    assert "lookup_guard" not in repo.dossiers.find_one({"_id": code})
+    got, body, _ = status(intake, code, {"lookup_code": "ABCDE-FGHJK"})
+    assert got == 403 and "4 more wrong codes" in body["message"]
 
 
 @pytest.mark.parametrize("query,headers,field", [
-    ({"phone_last4": "567"}, {}, "phone_last4"),
-    ({"phone_last4": "56789"}, {}, "phone_last4"),
-    ({"phone_last4": "56a8"}, {}, "phone_last4"),
-    ({"phone_last4": ""}, {}, "phone_last4"),
-    ({"phone_last4": "５６７８"}, {}, "phone_last4"),  # full-width digits
-    ({}, {"X-Phone-Last4": "phone"}, "X-Phone-Last4"),
-    ({"phone_last4": "5678"}, {"X-Phone-Last4": "1234"}, "phone_last4"),  # the two disagree
+    ({"lookup_code": "K7P2Q"}, {}, "lookup_code"),  # too short
+    ({"lookup_code": "K7P2Q-X9MAB-C"}, {}, "lookup_code"),  # too long
+    ({"lookup_code": "K7P2Q-X9MA0"}, {}, "lookup_code"),  # 0 is not in the alphabet
+    ({"lookup_code": ""}, {}, "lookup_code"),
+    ({"lookup_code": "K7P2Q-X9MAB; drop"}, {}, "lookup_code"),
+    ({}, {"X-Lookup-Code": "K7P2Q"}, "X-Lookup-Code"),
+    ({"lookup_code": "K7P2Q-X9MAB"}, {"X-Lookup-Code": "ABCDE-FGHJK"}, "lookup_code"),  # the two disagree
+    ({"phone_last4": "5678"}, {}, "phone_last4"),  # retired: 3 of its digits were public
+    ({}, {"X-Phone-Last4": "5678"}, "X-Phone-Last4"),
 ])
-def test_a_malformed_phone_last4_is_refused_with_field_and_reason(intake, repo, query, headers, field):
+def test_a_malformed_or_retired_proof_is_refused_with_field_and_reason(intake, repo, query, headers, field):
     code, _ = submit(intake, repo)
     got, body, _ = status(intake, code, query, headers)
     assert got == 422 and body["error"] == "validation_failed"
     assert body["fields"][0]["field"] == field and body["fields"][0]["reason"]
+    assert "lookup_guard" not in repo.dossiers.find_one({"_id": code})  # not a guess: nothing counted
+
+
+def test_the_retired_phone_proof_says_what_to_give_instead(intake, repo):
+    code, _ = submit(intake, repo)
+    reason = status(intake, code, {"phone_last4": "5678"})[1]["fields"][0]["reason"]
+    assert "no longer accepted" in reason and "lookup_code" in reason and "receipt" in reason
 
 
 def test_an_unknown_or_malformed_code_is_not_found(intake):
     for code in ("VYDA-200101-9999", "not-a-code"):
-        got, body, _ = status(intake, code, {"phone_last4": PHONE_LAST4})
+        got, body, _ = status(intake, code, {"lookup_code": "ABCDE-FGHJK"})
         assert got == 404 and body["error"] == "not_found"
 
 

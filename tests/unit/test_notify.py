@@ -109,6 +109,7 @@ def test_one_email_and_one_sms_are_sent_and_recorded(repo):
         assert entry["event"]["type"] == "notification.sent.v1"
         assert entry["routing_key"] == "notification.sent.v1.hue-vyda"
         assert entry["event"]["data"]["channel"] == channel
+        assert entry["event"]["data"]["recipient"] == "citizen" and entry["event"]["data"]["staff_id"] is None
         assert entry["event"]["data"]["trigger_event_id"] == event["id"]
         assert entry["event"]["correlation_id"] == event["correlation_id"]
 
@@ -147,17 +148,18 @@ def test_sms_gateway_down_retries_only_the_sms(repo):
 def test_a_permanent_failure_is_recorded_with_an_event_and_not_retried(repo):
     remember_contact(contact_event(), repo)
     event = received()
-    email, sms = FakeSender(PermanentError("550 mailbox does not exist")), FakeSender()
+    email, sms = FakeSender(PermanentError("recipient refused (SMTP 550 5.1.1)")), FakeSender()
 
     sent = run(event, repo, email, sms)  # does not raise
 
     assert sent == [f"{event['id']}:sms"] and len(sms.sent) == 1
     failed = delivery(repo, event, "email")
-    assert failed["status"] == "failed" and "550 mailbox does not exist" in failed["error"]
+    assert failed["status"] == "failed" and failed["error"] == "recipient refused (SMTP 550 5.1.1)"
     (entry,) = failed["outbox"]
     assert entry["event"]["type"] == "notification.failed.v1"
-    assert entry["event"]["data"]["error"] == "550 mailbox does not exist"
-    assert entry["event"]["data"]["recipient"] == "a***@example.vn"
+    assert entry["event"]["data"]["error"] == "recipient refused (SMTP 550 5.1.1)"
+    assert entry["event"]["data"]["recipient"] == "citizen"
+    assert "example.vn" not in str(entry["event"]) and "912345678" not in str(entry["event"])
     # redelivery: the failed email is not tried again, the sent SMS is not resent
     assert run(event, repo, email, sms) == []
     assert len(sms.sent) == 1 and delivery(repo, event, "email")["attempts"] == 1
@@ -226,6 +228,17 @@ def test_the_rating_code_is_kept_with_the_contact(repo):
     assert repo.contact(CODE)["rating_code"] is None
 
 
+def test_the_receipt_brings_the_lookup_code_by_sms_and_email_and_no_event_carries_it(repo):
+    remember_contact(contact_event(lookup_code="K7P2Q-X9MAB"), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+    run(event, repo, email, sms)
+    (mail, _), = email.sent
+    (text, _), = sms.sent
+    assert "Mã tra cứu: K7P2Q-X9MAB." in text.text and "Mã tra cứu (để xem ngày hẹn" in mail.text
+    outcomes = [e["event"] for d in repo.deliveries.find() for e in d["outbox"]]
+    assert len(outcomes) == 2 and "K7P2Q-X9MAB" not in str(outcomes)
+
+
 def test_returned_dossier_invites_a_rating_with_link_and_code_once(repo):
     remember_contact(contact_event(rating_code="K7P2QX9M"), repo)
     event, email, sms = returned(), FakeSender(), FakeSender()
@@ -271,6 +284,8 @@ def test_overdue_emails_the_department_head_and_the_center_leader_without_any_ci
     (entry,) = record["outbox"]
     assert entry["event"]["type"] == "notification.sent.v1"
     assert entry["event"]["data"]["notification_id"] == f"{event['id']}:email:vyda-leader"
+    assert entry["event"]["data"]["recipient"] == "staff" and entry["event"]["data"]["staff_id"] == "vyda-leader"
+    assert "example.vn" not in str(entry["event"])  # not even a member of staff's address
 
 
 def test_a_redelivered_escalation_sends_nothing_twice(repo):

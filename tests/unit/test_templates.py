@@ -93,6 +93,19 @@ def test_vietnamese_sms_has_code_procedure_date_and_missing_count():
     assert "\n" not in sms.text
 
 
+@pytest.mark.parametrize("language,sms_line,email_line", [
+    ("vi", " Mã tra cứu: K7P2Q-X9MAB. Tra cứu: https://", "Mã tra cứu (để xem ngày hẹn và các bước xử lý): K7P2Q-X9MAB\n"),
+    ("en", " Lookup code: K7P2Q-X9MAB. Track: https://", "Lookup code (shows the appointment date and the steps): "
+                                                        "K7P2Q-X9MAB\n"),
+])
+def test_the_receipt_gives_the_lookup_code_beside_the_status_link(language, sms_line, email_line):
+    sent = messages(language=language, lookup_code="K7P2Q-X9MAB")
+    assert sms_line in sent["sms"].text and email_line in sent["email"].text
+    assert "lookup_code=" not in sent["sms"].text + sent["email"].text  # never in a link: URLs end up in logs
+    older = messages(language=language)  # a contact from before lookup codes: no empty line, no "None"
+    assert "None" not in older["sms"].text + older["email"].text and "\n\n\n" not in older["email"].text
+
+
 def test_complete_dossier_mentions_nothing_missing():
     sent = messages(received(missing=()))
     assert "thiếu" not in sent["email"].text.lower()
