@@ -71,3 +71,9 @@ check-docs: install
 
 clean:
 	rm -rf $(VENV) var tools/asyncapi/node_modules
+
+## delete leftover test vhosts (onestop-it-*, onestop-test-*, ...; never another's, never one in use):
+## lists them and asks; CLEAN_ARGS=--yes deletes without asking. Nothing else ever deletes a vhost.
+.PHONY: clean-test-vhosts
+clean-test-vhosts: install
+	$(BIN)/python -m onestop.dev.rabbit_admin clean $(CLEAN_ARGS)

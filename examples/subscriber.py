@@ -36,7 +36,7 @@ def main():
     parser.add_argument("center", help="a center id such as hue-vyda, or '*' for all")
     parser.add_argument("--events", default="#", help="event type pattern, e.g. 'dossier.received.v1' (default: all)")
     parser.add_argument("--durable", metavar="QUEUE", help="a named durable queue instead of a temporary one")
-    parser.add_argument("--amqp", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"))
+    parser.add_argument("--amqp", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/onestop-dev"))
     args = parser.parse_args()
     key = f"{args.events}.{args.center}"
     if args.durable:

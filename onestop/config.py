@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 DEFAULTS = {
-    "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672//",
+    "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/onestop-dev",  # make run's own vhost, never the shared "/"
     "MONGO_URI": "",
     "MONGO_DB_PREFIX": "onestop_",
     "CENTERS": "all",

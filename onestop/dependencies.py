@@ -1,7 +1,12 @@
 """Small nameko dependency providers shared by every service."""
 from __future__ import annotations
 
+import re
+
 from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Request
+
+from onestop import logs
 
 from onestop.web.auth import TokenIssuer
 from onestop.config import Settings
@@ -57,3 +62,31 @@ class StaffAuth(DependencyProvider):
                 raise StaffNotConfigured(self.problem)
             return self.issuer.authenticate(request.headers.get("Authorization"))
         return authenticate
+
+
+class LogContext(DependencyProvider):
+    """Gives each worker's log records the service, center, dossier code, event id and
+    correlation id (onestop.logs): from the context data a reliable_handler spawns the worker
+    with, or from an HTTP request's URL (``<code>``) and its ``X-Correlation-Id`` header."""
+
+    def setup(self):
+        logs.set_service(self.container.service_name)
+
+    def worker_setup(self, worker_ctx):
+        logs.bind(service=self.container.service_name, **_worker_fields(worker_ctx))
+
+    def worker_teardown(self, worker_ctx):
+        logs.clear()
+
+
+CORRELATION_ID = re.compile(r"^[\w.:-]{1,128}$")
+
+
+def _worker_fields(worker_ctx) -> dict:
+    request = worker_ctx.args[0] if worker_ctx.args and isinstance(worker_ctx.args[0], Request) else None
+    if request is None:
+        return {key: worker_ctx.data.get(key) for key in ("center", "code", "event_id", "correlation_id")}
+    code = str(worker_ctx.kwargs.get("code") or "").upper()
+    correlation = request.headers.get("X-Correlation-Id", "")
+    return {"code": code if logs.DOSSIER_CODE.fullmatch(code) else None,
+            "correlation_id": correlation if CORRELATION_ID.match(correlation) else None}

@@ -2,9 +2,12 @@
 
     python -m onestop.dev.launcher            # sinks + four services, Ctrl-C stops all
 
-No Docker: it uses the local RabbitMQ (``AMQP_URI``), MongoDB when ``MONGO_URI``
-is set or else each service's embedded, NOT durable store, a local SMTP sink
-and an SMS-gateway sink. Tests use `Platform` to start the same processes.
+No Docker: it uses the local RabbitMQ (``AMQP_URI``; unset, a vhost of its own,
+``onestop-dev``, made if missing, so a shared broker's "/" is left alone), MongoDB
+when ``MONGO_URI`` is set or else each service's embedded, NOT durable store, a
+local SMTP sink and an SMS-gateway sink. Each process logs to
+``$ONESTOP_LOG_DIR/<name>.log`` (default var/log; the services one JSON object
+per line, onestop/logs.py). Tests use `Platform` to start the same processes.
 """
 from __future__ import annotations
 
@@ -15,12 +18,19 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import requests
+
+from onestop.config import DEFAULTS
+from onestop.dev.rabbit_admin import DEV_VHOST, ensure_vhost
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit")
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
+# nameko's CLI imports eventlet, whose deprecation warning would be the one line of a
+# service's log written before logging is set up, and so not JSON
+QUIET_EVENTLET = "ignore::Warning:nameko.cli.commands"
 # (role, user, extra arguments) of the sample staff `make run` prints tokens for (catalog ids)
 DEV_STAFF = (
     ("counter_staff", "counter-01", "--center hue-vyda"),
@@ -73,9 +83,14 @@ class Platform:
     root: Path = ROOT  # the source tree the services run from (the benchmark compares two)
     procs: dict = field(default_factory=dict)
 
+    @property
+    def amqp_uri(self) -> str:
+        return self.env.get("AMQP_URI") or os.environ.get("AMQP_URI") or DEFAULTS["AMQP_URI"]
+
     def base_env(self) -> dict:
         p = self.ports
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "JWT_SECRET": dev_secret(),
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET, "JWT_SECRET": dev_secret(),
+               "AMQP_URI": self.amqp_uri,
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
                "PUBLIC_STATUS_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}",
@@ -149,7 +164,7 @@ class Platform:
             f"  audit         http://127.0.0.1:{p.audit}   (GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
-            f"  RabbitMQ      {os.environ.get('AMQP_URI', 'amqp://guest:guest@127.0.0.1:5672//')}",
+            f"  RabbitMQ      {_without_password(self.amqp_uri)}   (vhost {urlparse(self.amqp_uri).path[1:] or '/'})",
             f"  store         {os.environ.get('MONGO_URI') or 'EMBEDDED, NOT DURABLE (set MONGO_URI for MongoDB)'}",
             f"  logs          {self.log_dir}/",
             "Staff tokens (bearer JWT, 1 h) for each role, e.g.:",
@@ -160,8 +175,21 @@ class Platform:
         ])
 
 
+def _without_password(uri: str) -> str:
+    password = urlparse(uri).password
+    return uri.replace(f":{password}@", ":***@", 1) if password else uri
+
+
+def dev_vhost() -> None:
+    """make run's own vhost, made (with every permission for guest) if it is missing."""
+    if ensure_vhost(DEV_VHOST):
+        print(f"made the vhost {DEV_VHOST} on the local RabbitMQ (make run's own; '/' is left alone)", file=sys.stderr)
+
+
 def main() -> int:
-    platform = Platform(ports=Ports.from_env())
+    platform = Platform(ports=Ports.from_env(), log_dir=Path(os.environ.get("ONESTOP_LOG_DIR") or ROOT / "var" / "log"))
+    if not os.environ.get("AMQP_URI"):
+        dev_vhost()
     if not os.environ.get("JWT_SECRET"):
         dev_secret()
         print(f"WARNING: JWT_SECRET is not set: staff tokens are signed with a DEVELOPMENT secret\n"

@@ -195,7 +195,8 @@ class ReliableHandler(Entrypoint):
             return
         try:
             self.container.spawn_worker(self, (event,), {}, context_data={
-                "correlation_id": event["correlation_id"], "center": event["center"]},
+                "correlation_id": event["correlation_id"], "center": event["center"],
+                "event_id": event["id"], "code": event["subject"]},  # what the worker's log records carry
                 handle_result=handle_result)
         except ContainerBeingKilled:
             self._requeue(message)

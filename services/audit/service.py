@@ -8,7 +8,7 @@ from onestop.timestamps import iso, utcnow
 from onestop.errors import NotFound
 from onestop.web.http import json_endpoint, respond
 from onestop.messaging.consumer import reliable_handler
-from onestop.dependencies import Health
+from onestop.dependencies import Health, LogContext
 from onestop.storage.mongo import MongoStore
 from services.audit.store import AuditRepository
 
@@ -17,6 +17,7 @@ PUBLIC_FIELDS = ("seq", "center", "event_id", "type", "time", "recorded_at", "ha
 
 class AuditService:
     name = "audit"
+    log_context = LogContext()  # the service, center, code and event of every log record
 
     store = MongoStore(AuditRepository)
     health = Health()

@@ -17,7 +17,7 @@ from onestop.timestamps import utcnow
 from onestop.web.http import flatten, json_endpoint, load, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, SettingsProvider, StaffAuth
+from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
 from services.intake import handlers, views
 from services.intake.domain import DossierCode
@@ -54,6 +54,7 @@ def _receipt_headers(dossier: dict, created: bool) -> dict:
 
 class IntakeService:
     name = "intake"
+    log_context = LogContext()  # the service, center, code and event of every log record
 
     store = MongoStore(IntakeRepository)
     relay = OutboxRelay("dossiers")

@@ -11,7 +11,7 @@ from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, SettingsProvider, StaffAuth
+from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
 from services.notification import handlers, held
 from services.notification.domain import SUBSCRIBED
@@ -38,6 +38,7 @@ class Senders(DependencyProvider):
 
 class NotificationService:
     name = "notification"
+    log_context = LogContext()  # the service, center, code and event of every log record
 
     store = MongoStore(NotificationRepository)
     relay = OutboxRelay("deliveries")

@@ -11,7 +11,7 @@ from onestop.errors import InvalidInput
 from onestop.web.http import json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, SettingsProvider, StaffAuth
+from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
 from services.routing import cases, handlers, queries
 from services.routing.store import RoutingRepository
@@ -24,6 +24,7 @@ def _timer_interval() -> float:
 
 class RoutingService:
     name = "routing"
+    log_context = LogContext()  # the service, center, code and event of every log record
 
     store = MongoStore(RoutingRepository)
     relay = OutboxRelay("assignments")

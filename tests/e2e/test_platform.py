@@ -1,11 +1,16 @@
 """The platform as `make run` starts it: separate processes, real HTTP, SMTP and SMS."""
 import datetime
+import json
+import re
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 import requests
 
+from contracts import make_event
+from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.web.auth import mint
 from onestop.dev.launcher import Platform, Ports, ROOT
 from tests.conftest import free_port
@@ -155,3 +160,108 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     verify = subprocess.run([sys.executable, "-m", "onestop.ops.cli", "--audit", f"http://127.0.0.1:{p.audit}",
                              "audit", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+# ---- the logs of the whole run: keep this test last, it reads what every test above made the services log
+
+SERVICES = ("intake", "routing", "notification", "audit")
+KEYS = {"time", "level", "service", "center", "code", "event_id", "correlation_id", "logger", "message"}
+CITIZEN = {"full_name": "Lê Thị Nhật Ký", "id_number": "079188654321", "phone": "0397 864 153",
+           "email": "nhat.ky.le@example.vn"}
+# the other citizens of this module's tests: the samples' default name and ID, their phones and emails
+OTHERS = {"full_name": "Nguyễn Văn An", "id_number": "046095001234", "phones": ("0335000777", "0335000888",
+          "0335000999"), "emails": ("e2e@example.vn", "life@example.vn", "gone@example.vn")}
+
+
+def log_lines(platform) -> dict:
+    return {path.stem: path.read_text(encoding="utf-8").splitlines() for path in platform.log_dir.glob("*.log")}
+
+
+def records(platform, service: str) -> list[dict]:
+    return [json.loads(line) for line in log_lines(platform).get(service, [])]
+
+
+def digits_of(phone: str) -> tuple[str, ...]:
+    """A phone's digits as the citizen and as E.164 write them: 0397864153, 84397864153."""
+    subscriber = re.sub(r"\D", "", phone)[-9:]
+    return "0" + subscriber, "84" + subscriber
+
+
+def phone_hits(text: str, phone: str) -> list[str]:
+    """The whole number in any form (any separators), and any run of 4+ of its digits standing
+    alone (not inside a word or a hex id, where such a run is chance, not a leak)."""
+    subscriber = digits_of(phone)[0][1:]
+    whole = re.findall(r"[\s.\-()]*".join(subscriber), text)
+    runs = re.findall(r"(?<![0-9A-Za-z])[0-9]{4,}(?![0-9A-Za-z])", text)
+    return whole + [run for run in runs if any(run in form for form in digits_of(phone))]
+
+
+def personal_data_in(text: str) -> list[str]:
+    lowered, hits = text.lower(), []
+    for name in (CITIZEN["full_name"], OTHERS["full_name"]):
+        hits += [name] * (unicodedata.normalize("NFC", text).count(name) + unicodedata.normalize("NFD", text).count(
+            unicodedata.normalize("NFD", name)))
+    for id_number in (CITIZEN["id_number"], OTHERS["id_number"]):
+        hits += re.findall(r"[\s.\-]?".join(id_number), text)
+    for email in (CITIZEN["email"], *OTHERS["emails"]):
+        hits += [email] * (lowered.count(email) + lowered.count(email.replace("@", "%40")))
+    hits += phone_hits(text, CITIZEN["phone"])
+    for phone in OTHERS["phones"]:
+        hits += re.findall(r"[\s.\-()]*".join(phone[1:]), text)
+    return hits
+
+
+def test_the_logs_of_the_whole_run_are_json_and_hold_no_personal_data(platform):
+    """A citizen's dossier received, routed, notified and audited, their details looked up with
+    the code on their receipt, and a poison event that makes routing log an error with the
+    citizen's data in it: every service's log is JSON lines, the records about a dossier carry
+    its code, and no log of the run (the sinks' too) holds a citizen's name, ID, phone or email."""
+    p = platform.ports
+    counter = mint(platform.base_env()["JWT_SECRET"], "counter-01", "counter_staff", ["hue-vyda"])
+    body = dossier(center="hue-vyda", procedure_code="1.001612", language="vi", **CITIZEN)
+    response = requests.post(f"http://127.0.0.1:{p.intake}/api/v1/dossiers", json=body, timeout=10,
+                             headers={"Idempotency-Key": "e2e-logs", "Authorization": f"Bearer {counter}"})
+    assert response.status_code == 201, response.text
+    code, printed = response.json()["code"], response.json()["lookup_code"]
+    wanted = {"dossier.received.v1", "dossier.routed.v1", "dossier.assigned.v1", "notification.sent.v1"}
+    until(lambda: wanted <= {e["type"] for e in requests.get(f"http://127.0.0.1:{p.audit}/api/v1/audit/dossiers/{code}",
+                                                             timeout=5).json().get("entries", [])}
+          and len(requests.get(f"http://127.0.0.1:{p.sms_http}/api/v1/sms", params={"to": "+84397864153"},
+                               timeout=5).json()) == 1, 30, 0.2, "routed, notified and audited")
+    looked_up = requests.get(f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{code}", timeout=5,
+                             params={"lookup_code": printed}, headers={"X-Correlation-Id": "e2e-logs-lookup"})
+    assert looked_up.status_code == 200
+
+    contact = {key: CITIZEN[key] for key in ("full_name", "id_number", "phone", "email")}
+    poison = make_event("dossier.received.v1", center="hue-vyda", subject="VYDA-990101-0001",
+                        actor={"id": "counter-01", "role": "counter_staff"}, data={
+                            "code": "VYDA-990101-0001", "official_code": "00.00.H57.VYDA-990101-0001",
+                            "procedure_code": f"{contact} (+84 397 864 153, {CITIZEN['email'].upper()})",
+                            "procedure_name": "?", "field": "?", "channel": "counter", "received_at": "2099-01-01T02:00:00Z",
+                            "appointment_date": "2099-01-02", "working_days": 1, "missing_documents": [],
+                            "applicant": "L. T. N. K.", "status": "received"})
+    ConfirmedPublisher(platform.amqp_uri).publish(poison, exchange="", routing_key="onestop.routing.hue-vyda")
+    dead = until(lambda: [r for r in records(platform, "routing")
+                          if r["event_id"] == poison["id"] and r["logger"] == "onestop.messaging.consumer"],
+                 30, 0.2, "routing to dead-letter the poison event")[0]
+    assert dead["level"] == "ERROR" and "unknown center hue-vyda or procedure {'full_name': '[masked]'" in dead["message"]
+    assert (dead["service"], dead["center"], dead["code"], dead["correlation_id"]) == (
+        "routing", "hue-vyda", "VYDA-990101-0001", poison["correlation_id"])
+
+    lines = log_lines(platform)
+    assert set(SERVICES) <= set(lines)
+    about_the_dossier = []
+    for service in SERVICES:
+        for line in lines[service]:
+            record = json.loads(line)
+            assert KEYS <= set(record) and record["service"] in (service, None), (service, line)
+            if code in record["message"] + record.get("exception", ""):
+                about_the_dossier.append(record)
+                assert record["code"] == code, (service, line)
+    assert {r["service"] for r in about_the_dossier} >= {"intake", "audit"}
+    lookup = next(r for r in about_the_dossier if "lookup_code" in r["message"])
+    assert "lookup_code=[masked]" in lookup["message"] and printed not in lookup["message"]
+    assert lookup["service"] == "intake"
+    for name, text in lines.items():
+        hits = personal_data_in("\n".join(text))
+        assert hits == [], (name, hits)

@@ -15,9 +15,10 @@ import json
 import os
 import sys
 
+from onestop.config import DEFAULTS
 from onestop.ops.deadletters import queues as dl
 
-AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
+AMQP_URI = DEFAULTS["AMQP_URI"]  # make run's vhost
 MGMT_URL = "http://guest:guest@127.0.0.1:15672"
 ERROR_WIDTH = 72
 QUEUE_HELP = "onestop.<service>.<center>.dlq or <service>/<center>, e.g. routing/hue-vyda"
@@ -39,7 +40,7 @@ def positive(text: str) -> int:
 def add_commands(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--amqp", default=os.environ.get("AMQP_URI") or AMQP_URI,
-                        help="broker URI, its vhost included (default: $AMQP_URI or amqp://guest:***@127.0.0.1:5672//)")
+                        help="broker URI, its vhost included (default: $AMQP_URI or amqp://guest:***@127.0.0.1:5672/onestop-dev)")
     common.add_argument("--mgmt", default=os.environ.get("RABBIT_MGMT_URL") or MGMT_URL,
                         help="management API (default: $RABBIT_MGMT_URL or http://guest:***@127.0.0.1:15672)")
     dlq = sub.add_parser("dlq", help="list, show, replay and purge dead letters").add_subparsers(

@@ -1,0 +1,22 @@
+"""What `make run` starts the platform with: its own vhost, logs that start as JSON."""
+from onestop.dev.launcher import Platform, QUIET_EVENTLET
+
+
+def test_make_run_uses_a_vhost_of_its_own_and_says_which(monkeypatch):
+    monkeypatch.delenv("AMQP_URI", raising=False)
+    platform = Platform()
+    assert platform.amqp_uri == "amqp://guest:guest@127.0.0.1:5672/onestop-dev"
+    assert platform.base_env()["AMQP_URI"] == platform.amqp_uri  # every process is told, not left to a default
+    line = next(line for line in platform.describe().splitlines() if "RabbitMQ" in line)
+    assert line.split() == ["RabbitMQ", "amqp://guest:***@127.0.0.1:5672/onestop-dev", "(vhost", "onestop-dev)"]
+
+
+def test_an_explicit_broker_is_used_as_given(monkeypatch):
+    monkeypatch.setenv("AMQP_URI", "amqp://ops:s3cret@rabbit:5672/prod")
+    assert Platform().amqp_uri == "amqp://ops:s3cret@rabbit:5672/prod"
+    assert "s3cret" not in Platform().describe() and "(vhost prod)" in Platform().describe()
+    assert Platform(env={"AMQP_URI": "amqp://h/onestop-test-1"}).base_env()["AMQP_URI"] == "amqp://h/onestop-test-1"
+
+
+def test_the_services_start_without_the_warning_that_is_not_json():
+    assert Platform().base_env()["PYTHONWARNINGS"] == QUIET_EVENTLET == "ignore::Warning:nameko.cli.commands"
