@@ -15,6 +15,7 @@ from onestop.catalog import load_catalog
 from onestop.errors import InvalidInput, NotFound
 from onestop.timestamps import utcnow
 from onestop.web.http import flatten, json_endpoint, load, read_json, respond
+from onestop.web.throttle import Throttle
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.dependencies import Health, SettingsProvider, StaffAuth
@@ -24,7 +25,6 @@ from services.intake.domain import DossierCode
 from services.intake.progress import LIFECYCLE_TYPES
 from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, phone_last4
 from services.intake.store import IntakeRepository
-from services.intake.throttle import Throttle
 
 REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()

@@ -1,7 +1,7 @@
 """The token buckets behind the citizen endpoints' rate limit, on an injected clock."""
 import pytest
 
-from services.intake.ratelimit import RateLimiter, TokenBucket, client_address, parse_rate, parse_trusted
+from onestop.web.ratelimit import RateLimiter, TokenBucket, client_address, parse_rate, parse_trusted
 
 
 class Clock:

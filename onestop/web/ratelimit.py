@@ -1,4 +1,4 @@
-"""Per-client token buckets for the citizen endpoints, and who the client is.
+"""Per-client token buckets for the rate-limited endpoints, and who the client is.
 
 Framework-free: the clock is injected, so the tests need no sleeps.
 

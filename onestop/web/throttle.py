@@ -1,9 +1,11 @@
-"""The rate limit on the citizen endpoints (status lookup, rating), for nameko.
+"""The rate limit per client address on an HTTP service's endpoints, for nameko.
 
-One token bucket per client address, shared by both endpoints and by every
-worker of the container (``STATUS_RATE_LIMIT``, default 30 requests per 60 s).
-The address is the peer's, or, when the peer is listed in ``TRUSTED_PROXIES``,
-the one the proxies put in ``X-Forwarded-For``.
+One token bucket per client address, shared by the endpoints that call the
+injected throttle and by every worker of the container. The rate is a setting
+named by the provider: intake's citizen endpoints (status lookup, rating) use
+``STATUS_RATE_LIMIT`` (default 30 requests per 60 s), audit's API
+``AUDIT_RATE_LIMIT``. The address is the peer's, or, when the peer is listed in
+``TRUSTED_PROXIES``, the one the proxies put in ``X-Forwarded-For``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
 from onestop.errors import TooManyRequests
-from services.intake.ratelimit import RateLimiter, client_address, parse_rate, parse_trusted
+from onestop.web.ratelimit import RateLimiter, client_address, parse_rate, parse_trusted
 
 
 class ClientThrottle:
@@ -34,11 +36,15 @@ class ClientThrottle:
 
 
 class Throttle(DependencyProvider):
-    """Injects a `ClientThrottle`; a malformed setting stops the service at start-up."""
+    """Injects a `ClientThrottle` at the rate of the setting `rate` (a ``Settings`` field);
+    a malformed setting stops the service at start-up."""
+
+    def __init__(self, rate: str = "status_rate_limit"):
+        self.rate = rate
 
     def setup(self):
         settings = Settings.load(self.container.config)
-        self.throttle = ClientThrottle(RateLimiter(*parse_rate(settings.status_rate_limit)),
+        self.throttle = ClientThrottle(RateLimiter(*parse_rate(getattr(settings, self.rate))),
                                        parse_trusted(settings.trusted_proxies))
 
     def get_dependency(self, worker_ctx):
