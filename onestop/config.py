@@ -35,6 +35,7 @@ DEFAULTS = {
     "TIMER_INTERVAL": "30",  # seconds between two looks at the deadline timers
     "STATUS_RATE_LIMIT": "30/60",  # citizen status lookups and ratings per client address: requests/seconds
     "TRUSTED_PROXIES": "",  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+    "AUDIT_RATE_LIMIT": "60/60",  # audit API requests per client address: requests/seconds
 }
 
 
@@ -76,6 +77,7 @@ class Settings:
     timer_interval: float = 30.0
     status_rate_limit: str = DEFAULTS["STATUS_RATE_LIMIT"]
     trusted_proxies: tuple = ()
+    audit_rate_limit: str = DEFAULTS["AUDIT_RATE_LIMIT"]
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -107,6 +109,7 @@ class Settings:
             timer_interval=float(g("TIMER_INTERVAL")),
             status_rate_limit=g("STATUS_RATE_LIMIT"),
             trusted_proxies=tuple(x.strip() for x in g("TRUSTED_PROXIES").split(",") if x.strip()),
+            audit_rate_limit=g("AUDIT_RATE_LIMIT"),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -67,15 +67,15 @@ class IntakeService:
 
         Body: see DossierRequestSchema, e.g. {"center": "hue-vyda", "procedure_code": "1.001193",
         "channel": "counter", "citizen": {...}, "documents": [{"code": "birth_declaration"}]}.
-        Header ``Idempotency-Key`` makes retries safe.
+        A bearer token is required: counter staff's for counter and postal dossiers, a portal's
+        for online ones (onestop.web.access). Header ``Idempotency-Key`` makes retries safe.
         """
         key = _idempotency_key(request)
         body = read_json(request)
-        online = isinstance(body, dict) and body.get("channel") == "online"
-        staff = None if online else self.staff(request)  # counter and postal intake are staff work: 401 first
+        caller = self.staff(request)  # counter staff, or a portal online: 401 before the body is judged
         payload = load(REQUEST, body, handlers.DOSSIER_REFUSED)
         dossier, created = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(),
-                                                   staff=staff, idempotency_key=key, request_hash=_body_hash(body))
+                                                   caller=caller, idempotency_key=key, request_hash=_body_hash(body))
         return respond(201, views.receipt_view(dossier, load_catalog()), _receipt_headers(dossier, created))
 
     @http("GET", "/api/v1/dossiers/<string:code>")
