@@ -94,9 +94,19 @@ def _row(row_id: str, method: str, path: str, roles, scope: Scope, summary: str,
                     summary, **extra)
 
 
-# An officer acts on the dossiers assigned to them, a department head on their department's
-# (services/routing/lifecycle.py SCOPE); other roles on any dossier of their centers.
-_OWN_WORK = "Officers: only dossiers assigned to them; department heads: their department's (others: 403)."
+# Officers and department heads see their department's dossiers only, and an officer acts on
+# those assigned to them (services/routing: cases.visible_to, lifecycle.SCOPE).
+_DEPARTMENT = "Officers and department heads: their department's dossiers only (another's: 404, as missing)."
+_ASSIGNEE = "An officer: only dossiers assigned to them (others: 403)."
+
+
+def _action_note(action) -> str:
+    notes = [action.summary]
+    if action.roles & {"officer", "department_head"}:
+        notes.append(_DEPARTMENT)
+    if "officer" in action.roles:
+        notes.append(_ASSIGNEE)
+    return " ".join(notes)
 
 
 def _actions() -> tuple[Endpoint, ...]:
@@ -104,7 +114,7 @@ def _actions() -> tuple[Endpoint, ...]:
     return tuple(
         _row(f"routing.act.{a.name}", "POST", "/api/v1/work/dossiers/<code>/actions/<action>",
              a.roles - {"system"}, DOSSIER, f"take the action {a.name}", fixed=(("action", a.name),),
-             note=" ".join([a.summary] + ([_OWN_WORK] if a.roles & {"officer", "department_head"} else [])))
+             note=_action_note(a))
         for a in LIFECYCLE.actions)
 
 
