@@ -160,7 +160,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
-
 def _index(rows) -> dict[str, Endpoint]:
     index = {e.id: e for e in rows}
     if len(index) != len(rows):
@@ -172,7 +171,7 @@ BY_ID: dict[str, Endpoint] = _index(ENDPOINTS)
 
 
 def endpoint(endpoint_id: str) -> Endpoint:
-    """The row `endpoint_id`; LookupError names the known ones (a programming error)."""
+    """The row `endpoint_id`; LookupError for an id without a row (a programming error)."""
     try:
         return BY_ID[endpoint_id]
     except KeyError:
