@@ -137,7 +137,11 @@ class Pipeline:
                                  env={"AMQP_URI": amqp_uri, "JWT_SECRET": secret, "LOG_LEVEL": "WARNING",
                                       # one counter token carries the whole load: measure the platform, not the limit
                                       "COUNTER_SUBMIT_LIMIT": "1000000/60",
+                                      "AUDIT_RATE_LIMIT": "1000000/60",  # the journeys are read from audit
                                       **(env or {})}, **({"root": root} if root else {}))
+        # the audit API is staff work: the bench reads the journeys as an auditor of every center
+        auditor = self.issuer.mint("bench-auditor", "auditor", CENTERS, ttl_s=12 * 3600)
+        self.audit_headers = {"Authorization": f"Bearer {auditor}"}
         self.serials = 0
 
     def __enter__(self):
@@ -223,7 +227,8 @@ class Pipeline:
 
     def _journey_end(self, code: str) -> float | None:
         """When the last entry of the dossier's journey was recorded, or None if one is missing."""
-        response = requests.get(f"http://127.0.0.1:{self.ports.audit}/api/v1/audit/dossiers/{code}", timeout=30)
+        response = requests.get(f"http://127.0.0.1:{self.ports.audit}/api/v1/audit/dossiers/{code}",
+                                headers=self.audit_headers, timeout=30)
         if response.status_code != 200:
             return None
         entries = response.json()["entries"]

@@ -36,7 +36,7 @@ class ActorSchema(Schema):
         unknown = EXCLUDE  # producers may add optional actor fields
 
     id = fields.String(required=True, metadata={"description": "who acted: a staff user id, a citizen or a service", "example": "counter-01"})
-    role = fields.String(required=True, metadata={"description": "counter_staff, officer, citizen, system, ...", "example": "counter_staff"})
+    role = fields.String(required=True, metadata={"description": "counter_staff, officer, portal, citizen, system, ...", "example": "counter_staff"})
 
 
 def _is_utc_time(text: str) -> bool:

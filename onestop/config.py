@@ -42,6 +42,7 @@ DEFAULTS = {
     "PORTAL_SUBMIT_LIMIT": "600/60",  # dossiers per portal client: requests/seconds
     "LOOKUP_LOCK_AFTER": "5",  # wrong lookup codes that lock a dossier's detail lookup
     "LOOKUP_LOCK_SECONDS": "900",  # how long it stays locked after the last wrong code
+    "AUDIT_RATE_LIMIT": "60/60",  # audit API requests per client address: requests/seconds
 }
 
 
@@ -97,6 +98,7 @@ class Settings:
     portal_submit_limit: str = DEFAULTS["PORTAL_SUBMIT_LIMIT"]
     lookup_lock_after: int = 5
     lookup_lock_seconds: float = 900.0
+    audit_rate_limit: str = DEFAULTS["AUDIT_RATE_LIMIT"]
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -134,6 +136,7 @@ class Settings:
             portal_submit_limit=g("PORTAL_SUBMIT_LIMIT"),
             lookup_lock_after=int(g("LOOKUP_LOCK_AFTER")),
             lookup_lock_seconds=float(g("LOOKUP_LOCK_SECONDS")),
+            audit_rate_limit=g("AUDIT_RATE_LIMIT"),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -8,7 +8,8 @@ from werkzeug.wrappers import Request
 
 from onestop import logs
 
-from onestop.web.auth import TokenIssuer
+from onestop.web import access
+from onestop.web.auth import Principal, TokenIssuer
 from onestop.config import Settings
 from onestop.errors import Unavailable
 from onestop.web.health import BrokerCheck, report
@@ -44,24 +45,32 @@ class StaffNotConfigured(Unavailable):
         super().__init__(f"Staff endpoints are off: {problem} (JWT_SECRET needs at least 32 bytes).")
 
 
+def staff_guard(issuer: TokenIssuer | None, problem: str = "JWT_SECRET is not set"):
+    """``authenticate(request, endpoint=None) -> Principal``: the caller behind the bearer
+    token (401 on a bad one), and with an ``endpoint`` id of onestop.web.access, whose
+    role may call it (403 otherwise); 503 when the service has no usable secret."""
+    def authenticate(request, endpoint: str | None = None) -> Principal:
+        if issuer is None:
+            raise StaffNotConfigured(problem)
+        principal = issuer.authenticate(request.headers.get("Authorization"))
+        return access.require(principal, endpoint) if endpoint else principal
+    return authenticate
+
+
 class StaffAuth(DependencyProvider):
-    """Injects ``authenticate(request) -> Principal`` for staff endpoints (401 on a bad token).
+    """Injects `staff_guard`'s ``authenticate(request, endpoint=None)`` for token-holding callers.
 
     Reads JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY (onestop.web.auth); without
     a secret the service still runs, and its staff endpoints answer 503."""
 
     def setup(self):
         try:
-            self.issuer = TokenIssuer.load(self.container.config)
+            self.guard = staff_guard(TokenIssuer.load(self.container.config))
         except ValueError as exc:
-            self.issuer, self.problem = None, str(exc)
+            self.guard = staff_guard(None, str(exc))
 
     def get_dependency(self, worker_ctx):
-        def authenticate(request):
-            if self.issuer is None:
-                raise StaffNotConfigured(self.problem)
-            return self.issuer.authenticate(request.headers.get("Authorization"))
-        return authenticate
+        return self.guard
 
 
 class LogContext(DependencyProvider):

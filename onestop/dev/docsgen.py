@@ -1,4 +1,4 @@
-"""Generate docs/events.md and docs/asyncapi.yaml from the event registry.
+"""Generate docs/events.md and docs/asyncapi.yaml from the event registry (and docs/access.md).
 
     python -m onestop.dev.docsgen           # (re)write both files (`make docs`)
     python -m onestop.dev.docsgen --check   # exit 1 naming the stale file(s)
@@ -21,6 +21,7 @@ from onestop.catalog import DEFAULT_PATH, load_catalog
 from contracts import PRIVATE, REGISTRY
 from contracts.envelope import ActorSchema, EnvelopeSchema
 from onestop.messaging.topology import EXCHANGES, UNROUTED
+from onestop.dev import accessdoc
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE_ID = "6f0c2a4e-9b1d-4c3e-8f7a-5d2b1e0c9a84"
@@ -286,6 +287,7 @@ def render_asyncapi() -> str:
 
 
 OUTPUTS = {DOCS / "events.md": render_markdown, DOCS / "asyncapi.yaml": render_asyncapi}
+OUTPUTS[DOCS / "access.md"] = accessdoc.render_markdown  # who may call what (onestop.web.access)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ DEV_STAFF = (
     ("center_leader", "vyda-leader", "--center hue-vyda"),
     ("auditor", "auditor-01", "--center hue-vyda --center hue-phuxuan --center hue-thuanhoa --center hue-huongthuy"),
     ("operator", "ops-01", "--center hue-vyda"),
+    ("portal", "portal-dvc", "--center hue-vyda --center hue-phuxuan --center hue-thuanhoa --center hue-huongthuy"),
 )
 
 
@@ -161,13 +162,13 @@ class Platform:
             f"  routing       http://127.0.0.1:{p.routing}   (staff: /api/v1/work/queue, /api/v1/work/dossiers/<code>, "
             "/api/v1/reports)",
             f"  notification  http://127.0.0.1:{p.notification}   (operators: /api/v1/held, /api/v1/held/<id>/release)",
-            f"  audit         http://127.0.0.1:{p.audit}   (GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
+            f"  audit         http://127.0.0.1:{p.audit}   (staff: GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
             f"  RabbitMQ      {_without_password(self.amqp_uri)}   (vhost {urlparse(self.amqp_uri).path[1:] or '/'})",
             f"  store         {os.environ.get('MONGO_URI') or 'EMBEDDED, NOT DURABLE (set MONGO_URI for MongoDB)'}",
             f"  logs          {self.log_dir}/",
-            "Staff tokens (bearer JWT, 1 h) for each role, e.g.:",
+            "Staff tokens (bearer JWT, 1 h) for each role, and a portal's for online intake, e.g.:",
             *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
               for role, user, extra in DEV_STAFF),
             f"  then           curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{p.routing}/api/v1/work/queue",

@@ -1,13 +1,15 @@
 """`onestop`: the operators' command line.
 
-    onestop audit verify [--center hue-vyda]     recompute the hash chains
-    onestop audit timeline VYDA-260213-0007      a dossier's audit timeline
+    onestop audit verify [--center hue-vyda]     recompute the hash chains (an operator's token: --token,
+    onestop audit timeline VYDA-260213-0007      a dossier's audit timeline    or minted from JWT_SECRET)
     onestop demo                                 submit sample dossiers and follow them
     onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
     onestop held list [--center hue-vyda]        citizen messages held by a recipient limit
     onestop held release <id>                    send one of them now (once)
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
                                                  a staff bearer token (JWT_SECRET, or make run's dev secret)
+    onestop token portal --user portal-dvc --center hue-vyda --ttl 604800
+                                                 a portal's client credential, for online intake
 """
 from __future__ import annotations
 
@@ -35,9 +37,41 @@ SMS_SINK = os.environ.get("SMS_SINK_URL", "http://127.0.0.1:8026")
 NOTIFICATION = os.environ.get("NOTIFICATION_URL", "http://127.0.0.1:8003")
 
 
+class NoToken(Exception):
+    """The audit API needs a token and none can be had."""
+
+
+def audit_headers(args) -> dict:
+    """The bearer header for the audit API: --token (or ONESTOP_TOKEN), else an operator
+    token of every center minted from JWT_SECRET or `make run`'s development secret."""
+    token = args.token or os.environ.get("ONESTOP_TOKEN")
+    if not token:
+        issuer = _issuer()
+        if issuer is None:
+            raise NoToken("the audit API needs a token: pass --token, or set JWT_SECRET, or start `make run` first")
+        token = issuer.mint("onestop-cli", "operator", sorted(load_catalog().centers), ttl_s=300)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _refused(response) -> int | None:
+    """Exit 2 with the service's reason when the audit API refuses the caller (401, 403, 429)."""
+    if response.status_code in (401, 403, 429):
+        print(f"the audit service said {response.status_code}: {response.json().get('message', response.text)}",
+              file=sys.stderr)
+        return 2
+    return None
+
+
 def audit_verify(args) -> int:
     params = {"center": args.center} if args.center else {}
-    report = requests.get(f"{args.audit}/api/v1/audit/verify", params=params, timeout=60).json()
+    response = requests.get(f"{args.audit}/api/v1/audit/verify", params=params, headers=audit_headers(args),
+                            timeout=60)
+    if (refused := _refused(response)) is not None:
+        return refused
+    if response.status_code != 200:
+        print(response.json().get("message", response.text), file=sys.stderr)
+        return 1
+    report = response.json()
     for verdict in report["centers"]:
         if verdict["ok"]:
             print(f"OK      {verdict['center']}: {verdict['entries']} entries, chain intact")
@@ -50,7 +84,10 @@ def audit_verify(args) -> int:
 
 
 def audit_timeline(args) -> int:
-    response = requests.get(f"{args.audit}/api/v1/audit/dossiers/{args.code}", timeout=30)
+    response = requests.get(f"{args.audit}/api/v1/audit/dossiers/{args.code}", headers=audit_headers(args),
+                            timeout=30)
+    if (refused := _refused(response)) is not None:
+        return refused
     if response.status_code != 200:
         print(response.json().get("message", response.text), file=sys.stderr)
         return 1
@@ -74,11 +111,10 @@ def demo_payloads() -> list[dict]:
 def demo(args) -> int:
     print(f"Submitting {len(demo_payloads())} sample dossiers to {args.intake} ...")
     issuer, codes = _issuer(), []
-    centers = sorted(load_catalog().centers)
-    staff = {"Authorization": f"Bearer {issuer.mint('counter-demo', 'counter_staff', centers)}"} if issuer else {}
+    callers = _demo_callers(issuer)
     for payload in demo_payloads():
         response = requests.post(f"{args.intake}/api/v1/dossiers", json=payload, timeout=30,
-                                 headers={"Idempotency-Key": f"demo-{uuid.uuid4()}", **staff})
+                                 headers={"Idempotency-Key": f"demo-{uuid.uuid4()}", **callers[payload["channel"]]})
         body = response.json()
         if response.status_code != 201:
             print(f"  refused ({response.status_code}): {body}")
@@ -88,16 +124,31 @@ def demo(args) -> int:
         print(f"  {body['code']:<18} {body['procedure']['name_vi']} — appointment {body['appointment_date']}; missing: {missing}")
     print("Following them (routing, notification, audit) ...")
     for code in codes:
-        print(f"  {code:<18} {wait_routed(args, code)}")
+        print(f"  {code:<18} {wait_routed(args, code, callers['audit'])}")
     print(f"\nEmails: {SMTP_SINK}/api/v1/messages    SMS: {SMS_SINK}/api/v1/sms")
     print(f"Audit:  {args.audit}/api/v1/audit/dossiers/<code>    onestop audit verify")
     return 0
 
 
-def wait_routed(args, code: str, timeout: float = 20) -> str:
+def _demo_callers(issuer) -> dict:
+    """The demo's bearer headers: counter staff at the counter and by post, a portal online,
+    an operator reading audit; all for every center (none without a secret)."""
+    if issuer is None:
+        return {"counter": {}, "postal": {}, "online": {}, "audit": {}}
+    centers = sorted(load_catalog().centers)
+    bearer = lambda user, role: {"Authorization": f"Bearer {issuer.mint(user, role, centers)}"}  # noqa: E731
+    counter = bearer("counter-demo", "counter_staff")
+    return {"counter": counter, "postal": counter, "online": bearer("portal-demo", "portal"),
+            "audit": bearer("ops-demo", "operator")}
+
+
+def wait_routed(args, code: str, headers: dict, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = requests.get(f"{args.audit}/api/v1/audit/dossiers/{code}", timeout=10)
+        response = requests.get(f"{args.audit}/api/v1/audit/dossiers/{code}", headers=headers, timeout=10)
+        if response.status_code == 429:  # the audit API's rate limit: wait as told
+            time.sleep(min(float(response.headers.get("Retry-After", 1)), max(0.0, deadline - time.monotonic())))
+            continue
         if response.status_code == 200:
             assigned = [e for e in response.json()["entries"] if e["type"] == "dossier.assigned.v1"]
             if assigned:
@@ -216,14 +267,18 @@ def main(argv=None) -> int:
     timeline = audit.add_parser("timeline", help="a dossier's audit timeline")
     timeline.add_argument("code")
     timeline.set_defaults(func=audit_timeline)
+    for command in (verify, timeline):
+        command.add_argument("--token", help="a bearer token that may read audit (default: ONESTOP_TOKEN, or an "
+                                             "operator token minted from JWT_SECRET / make run's dev secret)")
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
     dlq_cli.add_commands(sub)
     add_held_commands(sub)
     from onestop.web.auth import ROLES
-    tok = sub.add_parser("token", help="mint a staff bearer token for development and scripts")
+    tok = sub.add_parser("token", help="mint a staff or portal bearer token (development, scripts, portals)")
     tok.add_argument("role", choices=ROLES)
-    tok.add_argument("--user", required=True)
-    tok.add_argument("--center", action="append", required=True, help="a center the holder may act for (repeat)")
+    tok.add_argument("--user", required=True, help="the holder's id (a portal: its client id, e.g. portal-dvc)")
+    tok.add_argument("--center", action="append", required=True,
+                     help="a center the holder may act for, or a portal submits for (repeat)")
     tok.add_argument("--department", help="officers and department heads: their department")
     tok.add_argument("--name", help="display name")
     tok.add_argument("--ttl", type=int, default=None, help="seconds (default JWT_TTL or 3600)")
@@ -234,7 +289,7 @@ def main(argv=None) -> int:
     except requests.ConnectionError as exc:
         print(f"cannot reach the service: {exc}", file=sys.stderr)
         return 2
-    except UnknownQueue as exc:
+    except (UnknownQueue, NoToken) as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
     except requests.HTTPError as exc:  # the management API refused (credentials, permissions)

@@ -15,7 +15,9 @@ required and checked (``options={"require": [...]}``)::
 present; ``aud`` must be exactly the configured audience (a single string,
 ``strict_aud``). ``centers`` lists the center ids the holder may act for; there
 is no wildcard, so a city-wide auditor's token lists every center. Officers and
-department heads must carry their ``department``.
+department heads must carry their ``department``. A portal's client credential
+is a token of the same form with ``role: portal``, its ``sub`` the client id and
+``centers`` the centers the portal submits for.
 
 Failures raise ``Unauthorized`` (an ``onestop.errors.Unauthorized``) whose
 ``reason`` is one of ``REASONS``; a valid principal acting outside its role
@@ -54,7 +56,9 @@ __all__ = [
 ]
 
 ALGORITHM = "HS256"
-ROLES = ("counter_staff", "officer", "department_head", "center_leader", "auditor", "operator")
+# Staff roles, and `portal`: the client credential of a public-service portal that submits
+# citizens' online dossiers (who may call which endpoint: onestop.web.access).
+ROLES = ("counter_staff", "officer", "department_head", "center_leader", "auditor", "operator", "portal")
 DEPARTMENT_ROLES = frozenset({"officer", "department_head"})
 REQUIRED_CLAIMS = ["sub", "role", "centers", "iat", "exp", "iss", "aud"]
 MIN_SECRET_BYTES = 32

@@ -11,14 +11,14 @@ from contracts import make_event
 from onestop.timestamps import iso
 from onestop.messaging.outbox import with_outbox
 from onestop.masking import mask_name
-from onestop.web import auth
+from onestop.web import access
 from onestop.worktime.deadline import statutory_deadline
 from services.intake import progress
 from services.intake.domain import (LOOKUP_CODE, DossierCode, LookupLock, make_receipt, new_rating_code,
                                     rating_code_hash)
 from services.intake.views import citizen_view, public_view
 
-CITIZEN = {"id": "citizen", "role": "citizen"}  # online dossiers; counter and postal ones need counter staff
+CITIZEN = {"id": "citizen", "role": "citizen"}  # who rates the service
 DOSSIER_REFUSED = "The dossier was not accepted."
 
 
@@ -41,15 +41,14 @@ def _resolve(payload: dict, catalog):
     return center, procedure
 
 
-def _intake_actor(staff, payload: dict, catalog) -> dict:
-    """Who takes the dossier in: the citizen online, else counter staff of its center (403 otherwise)."""
-    if staff is None:
-        return CITIZEN
-    if staff.role != "counter_staff":
-        raise auth.Forbidden(f"role {staff.role} may not take dossiers in; counter staff do")
-    if payload["center"] in catalog.centers and not staff.may_act_for(payload["center"]):
-        raise auth.Forbidden(f"your token does not list center {payload['center']}")
-    return staff.actor()
+def _intake_actor(caller, payload: dict, catalog) -> dict:
+    """Who takes the dossier in, as the access table says for its channel: counter staff
+    of its center at the counter and by post, a portal serving its center online (403 otherwise)."""
+    endpoint = access.submit(payload["channel"])
+    access.require(caller, endpoint)
+    if payload["center"] in catalog.centers:  # an unknown one is refused with the other fields
+        access.require_center(caller, endpoint, payload["center"])
+    return caller.actor()
 
 
 class Submission(NamedTuple):
@@ -62,10 +61,10 @@ class Submission(NamedTuple):
     lookup_code: str | None = None
 
 
-def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
+def submit_dossier(payload: dict, *, catalog, repo, now: datetime, caller,
                    idempotency_key: str | None = None, request_hash: str | None = None) -> Submission:
-    """Take a dossier in, for `staff` (a counter clerk's principal) or, when None, for
-    the citizen online.
+    """Take a dossier in for `caller`: a counter clerk's principal, or a portal's for an
+    online dossier.
 
     The dossier and its two events (public ``dossier.received.v1``, private
     ``citizen.contact.v1``) are written in one insert, so neither is lost.
@@ -73,7 +72,7 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, staff=None,
     sent both (in the private contact event), the lookup code is also printed
     on the receipt, and the dossier keeps only their SHA-256.
     """
-    actor = _intake_actor(staff, payload, catalog)
+    actor = _intake_actor(caller, payload, catalog)
     if idempotency_key:
         existing = repo.by_idempotency_key(idempotency_key)
         if existing:

@@ -25,7 +25,7 @@ from services.intake.progress import LIFECYCLE_TYPES
 from services.intake.lockout import Lockout
 from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, lookup_code
 from services.intake.store import IntakeRepository
-from services.intake.throttle import SubmitThrottle, Throttle
+from onestop.web.throttle import SubmitThrottle, Throttle
 
 REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
@@ -72,15 +72,16 @@ class IntakeService:
 
         Body: see DossierRequestSchema, e.g. {"center": "hue-vyda", "procedure_code": "1.001193",
         "channel": "counter", "citizen": {...}, "documents": [{"code": "birth_declaration"}]}.
-        Header ``Idempotency-Key`` makes retries safe. Rate-limited per caller (429 with Retry-After).
+        A bearer token is required: counter staff's for counter and postal dossiers, a portal's
+        for online ones (onestop.web.access). Header ``Idempotency-Key`` makes retries safe.
+        Rate-limited per caller (429 with Retry-After).
         """
         key = _idempotency_key(request)
         body = read_json(request)
-        online = isinstance(body, dict) and body.get("channel") == "online"
-        staff = None if online else self.staff(request)  # counter and postal intake are staff work: 401 first
-        self.submit_throttle(staff, request)  # per caller: one caller's flood cannot hold up the others
+        caller = self.staff(request)  # counter staff, or a portal online: 401 before the body is judged
+        self.submit_throttle(caller, request)  # per caller: one caller's flood cannot hold up the others
         payload = load(REQUEST, body, handlers.DOSSIER_REFUSED)
-        taken = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(), staff=staff,
+        taken = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(), caller=caller,
                                         idempotency_key=key, request_hash=_body_hash(body))
         receipt = views.receipt_view(taken.dossier, load_catalog(), taken.lookup_code)
         return respond(201, receipt, _receipt_headers(taken.dossier, taken.created))

@@ -12,21 +12,13 @@ from datetime import datetime
 from onestop.errors import Conflict, InvalidInput, NotFound, TransientError, Unavailable
 from onestop.masking import mask_address
 from onestop.timestamps import iso
-from onestop.web.auth import Forbidden
+from onestop.web import access
 from services.notification.domain import Message
 from services.notification.handlers import Outgoing, deliver
 from services.notification.limits import reason_text
 
-OPERATOR = "operator"  # until onestop.web.access holds the one table of who may call what
-HELD_ROLES = (OPERATOR,)
 MAX_PAGE = 200
 LISTING_REFUSED = "The list of held messages was not given."
-
-
-def _check_role(principal) -> None:
-    if principal.role not in HELD_ROLES:
-        raise Forbidden(f"role {principal.role} may not see or release held messages; "
-                        f"{', '.join(HELD_ROLES)} may")
 
 
 def _centers(principal, args, catalog) -> list:
@@ -37,8 +29,7 @@ def _centers(principal, args, catalog) -> list:
     if center not in catalog.centers:
         raise InvalidInput([{"field": "center", "reason": f"unknown center; known: {', '.join(sorted(catalog.centers))}"}],
                            LISTING_REFUSED)
-    if not principal.may_act_for(center):
-        raise Forbidden(f"your token does not list center {center}")
+    access.require_center(principal, "notification.held", center)
     return [center]
 
 
@@ -53,7 +44,7 @@ def _int(args, name: str, default: int, low: int, high: int) -> int:
 
 def listing(principal, args, *, repo, catalog, now: datetime) -> dict:
     """``?center=&limit=&offset=``: the held messages of the token's centers, oldest first."""
-    _check_role(principal)
+    access.require(principal, "notification.held")
     centers = _centers(principal, args, catalog)
     limit, offset = _int(args, "limit", 50, 1, MAX_PAGE), _int(args, "offset", 0, 0, 10**6)
     total, docs = repo.held(centers, offset, limit, now)
@@ -74,7 +65,7 @@ def view(doc: dict) -> dict:
 
 def release(delivery_id: str, principal, *, repo, senders: dict, now: datetime) -> dict:
     """Send one held message now; its outcome (sent, or failed for good) is the answer."""
-    _check_role(principal)
+    access.require(principal, "notification.release")
     doc = repo.delivery(delivery_id)
     if doc is None or "hold_reason" not in doc or not principal.may_act_for(doc["center"]):
         raise NotFound("No held message has this id.", fields=[{"field": "id", "reason": "unknown"}])

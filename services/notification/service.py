@@ -69,7 +69,7 @@ class NotificationService:
     def held_messages(self, request):
         """Operators: the citizen messages held by a recipient limit, oldest first, addresses
         masked. ?center=hue-vyda&limit=50&offset=0 (default: every center of the token)."""
-        principal = self.staff(request)
+        principal = self.staff(request, "notification.held")
         return respond(200, held.listing(principal, request.args, repo=self.store, catalog=load_catalog(),
                                          now=utcnow()))
 
@@ -79,7 +79,7 @@ class NotificationService:
         """Operators: send one held message now (once; it is not counted against the limit).
         200 {"id", "code", "channel", "status": "sent"|"failed", ...}; 404 unknown or another
         center's, 409 released already, 503 the provider did not take it (it stays held)."""
-        principal = self.staff(request)
+        principal = self.staff(request, "notification.release")
         return respond(200, held.release(delivery_id, principal, repo=self.store, senders=self.senders,
                                          now=utcnow()))
 

@@ -39,6 +39,7 @@ from contracts import lifecycle as table
 from onestop import errors
 from onestop.errors import PermanentError
 from onestop.timestamps import as_utc, iso, parse_time
+from onestop.web import access
 from onestop.worktime.centers import hours_for
 from onestop.worktime.deadline import statutory_deadline
 from onestop.worktime.hours import DEFAULT_DUE_SOON, DeadlineClock, WorkingHours
@@ -104,13 +105,14 @@ def _life_doc(life: lifecycle.DossierLife) -> dict:
 
 
 def visible_to(case: dict | None, principal) -> bool:
-    """Whether the principal may see this case at all: its center, and for
-    officers and department heads their own department."""
-    if case is None or not principal.may_act_for(case["center"]):
+    """Whether the principal may see this case at all: a role that may read cases
+    (onestop.web.access), its center, and for officers and department heads their
+    own department."""
+    if case is None or not principal.may_act_for(case["center"]) or not access.allows(principal, "routing.case"):
         return False
     if principal.role in ("officer", "department_head"):
         return case.get("department_id") == principal.department
-    return principal.role in ("counter_staff", "center_leader", "auditor")
+    return True
 
 
 def view(case: dict, principal=None) -> dict:

@@ -8,6 +8,7 @@ from nameko.web.handlers import http
 from onestop.catalog import load_catalog
 from onestop.timestamps import utcnow
 from onestop.errors import InvalidInput
+from onestop.web import access
 from onestop.web.http import json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
@@ -55,7 +56,7 @@ class RoutingService:
     @json_endpoint
     def queue(self, request):
         """The caller's work queue: ?status=a,b&sort=due|-due|received&center=&limit=&offset="""
-        principal = self.staff(request)
+        principal = self.staff(request, "routing.queue")
         filters, sort, limit, skip = queries.queue_filters(principal, request.args, load_catalog())
         total, docs = self.store.queue(filters, sort, limit, skip)
         return respond(200, queries.queue_page(docs, total, limit, skip))
@@ -64,7 +65,7 @@ class RoutingService:
     @json_endpoint
     def case(self, request, code):
         """One dossier's case: state, clock, history and the caller's allowed actions."""
-        principal = self.staff(request)
+        principal = self.staff(request, "routing.case")
         case = self.store.get(code)
         if not cases.visible_to(case, principal):
             raise cases.NotFound(code)
@@ -76,7 +77,7 @@ class RoutingService:
         """Do one lifecycle action: start, request_supplement, receive_supplement, approve, reject,
         mark_result_ready, return_result, withdraw, transfer, send_back, reassign, route,
         extend_deadline. Body: {"reason", "documents", "officer", "department", "due"} as the action needs."""
-        principal = self.staff(request)
+        principal = self.staff(request, access.act(action))  # an unknown action: 404 from the lifecycle
         body = read_json(request) if request.get_data(cache=True).strip() else {}
         if not isinstance(body, dict):
             raise InvalidInput([{"field": "body", "reason": "must be a JSON object"}], "The action was not accepted.")
@@ -88,7 +89,7 @@ class RoutingService:
     @json_endpoint
     def reports(self, request):
         """Per center, department and officer over a period: ?center=&from=YYYY-MM-DD&to=YYYY-MM-DD"""
-        principal = self.staff(request)
+        principal = self.staff(request, "routing.reports")
         catalog = load_catalog()
         scope = queries.report_scope(principal, request.args, catalog)
         docs = self.store.for_report(scope.filters)

@@ -22,7 +22,7 @@ def config(amqp_uri, sinks, mongo_prefix):
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": sinks.smtp_port, "SMS_URL": sinks.sms_url,
         "RETRY_DELAYS": "0.2,0.4,0.8", "DELIVERY_LIMIT": 5, "CENTERS": "all",
         "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
-        "STATUS_RATE_LIMIT": "100000/60",
+        "STATUS_RATE_LIMIT": "100000/60", "AUDIT_RATE_LIMIT": "100000/60",
         "JWT_SECRET": SECRET,  # tests poll the status; the limit has its own tests
         "COUNTER_SUBMIT_LIMIT": "100000/60",  # tests take dossiers in with one counter token; the limit: test_flood
     }

@@ -1,4 +1,6 @@
-"""`onestop audit verify` against a running audit service: OK, then the first break."""
+"""`onestop audit verify` against a running audit service: OK, then the first break;
+the CLI sends a token, and says so when the service refuses it."""
+import os
 import subprocess
 import sys
 
@@ -8,14 +10,21 @@ from onestop.config import Settings
 from onestop.storage.mongo import database
 from services.audit.service import AuditService
 from tests.integration.test_delivery import publish, queue_depth, received_event
+from tests.support.staff import SECRET, bearer
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
 
+def cli(audit, *args, env=None):
+    """`onestop --audit <url> audit ...`, minting its token from the services' JWT_SECRET unless told otherwise."""
+    env = {**os.environ, "JWT_SECRET": SECRET, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "onestop.ops.cli", "--audit", audit.http, "audit", *args],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
 def verify(audit):
-    return subprocess.run([sys.executable, "-m", "onestop.ops.cli", "--audit", audit.http, "audit", "verify"],
-                          capture_output=True, text=True, timeout=60)
+    return cli(audit, "verify")
 
 
 def test_verify_reports_ok_then_the_first_tampered_entry(services, config):
@@ -48,3 +57,20 @@ def test_an_event_of_a_type_audit_never_saw_is_recorded_and_verifies(services, c
     ok = verify(audit)
     assert ok.returncode == 0 and "OK      hue-vyda: 2 entries" in ok.stdout
     assert queue_depth(config["AMQP_URI"], "onestop.audit.hue-vyda.dlq") == 0
+
+
+def test_the_cli_sends_a_token_and_says_why_when_it_is_refused(services, config):
+    audit = services.start(AuditService)
+    publish(config["AMQP_URI"], received_event(code="VYDA-260213-0201"))
+    entries = database(Settings.load(config), "audit").entries
+    until(lambda: entries.count_documents({}) == 1, 15, 0.1, "one audit entry")
+    shown = cli(audit, "timeline", "VYDA-260213-0201")  # an operator token minted from JWT_SECRET
+    assert shown.returncode == 0 and "dossier.received.v1" in shown.stdout
+    officer = bearer("officer", "vyda-o01", department="vp")["Authorization"].split()[1]
+    refused = cli(audit, "timeline", "VYDA-260213-0201", "--token", officer)
+    assert refused.returncode == 2 and "403" in refused.stderr and "allowed roles: center_leader" in refused.stderr
+    elsewhere = bearer("auditor", "aud-px", centers=("hue-phuxuan",))["Authorization"].split()[1]
+    hidden = cli(audit, "timeline", "VYDA-260213-0201", env={"ONESTOP_TOKEN": elsewhere})
+    assert hidden.returncode == 1 and "No audit entries" in hidden.stderr
+    wrong = cli(audit, "verify", env={"JWT_SECRET": "another-secret-" + "y" * 32})
+    assert wrong.returncode == 2 and "401" in wrong.stderr and "signature" in wrong.stderr

@@ -20,6 +20,7 @@ from services.audit.service import AuditService
 from services.routing.service import RoutingService
 from tests.conftest import MGMT
 from tests.integration.test_delivery import drain, publish, queue_depth, received_event
+from tests.support.staff import AUDITOR
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -82,7 +83,7 @@ def take_all(amqp_uri, name):
 
 
 def timeline(audit, code):
-    response = requests.get(f"{audit.http}/api/v1/audit/dossiers/{code}", timeout=10)
+    response = requests.get(f"{audit.http}/api/v1/audit/dossiers/{code}", headers=AUDITOR, timeout=10)
     return response.json()["entries"] if response.ok else []
 
 

@@ -19,7 +19,7 @@ from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.support.samples import dossier
-from tests.support.staff import COUNTER
+from tests.support.staff import AUDITOR, COUNTER
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,8 @@ def test_a_redelivered_event_has_one_effect_each(services, config, sinks):
     publish(config["AMQP_URI"], event)
     publish(config["AMQP_URI"], event)
     until(lambda: sinks.sms(to="+84912000042"), 15, 0.1, "the SMS")
-    timeline = until(lambda: (r := requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0042")).ok
+    timeline = until(lambda: (r := requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0042",
+                                                headers=AUDITOR)).ok
                      and len([e for e in r.json()["entries"] if e["type"] == "notification.sent.v1"]) >= 2
                      and r.json()["entries"], 15, 0.1, "the audit timeline")
     types = sorted(e["type"] for e in timeline)
@@ -174,7 +175,8 @@ def test_a_worker_serves_only_its_centers(services, config):
     publish(config["AMQP_URI"], received_event(code="VYDA-260213-0045"))
     publish(config["AMQP_URI"], received_event(code="PXUA-260213-0045", center="hue-phuxuan"))
     until(lambda: any(e["type"] == "dossier.assigned.v1" for e in requests.get(
-        f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0045").json().get("entries", [])), 15, 0.1, "vyda routed")
+        f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0045", headers=AUDITOR).json().get("entries", [])),
+          15, 0.1, "vyda routed")
     assert queue_depth(config["AMQP_URI"], "onestop.routing.hue-phuxuan") == 1  # waiting for its own worker
     services.start(RoutingService, CENTERS="hue-phuxuan")
     until(lambda: queue_depth(config["AMQP_URI"], "onestop.routing.hue-phuxuan") == 0, 15, 0.1, "phuxuan drained")
@@ -200,7 +202,8 @@ def test_events_written_before_a_crash_are_published_after_restart(services, con
     db.dossiers.insert_one(with_outbox({"_id": "VYDA-260213-0046", "code": "VYDA-260213-0046"}, [event]))
     audit = services.start(AuditService)
     services.start(IntakeService)
-    until(lambda: requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0046").ok, 15, 0.1, "the event")
+    until(lambda: requests.get(f"{audit.http}/api/v1/audit/dossiers/VYDA-260213-0046", headers=AUDITOR).ok,
+          15, 0.1, "the event")
     until(lambda: db.dossiers.find_one({"_id": "VYDA-260213-0046"})["outbox"] == [], 5, 0.1, "outbox emptied")
 
 

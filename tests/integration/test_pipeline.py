@@ -8,7 +8,7 @@ from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.support.samples import dossier
-from tests.support.staff import COUNTER
+from tests.support.staff import AUDITOR, COUNTER
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def submit(intake, body, **headers):
 
 def timeline(audit, code, *types):
     def ready():
-        response = requests.get(f"{audit.http}/api/v1/audit/dossiers/{code}", timeout=5)
+        response = requests.get(f"{audit.http}/api/v1/audit/dossiers/{code}", headers=AUDITOR, timeout=5)
         if response.status_code != 200:
             return None
         entries = response.json()["entries"]
@@ -66,7 +66,8 @@ def test_a_dossier_is_routed_notified_and_audited(pipeline, sinks):
                    ["status"] == "assigned" and r, 10, 0.1, "status assigned")
     assert status["procedure"]["code"] == "1.001193"
 
-    verdict = requests.get(f"{audit.http}/api/v1/audit/verify", params={"center": "hue-vyda"}, timeout=5).json()
+    verdict = requests.get(f"{audit.http}/api/v1/audit/verify", params={"center": "hue-vyda"}, headers=AUDITOR,
+                           timeout=5).json()
     assert verdict["ok"] is True
     for earlier, later in zip(entries, entries[1:]):
         if later["seq"] == earlier["seq"] + 1:

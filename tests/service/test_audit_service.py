@@ -12,6 +12,9 @@ from contracts import make_event
 from services.audit.domain import GENESIS
 from services.audit.service import AuditService
 from services.audit.store import AuditRepository
+from onestop.web.ratelimit import RateLimiter, parse_rate
+from onestop.web.throttle import ClientThrottle
+from tests.support.staff import AUDITOR, authenticator, bearer
 
 T0 = datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc)
 CODE = "VYDA-260302-0007"
@@ -24,9 +27,13 @@ def repo(mongo_db):
     return repository
 
 
+def unlimited():
+    return ClientThrottle(RateLimiter(*parse_rate("100000/60")))
+
+
 @pytest.fixture
 def audit(repo):
-    return worker_factory(AuditService, store=repo)
+    return worker_factory(AuditService, store=repo, staff=authenticator(), throttle=unlimited())
 
 
 def lifecycle(code=CODE, center="hue-vyda"):
@@ -49,19 +56,20 @@ def lifecycle(code=CODE, center="hue-vyda"):
     return [received, routed, assigned]
 
 
-def get(service, method, path, *args, query=None):
-    request = EnvironBuilder(method="GET", path=path, query_string=query).get_request()
+def get(service, method, path, *args, query=None, headers=AUDITOR, full=False):
+    request = EnvironBuilder(method="GET", path=path, query_string=query, headers=headers).get_request()
     response = getattr(service, method)(request, *args)
     assert response.headers["Content-Type"].startswith("application/json")
-    return response.status_code, json.loads(response.get_data())
+    answer = response.status_code, json.loads(response.get_data())
+    return answer + (response.headers,) if full else answer
 
 
-def timeline(service, code):
-    return get(service, "timeline", f"/api/v1/audit/dossiers/{code}", code)
+def timeline(service, code, **kwargs):
+    return get(service, "timeline", f"/api/v1/audit/dossiers/{code}", code, **kwargs)
 
 
-def verify(service, center=None):
-    return get(service, "verify", "/api/v1/audit/verify", query={"center": center} if center else None)
+def verify(service, center=None, **kwargs):
+    return get(service, "verify", "/api/v1/audit/verify", query={"center": center} if center else None, **kwargs)
 
 
 def test_recorded_events_form_the_dossiers_timeline(audit):
@@ -170,3 +178,49 @@ def test_verify_of_an_unknown_center_is_not_reported_ok(audit):
         audit.record(event)
     status, body = verify(audit, "hue-vydaa")
     assert status in (404, 422) and body.get("ok") is not True
+
+
+# --- who may read it ---------------------------------------------------------------
+
+def test_the_audit_api_needs_a_token_of_a_role_that_may_read_audit(audit):
+    for event in lifecycle():
+        audit.record(event)
+    status, body, headers = timeline(audit, CODE, headers={}, full=True)
+    assert status == 401 and body["reason"] == "missing" and headers["WWW-Authenticate"] == 'Bearer realm="onestop"'
+    assert verify(audit, headers={})[0] == 401
+    for role in ("counter_staff", "officer", "department_head", "portal"):
+        who = bearer(role, f"{role}-1", department="vp" if role in ("officer", "department_head") else None)
+        status, body = timeline(audit, CODE, headers=who)
+        assert status == 403 and body["message"].endswith("allowed roles: center_leader, auditor, operator")
+        assert verify(audit, headers=who)[0] == 403
+    for role in ("center_leader", "auditor", "operator"):
+        assert timeline(audit, CODE, headers=bearer(role, f"{role}-1", centers=("hue-vyda",)))[0] == 200
+
+
+def test_another_centers_dossier_answers_as_a_missing_one(audit):
+    for event in lifecycle():
+        audit.record(event)
+    leader_elsewhere = bearer("center_leader", "px-leader", centers=("hue-phuxuan",))
+    assert timeline(audit, CODE, headers=leader_elsewhere) == timeline(audit, "VYDA-200101-9999")
+    assert timeline(audit, CODE, headers=leader_elsewhere)[0] == 404
+
+
+def test_verify_covers_only_the_tokens_centers(audit):
+    for event in lifecycle() + lifecycle("PXUA-260302-0001", "hue-phuxuan"):
+        audit.record(event)
+    vyda = bearer("center_leader", "vyda-leader", centers=("hue-vyda",))
+    status, body = verify(audit, headers=vyda)
+    assert status == 200 and [v["center"] for v in body["centers"]] == ["hue-vyda"]
+    # another center answers as an unknown one, and the known ones listed are the token's
+    assert verify(audit, "hue-phuxuan", headers=vyda) == verify(audit, "hue-nowhere", headers=vyda)
+    status, body = verify(audit, "hue-phuxuan", headers=vyda)
+    assert status == 404 and body["fields"] == [{"field": "center", "reason": "unknown; known: hue-vyda"}]
+
+
+def test_the_audit_api_is_rate_limited_per_client_address(repo):
+    audit = worker_factory(AuditService, store=repo, staff=authenticator(),
+                           throttle=ClientThrottle(RateLimiter(*parse_rate("2/60"))))
+    assert [timeline(audit, CODE)[0] for _ in range(2)] == [404, 404]
+    status, body, headers = verify(audit, full=True)
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert timeline(audit, CODE, headers={})[0] == 429  # before the token is even looked at

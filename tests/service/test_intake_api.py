@@ -10,7 +10,7 @@ from werkzeug.test import EnvironBuilder
 from onestop.config import Settings
 from services.intake.service import IntakeService
 from tests.support.samples import dossier
-from tests.support.staff import COUNTER, authenticator, bearer
+from tests.support.staff import COUNTER, PORTAL, authenticator, bearer
 
 
 @pytest.fixture
@@ -138,9 +138,26 @@ def test_counter_intake_needs_a_counter_staff_token_for_the_center(intake, repo)
     assert received["actor"] == {"id": "counter-07", "role": "counter_staff"}  # who took it in, from the token
 
 
-def test_a_citizen_submits_online_without_a_token(intake, repo):
-    status, answer, _ = post(intake, dossier(channel="online"), staff={})
+def test_online_intake_needs_a_portal_token_for_the_center(intake, repo):
+    body = dossier(center="hue-vyda", channel="online")
+    status, answer, headers = post(intake, body, staff={})
+    assert status == 401 and answer["reason"] == "missing" and headers["WWW-Authenticate"] == 'Bearer realm="onestop"'
+    status, answer, _ = post(intake, body, staff=COUNTER)  # counter staff do not submit the citizen's online dossier
+    assert status == 403 and answer["message"] == ("role counter_staff may not take a dossier in; "
+                                                   "allowed roles: portal")
+    status, answer, _ = post(intake, body, staff=bearer("portal", "portal-dvc", centers=("hue-phuxuan",)))
+    assert status == 403 and "does not list center hue-vyda" in answer["message"]
+    assert nothing_written(repo)
+    status, answer, _ = post(intake, body, staff=bearer("portal", "portal-dvc", centers=("hue-vyda",)))
     assert status == 201
     received = next(e["event"] for e in repo.dossiers.find_one({"_id": answer["code"]})["outbox"]
                     if e["event"]["type"] == "dossier.received.v1")
-    assert received["actor"] == {"id": "citizen", "role": "citizen"}
+    assert received["actor"] == {"id": "portal-dvc", "role": "portal"}  # the portal client, from its token
+    assert received["data"]["channel"] == "online"
+
+
+def test_a_portal_may_not_take_counter_or_postal_dossiers(intake, repo):
+    for channel in ("counter", "postal"):
+        status, answer, _ = post(intake, dossier(channel=channel), staff=PORTAL)
+        assert status == 403 and answer["message"].endswith("allowed roles: counter_staff")
+    assert nothing_written(repo)

@@ -17,9 +17,9 @@ from onestop.timestamps import utcnow
 from onestop.web.http import status_of
 from services.intake import handlers
 from services.intake.domain import CODE_ALPHABET, RATING_ALPHABET, LookupLock
-from services.intake.ratelimit import RateLimiter, parse_rate, parse_trusted
+from onestop.web.ratelimit import RateLimiter, parse_rate, parse_trusted
 from services.intake.service import IntakeService
-from services.intake.throttle import ClientThrottle
+from onestop.web.throttle import ClientThrottle
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, authenticator
 from tests.service.intake_events import COLLECT_AT, DOCUMENTS, Life

@@ -73,7 +73,7 @@ def test_every_procedure_gets_one_date_at_intake_and_at_routing(stores, when):
     disagreements = []
     for procedure in CATALOG.procedures.values():
         stored = submit_dossier(dossier(center.id, procedure.code), catalog=CATALOG, repo=intake,
-                                now=received_at, staff=COUNTER).dossier
+                                now=received_at, caller=COUNTER).dossier
         receipt = receipt_view(stored, CATALOG)
         event = _received_event(stored)
         case = route_dossier(event, catalog=CATALOG, repo=routing, now=received_at)
@@ -96,7 +96,7 @@ def test_the_reported_case_household_business_after_the_cutoff(stores):
     intake, routing = stores
     at = RECEIPT_TIMES["16:03 (the reported bug)"]
     stored = submit_dossier(dossier("hue-vyda", "1.001612"), catalog=CATALOG, repo=intake, now=at,
-                            staff=COUNTER).dossier
+                            caller=COUNTER).dossier
     case = route_dossier(_received_event(stored), catalog=CATALOG, repo=routing, now=at)
     assert stored["appointment_date"] == case["appointment_date"] == "2026-12-04"
     assert case["due_at"] == "2026-12-04T17:00:00+07:00"

@@ -8,9 +8,9 @@ from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
 from onestop.config import Settings
-from services.intake.ratelimit import RateLimiter, parse_rate
+from onestop.web.ratelimit import RateLimiter, parse_rate
 from services.intake.service import IntakeService
-from services.intake.throttle import CallerThrottle
+from onestop.web.throttle import CallerThrottle
 from tests.support.samples import dossier
 from tests.support.staff import authenticator, bearer
 

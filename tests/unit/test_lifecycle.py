@@ -53,6 +53,7 @@ EXPECTED_ROLES = {
     "center_leader": {"extend_deadline"},
     "auditor": set(),
     "operator": set(),
+    "portal": set(),
     "system": {"route", "assign", "send_back"},
 }
 

@@ -104,7 +104,7 @@ def repo(mongo_db):
 @pytest.fixture
 def taken(repo):
     """A dossier in the store and the lookup code printed on its receipt."""
-    submission = handlers.submit_dossier(dossier(), catalog=CATALOG, repo=repo, now=utcnow(), staff=COUNTER)
+    submission = handlers.submit_dossier(dossier(), catalog=CATALOG, repo=repo, now=utcnow(), caller=COUNTER)
     return submission.dossier["code"], submission.lookup_code
 
 
@@ -187,7 +187,7 @@ def test_concurrent_wrong_codes_at_once_count_no_more_than_five(repo, taken):
 
 def test_one_dossiers_lock_leaves_the_others_open(repo, taken):
     code, _ = taken
-    other = handlers.submit_dossier(dossier(), catalog=CATALOG, repo=repo, now=utcnow(), staff=COUNTER)
+    other = handlers.submit_dossier(dossier(), catalog=CATALOG, repo=repo, now=utcnow(), caller=COUNTER)
     now = utcnow()
     for _ in range(6):
         outcome(lambda: look(repo, code, WRONG, now))

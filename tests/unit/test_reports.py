@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from onestop.web import access
 from onestop.web.auth import Principal
 from onestop.web.http import status_of
 from onestop.catalog import load_catalog
@@ -156,10 +157,10 @@ def test_the_period_bounds_are_the_centers_local_days(march):
     assert report(march, staff("center_leader"), **{"from": "2026-02-27", "to": "2026-02-27"})["totals"]["received"] == 1
 
 
-@pytest.mark.parametrize("role", ["officer", "counter_staff", "operator"])
+@pytest.mark.parametrize("role", ["officer", "counter_staff", "operator", "portal"])
 def test_reports_are_for_leaders_heads_and_auditors(march, role):
-    with pytest.raises(Exception) as refused:
-        report(march, staff(role, department="vp" if role == "officer" else None))
+    with pytest.raises(Exception) as refused:  # the edge checks the role (onestop.web.access), then the center
+        access.require(staff(role, department="vp" if role == "officer" else None), "routing.reports")
     assert status_of(refused.value) == 403
 
 

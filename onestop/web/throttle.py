@@ -1,11 +1,12 @@
-"""The rate limits at intake's edge, for nameko: per client address on the citizen endpoints,
-per caller on the intake of dossiers.
+"""The rate limits at an HTTP service's edge, for nameko: per client address, and per caller
+on the intake of dossiers.
 
-Citizen endpoints (status lookup, rating): one token bucket per client address,
-shared by both endpoints and by every worker of the container
-(``STATUS_RATE_LIMIT``, default 30 requests per 60 s). The address is the
-peer's, or, when the peer is listed in ``TRUSTED_PROXIES``, the one the
-proxies put in ``X-Forwarded-For``.
+Per client address: one token bucket per address, shared by the endpoints that
+call the injected throttle and by every worker of the container. The rate is a
+setting named by the provider: intake's citizen endpoints (status lookup,
+rating) use ``STATUS_RATE_LIMIT`` (default 30 requests per 60 s), audit's API
+``AUDIT_RATE_LIMIT``. The address is the peer's, or, when the peer is listed in
+``TRUSTED_PROXIES``, the one the proxies put in ``X-Forwarded-For``.
 
 Intake of dossiers: one bucket per caller (its token's role and user id), so a
 flood from one portal client or one counter token is refused at the door and
@@ -21,7 +22,7 @@ from nameko.extensions import DependencyProvider
 
 from onestop.config import Settings
 from onestop.errors import TooManyRequests
-from services.intake.ratelimit import RateLimiter, caller_key, client_address, parse_rate, parse_trusted
+from onestop.web.ratelimit import RateLimiter, caller_key, client_address, parse_rate, parse_trusted
 
 PORTAL = "portal"  # the role of a portal client's token; a caller without a token is counted as one
 
@@ -66,11 +67,15 @@ class CallerThrottle:
 
 
 class Throttle(DependencyProvider):
-    """Injects a `ClientThrottle`; a malformed setting stops the service at start-up."""
+    """Injects a `ClientThrottle` at the rate of the setting `rate` (a ``Settings`` field);
+    a malformed setting stops the service at start-up."""
+
+    def __init__(self, rate: str = "status_rate_limit"):
+        self.rate = rate
 
     def setup(self):
         settings = Settings.load(self.container.config)
-        self.throttle = ClientThrottle(RateLimiter(*parse_rate(settings.status_rate_limit)),
+        self.throttle = ClientThrottle(RateLimiter(*parse_rate(getattr(settings, self.rate))),
                                        parse_trusted(settings.trusted_proxies))
 
     def get_dependency(self, worker_ctx):

@@ -1,5 +1,5 @@
-"""Token buckets per client address (the citizen endpoints) and per caller (intake of dossiers), and who
-the client or the caller is.
+"""Token buckets per client address (the rate-limited endpoints) and per caller (intake of
+dossiers), and who the client or the caller is.
 
 Framework-free: the clock is injected, so the tests need no sleeps.
 

@@ -1,7 +1,7 @@
 """The token buckets behind the citizen endpoints' rate limit, on an injected clock."""
 import pytest
 
-from services.intake.ratelimit import RateLimiter, TokenBucket, client_address, parse_rate, parse_trusted
+from onestop.web.ratelimit import RateLimiter, TokenBucket, client_address, parse_rate, parse_trusted
 
 
 class Clock:
@@ -113,9 +113,9 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 from onestop.config import Settings  # noqa: E402
 from onestop.errors import TooManyRequests  # noqa: E402
 from onestop.web.auth import Principal  # noqa: E402
-from services.intake import ratelimit  # noqa: E402
-from services.intake.ratelimit import caller_key  # noqa: E402
-from services.intake.throttle import CallerThrottle  # noqa: E402
+from onestop.web import ratelimit  # noqa: E402
+from onestop.web.ratelimit import caller_key  # noqa: E402
+from onestop.web.throttle import CallerThrottle  # noqa: E402
 
 
 def request_from(address: str = "198.51.100.7"):

@@ -1,0 +1,228 @@
+"""Who may call what: every HTTP endpoint of every service, the roles that may call it, and its centers.
+
+This table is the one home of the rule. The services read it (``require`` at
+the edge, through ``StaffAuth``; ``require_center`` where the center is known),
+docs/access.md is generated from it (``make docs``), and
+tests/integration/test_access_table.py walks it against the running services,
+role by role, own center and another center.
+
+A row names the endpoint as its nameko entrypoint does (method and path), the
+roles that may call it (or ``PUBLIC``: anyone, no token) and how the caller's
+centers bound it (``Scope``). Adding an endpoint takes a row here, the
+``self.staff(request, "<id>")`` call in its entrypoint, a request for the walk
+(tests/integration/test_access_table.py ``REQUESTS``) and ``make docs``; a
+unit test fails while an entrypoint has no row.
+
+    >>> from onestop.web.auth import Principal
+    >>> leader = Principal("vyda-leader", "center_leader", frozenset({"hue-vyda"}))
+    >>> allows(leader, "audit.timeline"), allows(leader, "routing.act.start")
+    (True, False)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from contracts.lifecycle import LIFECYCLE
+from onestop import errors
+from onestop.web.auth import ROLES, Forbidden, Principal
+
+__all__ = ["Scope", "Endpoint", "ANYONE", "PUBLIC", "DOSSIER", "NAMED", "HIDDEN", "ENDPOINTS", "BY_ID",
+           "endpoint", "allows", "require", "covers", "require_center", "submit", "act"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """How the caller's centers bound an endpoint, and what a token without the center gets."""
+
+    name: str
+    rule: str  # what docs/access.md says
+    refusal: type | None  # the error kind (onestop.errors) for another center's token; None: not bounded
+
+
+PUBLIC = Scope("public", "anyone, without a token", None)
+DOSSIER = Scope("dossier", "the dossier's center must be one of the token's; another center's dossier "
+                           "answers 404, exactly as a missing one", errors.NotFound)
+NAMED = Scope("center", "the center the request names (body `center`, or `?center=`) must be one of the "
+                        "token's; another answers 403", errors.Forbidden)
+HIDDEN = Scope("centers", "only the token's centers: `?center=` naming another answers 404, as an unknown "
+                          "center; without it, every center of the token", errors.NotFound)
+ANYONE = ()  # the roles of a public endpoint: no token is asked for
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One row: an endpoint (or one variant of it), who may call it, and its scope."""
+
+    id: str
+    service: str
+    method: str
+    path: str  # as the entrypoint's rule, without converters: /api/v1/dossiers/<code>
+    roles: tuple[str, ...]
+    scope: Scope
+    summary: str  # what a call does, as "role X may not <summary>" says it: "read a dossier's audit timeline"
+    when: str = ""  # the variant this row is about, e.g. '"channel": "online"'
+    fixed: tuple[tuple[str, str], ...] = ()  # path parameters this row fixes, e.g. (("action", "start"),)
+    note: str = ""  # a finer rule the service adds (docs only)
+
+    def __post_init__(self):
+        unknown = [r for r in self.roles if r not in ROLES]
+        if unknown or bool(self.roles) == (self.scope is PUBLIC):
+            raise ValueError(f"{self.id}: a public row has no roles, any other needs known roles; got {self.roles}")
+
+    @property
+    def public(self) -> bool:
+        return self.scope is PUBLIC
+
+    @property
+    def route(self) -> str:
+        """The nameko rule of the entrypoint, e.g. ``/api/v1/dossiers/<string:code>``."""
+        return re.sub(r"<(\w+)>", r"<string:\1>", self.path)
+
+    @property
+    def shown(self) -> str:
+        """The path as a caller writes it, with this row's fixed parameters filled in."""
+        path = self.path
+        for name, value in self.fixed:
+            path = path.replace(f"<{name}>", value)
+        return path
+
+
+def _row(row_id: str, method: str, path: str, roles, scope: Scope, summary: str, **extra) -> Endpoint:
+    """A row of the service its id begins with, its roles in the order of ``ROLES``."""
+    return Endpoint(row_id, row_id.split(".")[0], method, path, tuple(r for r in ROLES if r in roles), scope,
+                    summary, **extra)
+
+
+# Officers and department heads see their department's dossiers only, and an officer acts on
+# those assigned to them (services/routing: cases.visible_to, lifecycle.SCOPE).
+_DEPARTMENT = "Officers and department heads: their department's dossiers only (another's: 404, as missing)."
+_ASSIGNEE = "An officer: only dossiers assigned to them (others: 403)."
+
+
+def _action_note(action) -> str:
+    notes = [action.summary]
+    if action.roles & {"officer", "department_head"}:
+        notes.append(_DEPARTMENT)
+    if "officer" in action.roles:
+        notes.append(_ASSIGNEE)
+    return " ".join(notes)
+
+
+def _actions() -> tuple[Endpoint, ...]:
+    """One row per lifecycle action, its roles as contracts/lifecycle.py gives them (the system's aside)."""
+    return tuple(
+        _row(f"routing.act.{a.name}", "POST", "/api/v1/work/dossiers/<code>/actions/<action>",
+             a.roles - {"system"}, DOSSIER, f"take the action {a.name}", fixed=(("action", a.name),),
+             note=_action_note(a))
+        for a in LIFECYCLE.actions)
+
+
+_SUBMIT = "take a dossier in"
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    _row("intake.submit.counter", "POST", "/api/v1/dossiers", ("counter_staff",), NAMED, _SUBMIT,
+         when='"channel": "counter"'),
+    _row("intake.submit.postal", "POST", "/api/v1/dossiers", ("counter_staff",), NAMED, _SUBMIT,
+         when='"channel": "postal"'),
+    _row("intake.submit.online", "POST", "/api/v1/dossiers", ("portal",), NAMED, _SUBMIT,
+         when='"channel": "online"',
+         note="A portal's client credential (`onestop token portal`); the portal is the event's actor."),
+    _row("intake.status", "GET", "/api/v1/dossiers/<code>", ANYONE, PUBLIC,
+         "read a dossier's status",
+         note="The citizen's details need the citizen's proof. Rate-limited per client address "
+              "(STATUS_RATE_LIMIT)."),
+    _row("intake.rating", "POST", "/api/v1/dossiers/<code>/rating", ANYONE, PUBLIC,
+         "rate the service",
+         note="With the rating code the citizen was sent. Rate-limited per client address (STATUS_RATE_LIMIT)."),
+    _row("intake.procedures", "GET", "/api/v1/procedures", ANYONE, PUBLIC, "read the catalog's procedures"),
+    _row("intake.centers", "GET", "/api/v1/centers", ANYONE, PUBLIC, "read the catalog's centers"),
+    _row("intake.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    _row("routing.queue", "GET", "/api/v1/work/queue",
+         ("counter_staff", "officer", "department_head", "center_leader", "auditor"), NAMED,
+         "read a work queue",
+         note="An officer's own dossiers, a department head's department, the whole center for the others."),
+    _row("routing.case", "GET", "/api/v1/work/dossiers/<code>",
+         ("counter_staff", "officer", "department_head", "center_leader", "auditor"), DOSSIER,
+         "read a dossier's case",
+         note="Officers and department heads: their department's dossiers (others: 404, as missing)."),
+    *_actions(),
+    _row("routing.reports", "GET", "/api/v1/reports", ("department_head", "center_leader", "auditor"), NAMED,
+         "read the reports", note="A department head: their department's."),
+    _row("routing.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    _row("notification.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health",
+         note="With each provider's circuit breaker."),
+    _row("notification.held", "GET", "/api/v1/held", ("operator",), NAMED,
+         "see the citizen messages held by a recipient limit",
+         note="Without `?center=`, the held messages of every center of the token; addresses masked."),
+    _row("notification.release", "POST", "/api/v1/held/<delivery_id>/release", ("operator",), DOSSIER,
+         "release a held citizen message",
+         note="The held message's center must be one of the token's; another center's answers 404, as a missing id."),
+    _row("audit.timeline", "GET", "/api/v1/audit/dossiers/<code>", ("center_leader", "auditor", "operator"),
+         DOSSIER, "read a dossier's audit timeline", note="Rate-limited per client address (AUDIT_RATE_LIMIT)."),
+    _row("audit.verify", "GET", "/api/v1/audit/verify", ("center_leader", "auditor", "operator"), HIDDEN,
+         "verify the audit chains", note="Rate-limited per client address (AUDIT_RATE_LIMIT)."),
+    _row("audit.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+)
+
+
+def _index(rows) -> dict[str, Endpoint]:
+    index = {e.id: e for e in rows}
+    if len(index) != len(rows):
+        raise ValueError("two access rows share an id")
+    return index
+
+
+BY_ID: dict[str, Endpoint] = _index(ENDPOINTS)
+
+
+def endpoint(endpoint_id: str) -> Endpoint:
+    """The row `endpoint_id`; LookupError for an id without a row (a programming error)."""
+    try:
+        return BY_ID[endpoint_id]
+    except KeyError:
+        raise LookupError(f"no access row {endpoint_id!r}; see onestop.web.access.ENDPOINTS") from None
+
+
+def allows(principal: Principal, endpoint_id: str) -> bool:
+    """Whether the principal's role may call the endpoint (its centers aside)."""
+    row = endpoint(endpoint_id)
+    return row.public or principal.role in row.roles
+
+
+def require(principal: Principal, endpoint_id: str) -> Principal:
+    """`principal` if its role may call the endpoint, else Forbidden naming the roles that may."""
+    if not allows(principal, endpoint_id):
+        row = endpoint(endpoint_id)
+        raise Forbidden(f"role {principal.role} may not {row.summary}; "
+                        f"allowed roles: {', '.join(row.roles)}")
+    return principal
+
+
+def covers(principal: Principal, endpoint_id: str, center: str) -> bool:
+    """Whether the endpoint's scope lets the principal reach `center` (always, if it is not bounded)."""
+    return endpoint(endpoint_id).scope.refusal is None or principal.may_act_for(center)
+
+
+def require_center(principal: Principal, endpoint_id: str, center: str, missing: Exception | None = None) -> None:
+    """Nothing if the token lists `center`; else the row's refusal: Forbidden, or `missing`,
+    the very error the endpoint gives for something that does not exist."""
+    row = endpoint(endpoint_id)
+    if covers(principal, endpoint_id, center):
+        return
+    if row.scope.refusal is errors.Forbidden:
+        raise Forbidden(f"your token does not list center {center}; it lists {', '.join(sorted(principal.centers))}")
+    if missing is None:
+        raise ValueError(f"{endpoint_id} hides other centers: pass the error it gives for a missing one")
+    raise missing
+
+
+def submit(channel) -> str:
+    """The row of a dossier submitted by `channel`; an unknown channel is counter work (the
+    schema refuses it, after the token was checked)."""
+    return f"intake.submit.{channel}" if f"intake.submit.{channel}" in BY_ID else "intake.submit.counter"
+
+
+def act(action) -> str | None:
+    """The row of a lifecycle action, or None for an unknown one (routing answers it 404)."""
+    return f"routing.act.{action}" if isinstance(action, str) and f"routing.act.{action}" in BY_ID else None

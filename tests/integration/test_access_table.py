@@ -1,0 +1,175 @@
+"""The access table walked against the running services: every row of
+onestop.web.access x every role (and no token) x a token of the dossier's center
+and one of another center, over real HTTP, the four services on real RabbitMQ.
+
+Each cell must answer as the table says: a public row or an allowed role gets
+its answer (200, 201, or 409/422 when the request is refused for what it is,
+not for who sent it); no token 401 with the RFC 6750 challenge; a role the row
+does not list 403; a role it lists, holding a token of another center, the
+row's scope refusal (403, or a 404 identical to the one for something that does
+not exist). A row without a request here fails the walk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+import requests
+
+from onestop.web import access
+from onestop.web.auth import ROLES
+from onestop.web.http import STATUS
+from services.audit.service import AuditService
+from services.intake.service import IntakeService
+from services.notification.service import NotificationService
+from services.routing.service import RoutingService
+from tests.support.samples import dossier
+from tests.support.staff import AUDITOR, COUNTER, bearer
+from tests.support.wait import until
+
+pytestmark = pytest.mark.integration
+
+CENTER, OTHER = "hue-vyda", "hue-phuxuan"
+LAND = "1.013978"  # department ktht
+ALLOWED = (200, 201, 409, 422)  # answered for what the request is, not for who sent it
+SERVICES = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
+            "audit": AuditService}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the requests are about: a dossier of CENTER, and a center to name."""
+
+    code: str
+    center: str = CENTER
+    held: str = "nothing:sms"  # a citizen message held by a recipient limit
+
+
+NOTHING = Target("VYDA-200101-9999", "hue-nowhere")  # a dossier, a center and a held message that do not exist
+
+
+def _submit(channel):
+    return lambda t: ("POST", "/api/v1/dossiers", {"json": dossier(center=t.center, procedure_code=LAND,
+                                                                      channel=channel)})
+
+
+def _get(path, **params):
+    return lambda t: ("GET", path.format(code=t.code), {"params": {k: v.format(center=t.center)
+                                                                   for k, v in params.items()}})
+
+
+def _act(action):
+    return lambda t: ("POST", f"/api/v1/work/dossiers/{t.code}/actions/{action}", {"json": {}})
+
+
+# How to call each row: (method, path, requests kwargs) for a target.
+REQUESTS = {
+    "intake.submit.counter": _submit("counter"),
+    "intake.submit.postal": _submit("postal"),
+    "intake.submit.online": _submit("online"),
+    "intake.status": _get("/api/v1/dossiers/{code}"),
+    "intake.rating": lambda t: ("POST", f"/api/v1/dossiers/{t.code}/rating", {"json": {}}),  # 422: no rating code
+    "intake.procedures": _get("/api/v1/procedures"),
+    "intake.centers": _get("/api/v1/centers"),
+    "intake.healthz": _get("/healthz"),
+    "routing.queue": _get("/api/v1/work/queue", center="{center}"),
+    "routing.case": _get("/api/v1/work/dossiers/{code}"),
+    **{row.id: _act(dict(row.fixed)["action"]) for row in access.ENDPOINTS if row.id.startswith("routing.act.")},
+    "routing.reports": _get("/api/v1/reports", center="{center}"),
+    "routing.healthz": _get("/healthz"),
+    "notification.healthz": _get("/healthz"),
+    "notification.held": _get("/api/v1/held", center="{center}"),
+    "notification.release": lambda t: ("POST", f"/api/v1/held/{t.held}/release", {}),  # then 409: released
+    "audit.timeline": _get("/api/v1/audit/dossiers/{code}"),
+    "audit.verify": _get("/api/v1/audit/verify", center="{center}"),
+    "audit.healthz": _get("/healthz"),
+}
+
+
+def callers(case: dict) -> dict:
+    """(role or None, own center?) -> headers; officers are the dossier's assignee, heads of its department."""
+    def token(role, center):
+        user = case["officer_id"] if role == "officer" else f"{role}-walk"
+        department = case["department_id"] if role in ("officer", "department_head") else None
+        return bearer(role, user, centers=(center,), department=department)
+    cells = {(role, own): token(role, CENTER if own else OTHER) for role in ROLES for own in (True, False)}
+    return {**cells, (None, True): {}}
+
+
+def expected(row: access.Endpoint, role: str | None, own: bool):
+    """'allowed', or the status the table says this caller gets."""
+    if row.public:
+        return "allowed"
+    if role is None:
+        return 401
+    if role not in row.roles:
+        return 403
+    return "allowed" if own else STATUS[row.scope.refusal]
+
+
+def call(bases: dict, row: access.Endpoint, target: Target, headers: dict) -> requests.Response:
+    method, path, kwargs = REQUESTS[row.id](target)
+    return requests.request(method, bases[row.service] + path, headers=headers, timeout=10, **kwargs)
+
+
+def verdict(bases, row, role, own, headers, target) -> str | None:
+    """None if the cell answers as the table says, else what differs."""
+    want = expected(row, role, own)
+    got = call(bases, row, target, headers)
+    if want == "allowed":
+        return None if got.status_code in ALLOWED else f"allowed, got {got.status_code} {got.text[:160]}"
+    if got.status_code != want:
+        return f"{want}, got {got.status_code} {got.text[:160]}"
+    if want == 401 and not got.headers.get("WWW-Authenticate", "").startswith('Bearer realm="onestop"'):
+        return "401 without the Bearer challenge"
+    if want == 404:  # exactly what the same caller gets for something that does not exist
+        twin = call(bases, row, NOTHING, headers)
+        if (twin.status_code, twin.json()) != (404, got.json()):
+            return f"a 404 unlike a missing one's: {got.json()} vs {twin.status_code} {twin.json()}"
+    return None
+
+
+@pytest.fixture
+def platform(services):
+    """The four services, a dossier of CENTER that routing assigned and audit recorded, and
+    a second one whose receipt notification held (one message an hour per address)."""
+    limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1}}
+    running = {name: services.start(cls, **limit.get(name, {})) for name, cls in SERVICES.items()}
+    bases = {name: c.http for name, c in running.items()}
+    answer = requests.post(f"{bases['intake']}/api/v1/dossiers", json=dossier(center=CENTER, procedure_code=LAND),
+                           headers=COUNTER, timeout=10)
+    assert answer.status_code == 201, answer.text
+    code = answer.json()["code"]
+    leader = bearer("center_leader", "leader-walk", centers=(CENTER,))
+    case = until(lambda: (r := requests.get(f"{bases['routing']}/api/v1/work/dossiers/{code}", headers=leader,
+                                            timeout=5)).ok and r.json()["status"] == "assigned" and r.json(),
+                 20, 0.1, "the dossier routed and assigned")
+    until(lambda: requests.get(f"{bases['audit']}/api/v1/audit/dossiers/{code}", headers=AUDITOR, timeout=5).ok,
+          20, 0.1, "the dossier's audit timeline")
+    again = requests.post(f"{bases['intake']}/api/v1/dossiers", json=dossier(center=CENTER, procedure_code=LAND),
+                          headers=COUNTER, timeout=10)
+    assert again.status_code == 201, again.text
+    operator = bearer("operator", "ops-walk", centers=(CENTER,))
+    held = until(lambda: requests.get(f"{bases['notification']}/api/v1/held", headers=operator,
+                                      timeout=5).json()["held"], 20, 0.1, "the second receipt held")
+    return bases, {**case, "held": held[0]["id"]}
+
+
+def test_every_row_has_a_request():
+    assert [row.id for row in access.ENDPOINTS if row.id not in REQUESTS] == []
+    assert [key for key in REQUESTS if key not in access.BY_ID] == []
+
+
+def test_every_cell_of_the_table_answers_as_the_table_says(platform):
+    bases, case = platform
+    target = Target(case["code"], held=case["held"])
+    cells = callers(case)
+    wrong = []
+    for row in access.ENDPOINTS:
+        for (role, own), headers in cells.items():
+            problem = verdict(bases, row, role, own, headers, target)
+            if problem:
+                wrong.append(f"{row.id} as {role or 'no token'} ({'own' if own else 'other'} center): "
+                             f"expected {problem}")
+    walked = len(access.ENDPOINTS) * len(cells)
+    assert not wrong, f"{len(wrong)} of {walked} cells differ from onestop.web.access:\n" + "\n".join(wrong)
