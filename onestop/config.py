@@ -5,6 +5,7 @@ several containers in one process pass their own values in the container config.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -35,6 +36,10 @@ DEFAULTS = {
     "TIMER_INTERVAL": "30",  # seconds between two looks at the deadline timers
     "STATUS_RATE_LIMIT": "30/60",  # citizen status lookups and ratings per client address: requests/seconds
     "TRUSTED_PROXIES": "",  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
+    # Days after a dossier closes (returned, withdrawn) that intake and notification keep the citizen's
+    # personal data; docs/privacy.md says why 90.
+    "PERSONAL_DATA_RETENTION_DAYS": "90",
+    "RETENTION_SWEEP_INTERVAL": "3600",  # seconds between two looks for personal data past its retention
 }
 
 
@@ -42,6 +47,18 @@ def _get(config: dict | None, key: str) -> str:
     if config and key in config and config[key] is not None:
         return str(config[key])
     return os.environ.get(key, DEFAULTS[key])
+
+
+def _number(config: dict | None, key: str, minimum: float) -> float:
+    """A number of at least `minimum`; ValueError naming the variable otherwise (the service does not start)."""
+    text = _get(config, key)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= minimum):
+        raise ValueError(f"{key} must be a number of at least {minimum:g}, got {text!r}")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -76,6 +93,8 @@ class Settings:
     timer_interval: float = 30.0
     status_rate_limit: str = DEFAULTS["STATUS_RATE_LIMIT"]
     trusted_proxies: tuple = ()
+    personal_data_retention_days: float = 90.0
+    retention_sweep_interval: float = 3600.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -107,6 +126,8 @@ class Settings:
             timer_interval=float(g("TIMER_INTERVAL")),
             status_rate_limit=g("STATUS_RATE_LIMIT"),
             trusted_proxies=tuple(x.strip() for x in g("TRUSTED_PROXIES").split(",") if x.strip()),
+            personal_data_retention_days=_number(config, "PERSONAL_DATA_RETENTION_DAYS", 0),
+            retention_sweep_interval=_number(config, "RETENTION_SWEEP_INTERVAL", 0.01),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:
