@@ -4,6 +4,7 @@
     onestop audit timeline VYDA-260213-0007      a dossier's audit timeline
     onestop demo                                 submit sample dossiers and follow them
     onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
+    onestop privacy export|erase --id-number ... a citizen's personal data on request (docs/privacy.md)
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
                                                  a staff bearer token (JWT_SECRET, or make run's dev secret)
 """
@@ -22,6 +23,7 @@ from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 
 from onestop.ops.deadletters import command as dlq_cli
+from onestop.ops import privacy as privacy_cli
 from onestop.catalog import load_catalog
 from onestop.ops.deadletters.queues import UnknownQueue
 
@@ -143,6 +145,7 @@ def main(argv=None) -> int:
     timeline.set_defaults(func=audit_timeline)
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
     dlq_cli.add_commands(sub)
+    privacy_cli.add_commands(sub)
     from onestop.web.auth import ROLES
     tok = sub.add_parser("token", help="mint a staff bearer token for development and scripts")
     tok.add_argument("role", choices=ROLES)

@@ -15,11 +15,13 @@ Gateway API (what the notification service calls):
 Inspection and control (tests and operators; no token, as they are not the
 gateway's API):
     GET /api/v1/sms [?to=&reference=]   DELETE /api/v1/sms   GET /healthz
-    GET|POST /api/v1/faults  {"mode": "ok"|"error"|"hang", "seconds": N, "times": N?}
+    GET|POST /api/v1/faults  {"mode": "ok"|"error"|"hang"|"refuse", "seconds": N, "times": N?}
 
 `error` answers 500 and stores nothing. `hang` waits `seconds` and then
 accepts the message: like a real gateway that was slow, the client may have
 timed out although the SMS went out, which is what `reference` dedupe is for.
+`refuse` answers 400 naming the number, as gateways do for a number they will
+never deliver to (a permanent failure: the sender must not retry).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ import uuid
 
 from . import BadRequest, Faults, HttpServer, JsonHandler, MessageLog, now_iso, parse_addr, run_until_signal
 
-FAULT_MODES = ("ok", "error", "hang")
+FAULT_MODES = ("ok", "error", "hang", "refuse")
 # E.164 (+84912345678) or the Vietnamese national form (0912345678).
 PHONE = re.compile(r"\+[1-9][0-9]{7,14}|0[0-9]{9,10}")
 MAX_TEXT = 1600  # 10 concatenated parts; longer is a bug in the caller
@@ -121,6 +123,9 @@ class _Api(JsonHandler):
             return self.send_json(500, {"error": "gateway error (fault injection)"})
         if mode == "hang" and gateway.stopping.wait(seconds):
             return self.send_json(503, {"error": "gateway shutting down"})
+        if mode == "refuse":
+            to = validate(self.read_json())["to"]
+            return self.send_json(400, {"error": f"invalid destination number {to}", "field": "to"})
         if not gateway.authorized(self.headers.get("Authorization")):
             return self.send_json(401, {"error": "missing or invalid bearer token"},
                                   {"WWW-Authenticate": 'Bearer realm="sms"'})

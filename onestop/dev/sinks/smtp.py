@@ -10,12 +10,14 @@ HTTP API:
     GET    /api/v1/messages/{id}     one message, with its raw source
     DELETE /api/v1/messages          forget all messages
     GET    /api/v1/faults            the fault in force
-    POST   /api/v1/faults            {"mode": "ok"|"reject"|"down", "times": N?}
+    POST   /api/v1/faults            {"mode": "ok"|"reject"|"down"|"refuse", "times": N?}
     GET    /healthz
 
 Faults: `reject` answers 451 (temporary failure) to DATA, as a greylisting or
 overloaded relay does; `down` greets new connections with 421 and hangs up,
-and answers 421 to DATA on connections opened before.
+and answers 421 to DATA on connections opened before; `refuse` answers 550 to
+RCPT TO, naming the address as Postfix does, like a mailbox that does not exist
+(a permanent failure: the sender must not retry).
 """
 from __future__ import annotations
 
@@ -34,9 +36,10 @@ from aiosmtpd.controller import Controller
 
 from . import Faults, HttpServer, JsonHandler, MessageLog, now_iso, parse_addr, run_until_signal
 
-FAULT_MODES = ("ok", "reject", "down")
+FAULT_MODES = ("ok", "reject", "down", "refuse")
 REJECT_REPLY = "451 4.3.0 Temporary failure, try again later (fault injection)"
 DOWN_REPLY = "421 4.3.2 Service not available (fault injection)"
+REFUSE_REPLY = "550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
 
 
 def _decode(part) -> str:
@@ -148,6 +151,13 @@ class _SmtpHandler:
     def __init__(self, store: MessageLog, faults: Faults):
         self.store = store
         self.faults = faults
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.faults.snapshot()["mode"] == "refuse":
+            self.faults.take()
+            return REFUSE_REPLY.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         mode, _ = self.faults.take()
