@@ -112,9 +112,10 @@ def _refuse_open(dossiers: list[dict]) -> None:
     still = [{"code": d["code"], "status": d["status"]} for d in dossiers if d["status"] not in CLOSED]
     if still:
         codes = ", ".join(d["code"] for d in still)
-        raise Conflict(f"{len(still)} of this citizen's dossiers are still being processed ({codes}): the center "
-                       "needs their contact to tell the citizen and their identity to hand back the result. "
-                       "Nothing was erased; ask again once they are returned or withdrawn.",
+        verb = "is" if len(still) == 1 else "are"
+        raise Conflict(f"{len(still)} of this citizen's dossiers {verb} still being processed ({codes}): the "
+                       "center needs their contact to tell the citizen and their identity to hand back the "
+                       "result. Nothing was erased; ask again once they are returned or withdrawn.",
                        error="dossiers_open", open_dossiers=still)
 
 

@@ -74,5 +74,5 @@ class NotificationRepository:
         contacts = list(self.contacts.find(scope))
         deliveries = list(self.deliveries.find({"code": {"$in": codes}, "center": {"$in": centers},
                                                 "staff_id": {"$exists": False}},
-                                               {"outbox": 0, "lease_until": 0}).sort("_id", ASCENDING))
+                                               {"outbox": 0, "outbox_pending": 0, "lease_until": 0}).sort("_id", ASCENDING))
         return {"contacts": contacts, "deliveries": deliveries}
