@@ -47,7 +47,7 @@ from tests.conftest import MGMT
 from tests.integration.test_delivery import queue_depth
 from tests.support.personal_data import Citizen
 from tests.support.samples import dossier
-from tests.support.staff import CENTERS, SECRET, bearer
+from tests.support.staff import SECRET, bearer
 from tests.support.tap import Tap
 from tests.support.wait import until
 
@@ -60,7 +60,8 @@ LAND = "1.013978"  # 20 working days: no real deadline timer fires while the tes
 MEDIATION = "1.012812"  # Phú Xuân's Office takes it (an override), so it can be transferred to the land department
 COUNTER = bearer("counter_staff", "counter-01")
 LEADER = bearer("center_leader", "vyda-leader", centers=("hue-vyda",))
-AUDITOR = bearer("auditor", "auditor-01")
+AUDITOR = bearer("auditor", "auditor-01")  # reads the audit API, of every center
+READER = bearer("center_leader", "leader-all")  # reads routing's cases, of every center
 SECONDS = 30
 
 
@@ -108,7 +109,7 @@ class Platform:
         return code
 
     def case(self, code):
-        return requests.get(f"{self.c['routing'].http}/api/v1/work/dossiers/{code}", headers=AUDITOR, timeout=10).json()
+        return requests.get(f"{self.c['routing'].http}/api/v1/work/dossiers/{code}", headers=READER, timeout=10).json()
 
     def act(self, code, action, who, type_=None, told=0, **body):
         """One staff action; waits for its event (the n-th of its type) and the messages it sends."""

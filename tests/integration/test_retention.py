@@ -68,7 +68,8 @@ def test_a_withdrawn_dossiers_personal_data_is_erased_once_its_retention_has_pas
     assert data["basis"] == "retention" and entry["event"]["actor"] == {"id": "intake", "role": "system"}
     waited = parse_time(data["erased_at"]) - parse_time(data["closed_at"])
     assert waited.total_seconds() >= RETENTION_DAYS * 86400
-    verdict = requests.get(f"{audit.http}/api/v1/audit/verify", timeout=10).json()
+    verdict = requests.get(f"{audit.http}/api/v1/audit/verify", headers=bearer("auditor", "auditor-01"),
+                           timeout=10).json()
     assert verdict["ok"] is True, verdict
 
 
