@@ -6,7 +6,7 @@ phone (any 4 consecutive digits of it, in either form), the email or any part of
     >>> giao.hits({"recipient": "+8498****321", "applicant": "H. T. Q. G."})
     ["recipient: '+8498****321' holds 4 digits of the phone (8498)"]
 
-Ids and hashes (UUIDs, SHA-256 hex) are random or one-way, so they are taken out
+Ids and hashes (UUIDs, hex ids, SHA-256) are random or one-way, so they are taken out
 before the digits are looked at: a UUID holds some 4-digit window of any number
 often enough to fail a run by chance. Numbers (seconds, counts) are not looked at
 for the same reason; every personal datum the platform takes in is a string.
@@ -21,7 +21,8 @@ from datetime import datetime
 
 from onestop.timestamps import iso
 
-RANDOM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9a-f]{64}\b", re.I)
+# UUIDs (with or without dashes: event ids, a gateway's message ids) and SHA-256 hashes.
+RANDOM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32,}", re.I)
 WINDOW = 4
 
 
