@@ -165,7 +165,7 @@ class IntakeService:
         payload = load(ERASURE, read_json(request), "The erasure was not accepted.")
         return respond(200, privacy.erase_on_request(payload, principal, repo=self.store, now=utcnow()))
 
-    @every("retention_sweep_interval")
+    @every("retention_sweep_interval", eager=True)  # at start too: a service restarted often still sweeps
     def erase_expired(self):
         """Erase the personal data of dossiers closed more than PERSONAL_DATA_RETENTION_DAYS ago, a batch at a time."""
         days = self.settings.personal_data_retention_days
