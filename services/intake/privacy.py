@@ -47,7 +47,7 @@ def erased_fields(dossier: dict) -> list[str]:
 
 def erase_update(dossier: dict, record: dict) -> dict:
     """The update that leaves the dossier without the citizen's data, and says so in ``personal_data``."""
-    unset = {"citizen": "", "note": "", "request_hash": ""}
+    unset = {"citizen": "", "note": "", "request_hash": "", "retention_from": ""}
     if (dossier.get("rating") or {}).get("comment") is not None:
         unset["rating.comment"] = ""
     documents = [{k: v for k, v in d.items() if k != "note"} for d in dossier.get("documents", [])]

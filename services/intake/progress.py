@@ -43,7 +43,8 @@ def follow(event: dict, lifecycle: Lifecycle = LIFECYCLE) -> dict:
     - ``seq``, and ``current``: the state and current facts, to be applied only
       if ``seq`` is above the stored one;
     - ``facts``: what this event alone tells (documents asked for, the decision,
-      where to collect; ``closed_at``, a time, when it ends the dossier's life),
+      where to collect; ``closed_at`` and ``retention_from``, a time, when it ends
+      the dossier's life),
       recorded once, whatever the order of arrival;
     - ``entry``: its history entry.
 
@@ -59,7 +60,7 @@ def follow(event: dict, lifecycle: Lifecycle = LIFECYCLE) -> dict:
     entry.update({name: data.get(name) for name in spec.shows})  # citizen_steps leaves out the empty ones
     facts = _facts(spec.facts, data, at)
     if _closes(to_state, lifecycle):  # the retention of the citizen's personal data counts from here
-        facts["closed_at"] = parse_time(at)
+        facts["closed_at"] = facts["retention_from"] = parse_time(at)  # the second until the data is erased
     return {"seq": seq, "current": current, "facts": facts, "entry": entry}
 
 

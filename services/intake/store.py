@@ -17,7 +17,9 @@ class IntakeRepository:
         self.dossiers.create_index([("center", ASCENDING), ("received_at", ASCENDING)])
         ensure_outbox_index(self.dossiers)
         self.dossiers.create_index("citizen.id_number", sparse=True)  # the citizen's access and erasure requests
-        self.dossiers.create_index("closed_at", sparse=True)  # the retention sweep
+        # The retention sweep's queue: a closed dossier has `retention_from` until its data is erased, so a
+        # sweep costs what is due, not every dossier ever closed.
+        self.dossiers.create_index("retention_from", sparse=True)
 
     def next_sequence(self, center: str, day) -> int:
         """Atomic per center and day, so codes stay unique under concurrency and restarts."""
@@ -82,8 +84,8 @@ class IntakeRepository:
 
     def due_for_erasure(self, cutoff, limit: int) -> list[dict]:
         """Up to `limit` dossiers closed at or before `cutoff` that still hold the citizen's data."""
-        return list(self.dossiers.find({"closed_at": {"$lte": cutoff}, "citizen": {"$exists": True}},
-                                       {"outbox": 0, "seen": 0}).sort("closed_at", ASCENDING).limit(limit))
+        return list(self.dossiers.find({"retention_from": {"$lte": cutoff}, "citizen": {"$exists": True}},
+                                       {"outbox": 0, "seen": 0}).sort("retention_from", ASCENDING).limit(limit))
 
     def erase(self, code: str, update: dict, events: list, now) -> bool:
         """Apply an erasure and queue its event in one write, only while the dossier holds the

@@ -96,6 +96,7 @@ def test_a_returned_dossier_keeps_its_data_until_the_retention_ends_then_keeps_o
 
     doc, outbox = stored(repo, code)
     assert personal_in(doc) == [] and "citizen" not in doc and doc["applicant"] == "N. V. A."
+    assert "retention_from" not in doc and doc["closed_at"] == closed  # out of the sweep's queue, the fact kept
     assert (doc["status"], doc["procedure_code"], doc["center"]) == ("returned", "1.001193", "hue-vyda")
     assert doc["rating"] == {"score": 4, "rated_at": iso(T0)} and len(doc["history"]) == 11
     assert doc["documents"][0] == {"code": doc["documents"][0]["code"], "copies": 1}

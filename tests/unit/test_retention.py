@@ -53,7 +53,8 @@ def test_the_erasure_keeps_the_dossier_the_initials_and_the_score():
     dossier = {"citizen": CITIZEN, "note": "gọi trước", "documents": [{"code": "a", "copies": 2, "note": "x"}],
                "rating": {"score": 2, "comment": "Chậm"}}
     update = erase_update(dossier, {"basis": "request"})
-    assert update["$unset"] == {"citizen": "", "note": "", "request_hash": "", "rating.comment": ""}
+    assert update["$unset"] == {"citizen": "", "note": "", "request_hash": "", "retention_from": "",
+                                "rating.comment": ""}
     assert update["$set"] == {"applicant": "T. T. M.", "documents": [{"code": "a", "copies": 2}],
                               "personal_data": {"basis": "request"}}
     assert "rating.comment" not in erase_update({**dossier, "rating": None}, {})["$unset"]
