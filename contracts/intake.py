@@ -1,4 +1,5 @@
-"""Events intake publishes: the dossier received, the citizen's contact (private), the rating."""
+"""Events intake publishes: the dossier received, the citizen's contact (private), the rating,
+the erasure of the citizen's personal data."""
 from marshmallow import RAISE, Schema, fields, validate
 
 from contracts.envelope import PRIVATE, EventType
@@ -51,6 +52,31 @@ class DossierRatedV1(_Strict):
     rated_at = fields.String(required=True, metadata={"description": "UTC ISO 8601"})
 
 
+# Why personal data was erased: the retention period after the dossier closed, or the citizen's request.
+ERASURE_BASES = ("retention", "request")
+# What intake can erase of a dossier (notification erases its whole copy of the contact).
+ERASABLE = ("full_name", "id_number", "phone", "email", "notes", "rating_comment")
+
+
+class CitizenDataErasedV1(_Strict):
+    """Says what was erased, never what it was: no personal data (the audit chain keeps it for ever)."""
+
+    code = fields.String(required=True, metadata={"description": "the dossier code", "example": "VYDA-260213-0007"})
+    basis = fields.String(required=True, validate=validate.OneOf(ERASURE_BASES), metadata={
+        "description": "retention: PERSONAL_DATA_RETENTION_DAYS after the dossier closed; "
+                       "request: the citizen asked (onestop privacy erase)", "example": "request"})
+    erased = fields.List(fields.String(validate=validate.OneOf(ERASABLE)), required=True, metadata={
+        "description": "which of the citizen's data intake held and erased; notification erases its copy of "
+                       "the contact on this event", "example": ["full_name", "id_number", "phone", "email"]})
+    requested_by = fields.String(required=True, metadata={
+        "description": "who asked: the operator (staff id) for a request, intake for retention",
+        "example": "ops-lan"})
+    closed_at = fields.String(required=True, metadata={"description": "UTC ISO 8601: when the dossier closed",
+                                                       "example": "2026-02-20T08:30:00.000Z"})
+    erased_at = fields.String(required=True, metadata={"description": "UTC ISO 8601",
+                                                       "example": "2026-05-21T09:00:00.000Z"})
+
+
 EVENTS = [
     EventType("dossier.received.v1", DossierReceivedV1, "intake",
               "A center accepted a dossier: its code, procedure and appointment date."),
@@ -58,4 +84,6 @@ EVENTS = [
               "How to reach the citizen about a dossier. Private: notification only.", visibility=PRIVATE),
     EventType("dossier.rated.v1", DossierRatedV1, "intake",
               "The citizen rated the service after the result was returned (once per dossier)."),
+    EventType("citizen.data_erased.v1", CitizenDataErasedV1, "intake",
+              "The citizen's personal data held for a closed dossier was erased (retention or request)."),
 ]

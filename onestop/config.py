@@ -5,6 +5,7 @@ several containers in one process pass their own values in the container config.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -43,6 +44,10 @@ DEFAULTS = {
     "LOOKUP_LOCK_AFTER": "5",  # wrong lookup codes that lock a dossier's detail lookup
     "LOOKUP_LOCK_SECONDS": "900",  # how long it stays locked after the last wrong code
     "AUDIT_RATE_LIMIT": "60/60",  # audit API requests per client address: requests/seconds
+    # Days after a dossier closes (returned, withdrawn) that intake and notification keep the citizen's
+    # personal data; docs/privacy.md says why 90.
+    "PERSONAL_DATA_RETENTION_DAYS": "90",
+    "RETENTION_SWEEP_INTERVAL": "3600",  # seconds between two looks for personal data past its retention
 }
 
 
@@ -58,6 +63,16 @@ def _count(config: dict | None, key: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError(f"{key} must be a whole number of at least 1; got {text!r}")
     return int(text)
+def _number(config: dict | None, key: str, minimum: float) -> float:
+    """A number of at least `minimum`; ValueError naming the variable otherwise (the service does not start)."""
+    text = _get(config, key)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= minimum):
+        raise ValueError(f"{key} must be a number of at least {minimum:g}, got {text!r}")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -99,6 +114,8 @@ class Settings:
     lookup_lock_after: int = 5
     lookup_lock_seconds: float = 900.0
     audit_rate_limit: str = DEFAULTS["AUDIT_RATE_LIMIT"]
+    personal_data_retention_days: float = 90.0
+    retention_sweep_interval: float = 3600.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -137,6 +154,8 @@ class Settings:
             lookup_lock_after=int(g("LOOKUP_LOCK_AFTER")),
             lookup_lock_seconds=float(g("LOOKUP_LOCK_SECONDS")),
             audit_rate_limit=g("AUDIT_RATE_LIMIT"),
+            personal_data_retention_days=_number(config, "PERSONAL_DATA_RETENTION_DAYS", 0),
+            retention_sweep_interval=_number(config, "RETENTION_SWEEP_INTERVAL", 0.01),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ WHO = {
     "portal": "a public-service portal's client credential: submits citizens' online dossiers",
 }
 SCOPE = {access.PUBLIC.name: "—", access.DOSSIER.name: "the dossier's", access.NAMED.name: "the named one",
-         access.HIDDEN.name: "the token's"}
+         access.HIDDEN.name: "the token's", access.FILTERED.name: "the token's data only"}
 
 
 def _intro() -> list[str]:
@@ -40,7 +40,7 @@ def _intro() -> list[str]:
         "role the row does not list **403** (naming the roles that may), a listed role holding a token",
         "of another center what the row's scope says:",
         "",
-        *[f"- **{SCOPE[s.name]}**: {s.rule}." for s in (access.DOSSIER, access.NAMED, access.HIDDEN)],
+        *[f"- **{SCOPE[s.name]}**: {s.rule}." for s in (access.DOSSIER, access.NAMED, access.HIDDEN, access.FILTERED)],
         "",
         "| role | who |",
         "|---|---|",

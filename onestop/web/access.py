@@ -27,7 +27,7 @@ from contracts.lifecycle import LIFECYCLE
 from onestop import errors
 from onestop.web.auth import ROLES, Forbidden, Principal
 
-__all__ = ["Scope", "Endpoint", "ANYONE", "PUBLIC", "DOSSIER", "NAMED", "HIDDEN", "ENDPOINTS", "BY_ID",
+__all__ = ["Scope", "Endpoint", "ANYONE", "PUBLIC", "DOSSIER", "NAMED", "HIDDEN", "FILTERED", "ENDPOINTS", "BY_ID",
            "endpoint", "allows", "require", "covers", "require_center", "submit", "act"]
 
 
@@ -45,6 +45,8 @@ DOSSIER = Scope("dossier", "the dossier's center must be one of the token's; ano
                            "answers 404, exactly as a missing one", errors.NotFound)
 NAMED = Scope("center", "the center the request names (body `center`, or `?center=`) must be one of the "
                         "token's; another answers 403", errors.Forbidden)
+FILTERED = Scope("filtered", "answers with what belongs to the token's centers only; another center's data "
+                             "is left out, as if it did not exist", None)
 HIDDEN = Scope("centers", "only the token's centers: `?center=` naming another answers 404, as an unknown "
                           "center; without it, every center of the token", errors.NotFound)
 ANYONE = ()  # the roles of a public endpoint: no token is asked for
@@ -138,6 +140,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _row("intake.procedures", "GET", "/api/v1/procedures", ANYONE, PUBLIC, "read the catalog's procedures"),
     _row("intake.centers", "GET", "/api/v1/centers", ANYONE, PUBLIC, "read the catalog's centers"),
     _row("intake.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    _row("intake.privacy_export", "POST", "/api/v1/privacy/export", ("operator",), FILTERED,
+         "export a citizen's personal data", note="The ID number in the body, never in the URL (docs/privacy.md)."),
+    _row("intake.privacy_erase", "POST", "/api/v1/privacy/erase", ("operator",), FILTERED,
+         "erase a citizen's personal data", note="Closed dossiers only: an open one answers 409, naming it."),
     _row("routing.queue", "GET", "/api/v1/work/queue",
          ("counter_staff", "officer", "department_head", "center_leader", "auditor"), NAMED,
          "read a work queue",
@@ -152,6 +158,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _row("routing.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
     _row("notification.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health",
          note="With each provider's circuit breaker."),
+    _row("notification.privacy_export", "POST", "/api/v1/privacy/export", ("operator",), FILTERED,
+         "export what notification keeps of a citizen", note="Body: the codes intake's export found."),
     _row("notification.held", "GET", "/api/v1/held", ("operator",), NAMED,
          "see the citizen messages held by a recipient limit",
          note="Without `?center=`, the held messages of every center of the token; addresses masked."),

@@ -43,7 +43,9 @@ def follow(event: dict, lifecycle: Lifecycle = LIFECYCLE) -> dict:
     - ``seq``, and ``current``: the state and current facts, to be applied only
       if ``seq`` is above the stored one;
     - ``facts``: what this event alone tells (documents asked for, the decision,
-      where to collect), recorded once, whatever the order of arrival;
+      where to collect; ``closed_at`` and ``retention_from``, a time, when it ends
+      the dossier's life),
+      recorded once, whatever the order of arrival;
     - ``entry``: its history entry.
 
     The action's line in the table says which facts and which data its entry keeps.
@@ -56,7 +58,15 @@ def follow(event: dict, lifecycle: Lifecycle = LIFECYCLE) -> dict:
     at = at or event["time"]
     entry = {"status": to_state, "step": spec.name, "seq": seq, "at": parse_time(at), "event_id": event["id"]}
     entry.update({name: data.get(name) for name in spec.shows})  # citizen_steps leaves out the empty ones
-    return {"seq": seq, "current": current, "facts": _facts(spec.facts, data, at), "entry": entry}
+    facts = _facts(spec.facts, data, at)
+    if _closes(to_state, lifecycle):  # the retention of the citizen's personal data counts from here
+        facts["closed_at"] = facts["retention_from"] = parse_time(at)  # the second until the data is erased
+    return {"seq": seq, "current": current, "facts": facts, "entry": entry}
+
+
+def _closes(state: str, lifecycle: Lifecycle) -> bool:
+    shown = lifecycle.state.get(state)
+    return shown is not None and shown.terminal
 
 
 def _transition(data: dict) -> tuple[str, str, dict]:

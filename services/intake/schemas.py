@@ -8,6 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from services.intake.domain import LOOKUP_CODE, clean_text, normalize_phone, normalize_rating_code
 
 NAME = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"  # letters of any script, Vietnamese diacritics included
+ID_NUMBER = validate.Regexp(r"^[0-9]{12}$", error="must be exactly 12 digits")  # the citizen identity card's
 
 
 class Text(fields.String):
@@ -37,7 +38,7 @@ class _Strict(Schema):
 class CitizenSchema(_Strict):
     full_name = Text(required=True, validate=[validate.Length(min=2, max=100),
                                               validate.Regexp(NAME, error="letters, spaces, ' and - only")])
-    id_number = Text(required=True, validate=validate.Regexp(r"^[0-9]{12}$", error="must be exactly 12 digits"))
+    id_number = Text(required=True, validate=ID_NUMBER)
     phone = Phone(required=True)
     email = Text(load_default=None, allow_none=True,
                  validate=[validate.Length(max=254), validate.Email(error="not a valid email address")])
@@ -153,3 +154,22 @@ def lookup_code(args, headers) -> str | None:
     if len(codes) > 1:
         raise ValidationError({"lookup_code": ["the query parameter and the X-Lookup-Code header disagree"]})
     return codes.pop() if codes else None
+
+
+class CitizenLookupSchema(_Strict):
+    """POST /api/v1/privacy/export (operators). The ID number travels in the body, never in
+    the URL, so it stays out of access logs. Example::
+
+        {"id_number": "046095001234"}
+    """
+
+    id_number = Text(required=True, validate=ID_NUMBER)
+
+
+class ErasureRequestSchema(CitizenLookupSchema):
+    """POST /api/v1/privacy/erase (operators). Example::
+
+        {"id_number": "046095001234", "reason": "Đơn yêu cầu xóa dữ liệu số 12/2026 ngày 05/01/2026"}
+    """
+
+    reason = Text(required=True, validate=validate.Length(min=5, max=500))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import eventlet
 import orjson
 from marshmallow import ValidationError
 from nameko.web.handlers import http
@@ -19,16 +20,19 @@ from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
-from services.intake import handlers, views
+from onestop.timers import every
+from services.intake import handlers, privacy, views
 from services.intake.domain import DossierCode
 from services.intake.progress import LIFECYCLE_TYPES
 from services.intake.lockout import Lockout
-from services.intake.schemas import DossierRequestSchema, RatingRequestSchema, lookup_code
+from services.intake.schemas import (CitizenLookupSchema, DossierRequestSchema, ErasureRequestSchema,
+                                     RatingRequestSchema, lookup_code)
 from services.intake.store import IntakeRepository
 from onestop.web.throttle import SubmitThrottle, Throttle
 
 REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
+LOOKUP, ERASURE = CitizenLookupSchema(), ErasureRequestSchema()
 PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Lookup-Code"}
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -152,3 +156,28 @@ class IntakeService:
         """Follow the dossier's life: {"type": "dossier.supplement_requested.v1",
         "data": {"code": ..., "seq": 4, "to_state": "supplement_requested", "documents": [...], ...}}"""
         handlers.follow_lifecycle(event, self.store)
+
+    @http("POST", "/api/v1/privacy/export")
+    @json_endpoint
+    def privacy_export(self, request):
+        """Operators: everything intake holds about one citizen (an access request), from the
+        dossiers of the token's centers. Body: {"id_number": "046095001234"}."""
+        principal = self.staff(request, "intake.privacy_export")
+        payload = load(LOOKUP, read_json(request), "The export was not accepted.")
+        return respond(200, privacy.export_citizen(payload, principal, repo=self.store), {"Cache-Control": "no-store"})
+
+    @http("POST", "/api/v1/privacy/erase")
+    @json_endpoint
+    def privacy_erase(self, request):
+        """Operators: erase one citizen's personal data from their closed dossiers (an erasure request);
+        409 naming the open ones, erasing nothing. Body: {"id_number": "046095001234", "reason": "..."}."""
+        principal = self.staff(request, "intake.privacy_erase")
+        payload = load(ERASURE, read_json(request), "The erasure was not accepted.")
+        return respond(200, privacy.erase_on_request(payload, principal, repo=self.store, now=utcnow()))
+
+    @every("retention_sweep_interval", eager=True)  # at start too: a service restarted often still sweeps
+    def erase_expired(self):
+        """Erase the personal data of dossiers closed more than PERSONAL_DATA_RETENTION_DAYS ago, a batch at a time."""
+        days = self.settings.personal_data_retention_days
+        while privacy.erase_expired(repo=self.store, now=utcnow(), days=days) == privacy.RETENTION_BATCH:
+            eventlet.sleep(0)  # between batches, let requests and heartbeats through

@@ -16,6 +16,10 @@ class IntakeRepository:
         self.dossiers.create_index("idempotency_key", unique=True, sparse=True)
         self.dossiers.create_index([("center", ASCENDING), ("received_at", ASCENDING)])
         ensure_outbox_index(self.dossiers)
+        self.dossiers.create_index("citizen.id_number", sparse=True)  # the citizen's access and erasure requests
+        # The retention sweep's queue: a closed dossier has `retention_from` until its data is erased, so a
+        # sweep costs what is due, not every dossier ever closed.
+        self.dossiers.create_index("retention_from", sparse=True)
 
     def next_sequence(self, center: str, day) -> int:
         """Atomic per center and day, so codes stay unique under concurrency and restarts."""
@@ -104,3 +108,20 @@ class IntakeRepository:
 
     def exists(self, code: str) -> bool:
         return self.dossiers.count_documents({"_id": code}, limit=1) == 1
+
+    def by_id_number(self, id_number: str, centers: list[str]) -> list[dict]:
+        """The dossiers of these centers that still hold this ID number, oldest first."""
+        return list(self.dossiers.find({"citizen.id_number": id_number, "center": {"$in": centers}},
+                                       {"outbox": 0, "seen": 0}).sort("received_at", ASCENDING))
+
+    def due_for_erasure(self, cutoff, limit: int) -> list[dict]:
+        """Up to `limit` dossiers closed at or before `cutoff` that still hold the citizen's data."""
+        return list(self.dossiers.find({"retention_from": {"$lte": cutoff}, "citizen": {"$exists": True}},
+                                       {"outbox": 0, "seen": 0}).sort("retention_from", ASCENDING).limit(limit))
+
+    def erase(self, code: str, update: dict, events: list, now) -> bool:
+        """Apply an erasure and queue its event in one write, only while the dossier holds the
+        citizen's data: of two erasures (the sweep and a request, a retry) one does it."""
+        result = self.dossiers.update_one({"_id": code, "citizen": {"$exists": True}},
+                                          push_outbox(update, events, now))
+        return result.modified_count == 1

@@ -8,6 +8,7 @@ from onestop.errors import PermanentError, TransientError
 from contracts import make_event
 from onestop.timestamps import iso
 from onestop.masking import mask_address
+from onestop.web import access
 from services.notification.domain import (ESCALATION_FOR, STAFF_LANGUAGE, TEMPLATE_FOR, Links, Message, compose,
                                           message_context)
 from services.notification.limits import admitted
@@ -33,6 +34,7 @@ def remember_contact(event: dict, repo) -> None:
     contact = {k: data[k] for k in CONTACT_FIELDS}
     contact["rating_code"] = data.get("rating_code")  # optional: older contact events lack it
     contact["lookup_code"] = data.get("lookup_code")  # for the receipt; optional likewise
+    contact["center"] = event["center"]  # an operator's export is scoped by center
     repo.save_contact(data["code"], contact, event["id"])
 
 
@@ -61,6 +63,8 @@ def plan(event: dict, *, catalog, repo, links: Links) -> list[Outgoing]:
     contact = repo.contact(code)
     if contact is None:  # the private contact event has not arrived yet
         raise TransientError(f"no contact details yet for {code}")
+    if "erased_at" in contact:  # the citizen's data was erased (citizen.data_erased.v1): no one to tell
+        return []
     context = message_context(template, event, catalog, contact["language"], links, contact)
     return [Outgoing(f"{event['id']}:{m.channel}", m, template, contact["language"])
             for m in compose(template, context, contact)]
@@ -150,3 +154,19 @@ def _finish(repo, event, delivery_id, record, status, now, error=None, provider_
                          data=data, actor=SYSTEM, correlation_id=event["correlation_id"], time=now)
     fields = {"finished_at": iso(now), "error": error, "provider_id": provider_id}
     repo.finish(delivery_id, status, fields, outcome, now)
+
+
+def forget_contact(event: dict, repo) -> None:
+    """citizen.data_erased.v1: erase this service's copy of the citizen's contact for the dossier (idempotent)."""
+    data = event["data"]
+    repo.forget(data["code"], {"center": event["center"], "erased_at": data["erased_at"], "basis": data["basis"],
+                               "event_id": event["id"]})
+
+
+def export_held(payload: dict, principal, *, repo) -> dict:
+    """What this service holds of the citizen of these dossiers, for an operator answering an access request."""
+    officer = access.require(principal, "notification.privacy_export")
+    held = repo.held_for(payload["codes"], sorted(officer.centers))
+    contacts = [{"code": c.pop("_id"), **c} for c in held["contacts"]]
+    deliveries = [{"notification_id": d.pop("_id"), **d} for d in held["deliveries"]]
+    return {"contacts": contacts, "deliveries": deliveries}

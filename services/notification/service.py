@@ -8,7 +8,7 @@ from nameko.web.handlers import http
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.timestamps import utcnow
-from onestop.web.http import json_endpoint, respond
+from onestop.web.http import json_endpoint, load, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
@@ -17,7 +17,11 @@ from services.notification import handlers, held
 from services.notification.domain import SUBSCRIBED
 from services.notification.channels import Channels, SmsGateway, SmtpSender
 from services.notification.limits import RecipientLimits
+from services.notification.schemas import HeldDataRequestSchema
 from services.notification.store import NotificationRepository
+
+HELD = HeldDataRequestSchema()
+ERASED = "citizen.data_erased.v1"
 
 
 class Senders(DependencyProvider):
@@ -47,11 +51,12 @@ class NotificationService:
     health = Health()
     staff = StaffAuth()
 
-    @reliable_handler(("private", "citizen.contact.v1"),
+    @reliable_handler(("private", "citizen.contact.v1"), ("public", ERASED),
                       *(("public", event_type) for event_type in SUBSCRIBED))
     def on_event(self, event):
-        """citizen.contact.v1 (private) is remembered; dossier events become messages
-        to the citizen, and due-soon / overdue events become emails to staff.
+        """citizen.contact.v1 (private) is remembered, and forgotten on citizen.data_erased.v1;
+        dossier events become messages to the citizen, and due-soon / overdue events become
+        emails to staff.
 
         {"type": "dossier.received.v1", "data": {"code": "VYDA-260213-0007", ...}}
         {"type": "dossier.overdue.v1", "data": {"code": "VYDA-260213-0007", "department_id": "vp",
@@ -59,6 +64,9 @@ class NotificationService:
         """
         if event["type"] == "citizen.contact.v1":
             handlers.remember_contact(event, self.store)
+            return
+        if event["type"] == ERASED:  # intake erased the citizen's data: so does this copy
+            handlers.forget_contact(event, self.store)
             return
         handlers.notify(event, catalog=load_catalog(), repo=self.store, senders=self.senders,
                         status_url=self.settings.public_status_url, rating_url=self.settings.rating_url,
@@ -82,6 +90,15 @@ class NotificationService:
         principal = self.staff(request, "notification.release")
         return respond(200, held.release(delivery_id, principal, repo=self.store, senders=self.senders,
                                          now=utcnow()))
+
+    @http("POST", "/api/v1/privacy/export")
+    @json_endpoint
+    def privacy_export(self, request):
+        """Operators: the contacts and deliveries kept for these dossiers (an access request).
+        Body: {"codes": ["VYDA-260213-0007"]}, the codes intake's export found."""
+        principal = self.staff(request, "notification.privacy_export")
+        payload = load(HELD, read_json(request), "The export was not accepted.")
+        return respond(200, handlers.export_held(payload, principal, repo=self.store), {"Cache-Control": "no-store"})
 
     @http("GET", "/healthz")
     @json_endpoint

@@ -25,7 +25,12 @@ class NotificationRepository:
         self.deliveries.create_index([("status", ASCENDING), ("center", ASCENDING)])  # the held messages
 
     def save_contact(self, code: str, contact: dict, event_id: str) -> None:
-        self.contacts.update_one({"_id": code}, {"$set": {**contact, "event_id": event_id}}, upsert=True)
+        """Keep the contact, unless it was erased (a contact event redelivered late does not bring it back)."""
+        try:
+            self.contacts.update_one({"_id": code, "erased_at": {"$exists": False}},
+                                     {"$set": {**contact, "event_id": event_id}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # the code's contact is an erasure record
 
     def contact(self, code: str) -> dict | None:
         return self.contacts.find_one({"_id": code})
@@ -104,6 +109,21 @@ class NotificationRepository:
         self.deliveries.update_one({"_id": delivery_id}, push_outbox(
             {"$set": {"status": status, "lease_until": EPOCH, **fields}}, [event], now))
 
+    def forget(self, code: str, erasure: dict) -> None:
+        """Erase what is kept of a citizen for a dossier: the contact becomes the record of its erasure,
+        and the citizen's deliveries lose their address and the providers' texts (which may hold it)."""
+        self.contacts.replace_one({"_id": code}, {"_id": code, **erasure}, upsert=True)
+        self.deliveries.update_many({"code": code, "staff_id": {"$exists": False}},
+                                    {"$unset": {"recipient": "", "error": "", "last_error": ""}})
+
+    def held_for(self, codes: list[str], centers: list[str]) -> dict:
+        """The contacts and the citizen's deliveries of these dossiers in these centers (an access request)."""
+        scope = {"_id": {"$in": codes}, "center": {"$in": centers}}
+        contacts = list(self.contacts.find(scope))
+        deliveries = list(self.deliveries.find({"code": {"$in": codes}, "center": {"$in": centers},
+                                                "staff_id": {"$exists": False}},
+                                               {"outbox": 0, "outbox_pending": 0, "lease_until": 0}).sort("_id", ASCENDING))
+        return {"contacts": contacts, "deliveries": deliveries}
 
 def _releasable(now: datetime) -> dict:
     """Held, or released by a worker that died before it finished: more than a lease ago,

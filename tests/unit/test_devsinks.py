@@ -130,6 +130,16 @@ def test_down_fault_also_fails_connections_opened_before(mail):
     assert err.value.smtp_code == 421 and mail.messages() == []
 
 
+def test_refuse_fault_answers_550_to_the_recipient_as_postfix_does_then_recovers(mail):
+    mail.set_fault("refuse", times=1)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as err:
+        _send_mail(mail, _email())
+    [(code, text)] = err.value.recipients.values()
+    assert code == 550 and CITIZEN.encode() in text  # real servers name the address: a provider text is personal
+    _send_mail(mail, _email())
+    assert [m["rcpt_tos"] for m in mail.messages()] == [[CITIZEN]]
+
+
 def test_unknown_fault_mode_is_a_400(mail):
     reply = requests.post(f"{mail.http_url}/api/v1/faults", json={"mode": "explode"}, timeout=5)
     assert reply.status_code == 400 and reply.json()["field"] == "mode"
@@ -188,6 +198,13 @@ def test_error_fault_answers_500_and_stores_nothing(sms):
     assert [_send_sms(sms).status_code for _ in range(3)] == [500, 500, 202]
     assert len(sms.messages()) == 1
     assert requests.get(faults, timeout=5).json()["mode"] == "ok"
+
+
+def test_refuse_fault_answers_400_naming_the_number_and_stores_nothing(sms):
+    sms.set_fault("refuse", times=1)
+    reply = _send_sms(sms)
+    assert reply.status_code == 400 and "+84912345678" in reply.json()["error"]
+    assert sms.messages() == [] and _send_sms(sms).status_code == 202
 
 
 def test_hang_fault_times_out_the_client_but_the_sms_still_goes_out(sms):

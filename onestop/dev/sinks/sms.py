@@ -18,7 +18,8 @@ gateway's API):
     GET|POST /api/v1/faults  {"mode": "ok"|"error"|"hang"|"refuse", "seconds": N, "times": N?}
 
 `error` answers 500 and stores nothing. `refuse` answers 400 naming the number,
-as a gateway refusing a destination does, and stores nothing. `hang` waits `seconds` and then
+as gateways do for a number they will never deliver to (a permanent failure:
+the sender must not retry), and stores nothing. `hang` waits `seconds` and then
 accepts the message: like a real gateway that was slow, the client may have
 timed out although the SMS went out, which is what `reference` dedupe is for.
 """

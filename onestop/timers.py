@@ -1,0 +1,29 @@
+"""nameko timers whose interval is a setting, read when the container starts (never at import).
+
+    class IntakeService:
+        @every("retention_sweep_interval")
+        def erase_expired(self): ...
+
+``every(name)`` fires every ``Settings.<name>`` seconds of the container's own
+settings (its config first, then the environment), so two containers in one
+process, or a test, can each have their own interval.
+"""
+from __future__ import annotations
+
+from nameko.timer import Timer
+
+from onestop.config import Settings
+
+
+class SettingTimer(Timer):
+    """nameko's Timer, its interval taken from the container's Settings at setup."""
+
+    def __init__(self, setting: str, eager: bool = False, **kwargs):
+        super().__init__(interval=None, eager=eager, **kwargs)
+        self.setting = setting
+
+    def setup(self):
+        self.interval = getattr(Settings.load(self.container.config), self.setting)
+
+
+every = SettingTimer.decorator
