@@ -229,8 +229,10 @@ def test_the_logs_of_the_whole_run_are_json_and_hold_no_personal_data(platform):
     assert response.status_code == 201, response.text
     code, printed = response.json()["code"], response.json()["lookup_code"]
     wanted = {"dossier.received.v1", "dossier.routed.v1", "dossier.assigned.v1", "notification.sent.v1"}
+    auditor = {"Authorization": "Bearer " + mint(platform.base_env()["JWT_SECRET"], "auditor-01", "auditor",
+                                                 ["hue-vyda"])}
     until(lambda: wanted <= {e["type"] for e in requests.get(f"http://127.0.0.1:{p.audit}/api/v1/audit/dossiers/{code}",
-                                                             timeout=5).json().get("entries", [])}
+                                                             headers=auditor, timeout=5).json().get("entries", [])}
           and len(requests.get(f"http://127.0.0.1:{p.sms_http}/api/v1/sms", params={"to": "+84397864153"},
                                timeout=5).json()) == 1, 30, 0.2, "routed, notified and audited")
     looked_up = requests.get(f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{code}", timeout=5,
