@@ -15,6 +15,7 @@ from services.audit.store import AuditRepository
 from onestop.web.ratelimit import RateLimiter, parse_rate
 from onestop.web.throttle import ClientThrottle
 from tests.support.staff import AUDITOR, authenticator, bearer
+from tests.support.fakes import ready
 
 T0 = datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc)
 CODE = "VYDA-260302-0007"
@@ -22,9 +23,7 @@ CODE = "VYDA-260302-0007"
 
 @pytest.fixture
 def repo(mongo_db):
-    repository = AuditRepository(mongo_db("audit"))
-    repository.ensure_indexes()
-    return repository
+    return ready(AuditRepository(mongo_db("audit")))
 
 
 def unlimited():

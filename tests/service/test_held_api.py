@@ -14,6 +14,7 @@ from services.notification.limits import RecipientLimits, Window
 from services.notification.service import NotificationService
 from services.notification.store import NotificationRepository
 from tests.support.staff import authenticator, bearer
+from tests.support.fakes import ready
 
 CATALOG = load_catalog()
 NOW = datetime(2026, 3, 2, 2, 16, tzinfo=timezone.utc)
@@ -32,9 +33,7 @@ class Gateway:
 
 @pytest.fixture
 def repo(mongo_db):
-    repository = NotificationRepository(mongo_db("notification"))
-    repository.ensure_indexes()
-    return repository
+    return ready(NotificationRepository(mongo_db("notification")))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from services.notification.domain import Links
 from services.notification.service import NotificationService
 from services.notification.store import NotificationRepository
 from tests.support.staff import authenticator, bearer
+from tests.support.fakes import ready
 
 CODE = "VYDA-260213-0007"
 COUNTER = {"id": "counter-01", "role": "counter_staff"}
@@ -25,9 +26,7 @@ CONTACT = {"code": CODE, "full_name": "Nguyễn Văn An", "phone": "+84912345678
 
 @pytest.fixture
 def repo(mongo_db):
-    repository = NotificationRepository(mongo_db("notification"))
-    repository.ensure_indexes()
-    return repository
+    return ready(NotificationRepository(mongo_db("notification")))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from contracts import make_event
 from services.audit.domain import GENESIS, entry_hash
 from services.audit.store import AuditRepository
+from tests.support.fakes import ready
 
 T0 = datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc)
 RECORDED = "2026-03-02T02:15:01Z"
@@ -16,9 +17,7 @@ RECORDED = "2026-03-02T02:15:01Z"
 
 @pytest.fixture
 def repo(mongo_db):
-    repository = AuditRepository(mongo_db("audit"))
-    repository.ensure_indexes()
-    return repository
+    return ready(AuditRepository(mongo_db("audit")))
 
 
 def routed(n, center="hue-vyda", short="VYDA"):

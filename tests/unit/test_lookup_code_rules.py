@@ -19,6 +19,7 @@ from services.intake.domain import CODE_ALPHABET, LOOKUP_CODE, RATING_CODE, Look
 from services.intake.store import IntakeRepository
 from onestop.web.auth import Principal
 from tests.support.samples import dossier
+from tests.support.fakes import ready
 
 CATALOG = load_catalog()
 COUNTER = Principal("counter-01", "counter_staff", frozenset({"hue-vyda"}))
@@ -96,9 +97,7 @@ def test_the_lock_lasts_from_the_last_wrong_code():
 
 @pytest.fixture
 def repo(mongo_db):
-    repository = IntakeRepository(mongo_db("intake"))
-    repository.ensure_indexes()
-    return repository
+    return ready(IntakeRepository(mongo_db("intake")))
 
 
 @pytest.fixture

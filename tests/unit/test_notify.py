@@ -17,6 +17,7 @@ from onestop.errors import PermanentError, TransientError
 from contracts import make_event
 from services.notification.handlers import notify, remember_contact
 from services.notification.store import NotificationRepository
+from tests.support.fakes import FakeSender, ready
 
 CATALOG = load_catalog()
 NOW = datetime(2026, 3, 2, 2, 16, tzinfo=timezone.utc)
@@ -25,24 +26,9 @@ STATUS_URL = "http://127.0.0.1:8001/api/v1/dossiers/{code}"
 BIRTH = CATALOG.procedure("1.001193")
 
 
-class FakeSender:
-    """Records each message; fails with `errors` (one per call) while any are left."""
-
-    def __init__(self, *errors):
-        self.sent, self.errors = [], list(errors)
-
-    def __call__(self, message, reference):
-        if self.errors:
-            raise self.errors.pop(0)
-        self.sent.append((message, reference))
-        return f"provider-{len(self.sent)}"
-
-
 @pytest.fixture
 def repo(mongo_db):
-    repository = NotificationRepository(mongo_db("notification"))
-    repository.ensure_indexes()
-    return repository
+    return ready(NotificationRepository(mongo_db("notification")))
 
 
 def received():

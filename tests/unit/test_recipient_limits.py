@@ -18,6 +18,7 @@ from services.notification import held
 from services.notification.handlers import notify, remember_contact
 from services.notification.limits import RecipientLimits, Window, decide, recipient_key
 from services.notification.store import LEASE, NotificationRepository
+from tests.support.fakes import FakeSender, ready
 
 CATALOG = load_catalog()
 NOW = datetime(2026, 3, 2, 2, 16, tzinfo=timezone.utc)
@@ -27,24 +28,9 @@ TWO_AN_HOUR = RecipientLimits((Window("hour", 3600, 2), Window("day", 86400, 3))
 OPERATOR = Principal("ops-lan", "operator", frozenset({"hue-vyda"}))
 
 
-class FakeSender:
-    """Records each message; fails with `errors` (one per call) while any are left."""
-
-    def __init__(self, *errors):
-        self.sent, self.errors = [], list(errors)
-
-    def __call__(self, message, reference):
-        if self.errors:
-            raise self.errors.pop(0)
-        self.sent.append((message, reference))
-        return f"provider-{len(self.sent)}"
-
-
 @pytest.fixture
 def repo(mongo_db):
-    repository = NotificationRepository(mongo_db("notification"))
-    repository.ensure_indexes()
-    return repository
+    return ready(NotificationRepository(mongo_db("notification")))
 
 
 @pytest.fixture

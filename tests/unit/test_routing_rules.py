@@ -15,6 +15,7 @@ from services.intake.domain import DossierCode
 from services.routing.domain import choose_officer
 from services.routing.handlers import route_dossier
 from services.routing.store import RoutingRepository
+from tests.support.fakes import ready
 
 CATALOG = load_catalog()
 NOW = datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc)
@@ -52,9 +53,7 @@ def test_nobody_to_choose_from_gives_none():
 
 @pytest.fixture
 def repo(mongo_db):
-    repository = RoutingRepository(mongo_db("routing"))
-    repository.ensure_indexes()
-    return repository
+    return ready(RoutingRepository(mongo_db("routing")))
 
 
 def received(center_id, procedure_code, sequence=1, day=date(2026, 3, 2)):
