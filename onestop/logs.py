@@ -58,7 +58,7 @@ def current() -> dict:
     return _context.get()
 
 
-def set_service(name: str) -> None:
+def set_service(name: str | None) -> None:
     _process["service"] = name
 
 

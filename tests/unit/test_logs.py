@@ -42,6 +42,7 @@ def collected():
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     logs.clear()
+    logs.set_service(None)  # a container started by an earlier test named its service process-wide
     yield logger, handler.lines
     logger.removeHandler(handler)
     logs.clear()
