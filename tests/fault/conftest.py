@@ -9,7 +9,7 @@ import pytest
 from onestop.dev.rabbit_admin import drop_vhost, make_vhost
 from tests.fault.broker import Broker
 from tests.fault.harness import Cluster
-from tests.fault.node import Node
+from tests.fault.node import Node, reap_leftovers
 
 DOSSIERS = int(os.environ.get("FAULT_DOSSIERS", "2000"))  # `make soak` raises it to 10,000
 REPORT = Path(__file__).resolve().parents[2] / "var" / "fault-report.json"
@@ -25,6 +25,8 @@ def n_dossiers():
 def rabbit_node():
     """The suite restarts, kills and alarms its broker: never the machine's shared
     one, always a node started for this run and stopped after it."""
+    for name in reap_leftovers():
+        print(f"\nstopped {name}, left behind by a fault run that was killed")
     node = Node().start()
     yield node
     node.stop()

@@ -27,6 +27,7 @@ AUTH = ("guest", "guest")
 # Debian's rabbitmq-server in /usr/sbin is a wrapper that re-runs it as the rabbitmq
 # user with the system node's settings; the scripts it wraps take ours.
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")
+PREFIX = "onestop-fault-rabbit-"  # its directory, under the temp dir
 MEMORY_WATERMARK = "0.4"  # RabbitMQ's defaults, written to the config so that clearing an alarm restores them
 DISK_FREE_LIMIT = "50MB"
 
@@ -47,7 +48,8 @@ class Node:
     def __init__(self):
         self.name = f"onestop-fault-{os.getpid()}@localhost"
         self.amqp_port, self.mgmt_port, self.dist_port = free_port(), free_port(), free_port()
-        self.base = Path(tempfile.mkdtemp(prefix="onestop-fault-rabbit-"))
+        self.base = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.base / "owner").write_text(f"{os.getpid()} {self.name}\n")  # for reap_leftovers
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -151,6 +153,30 @@ class Node:
                 os.kill(self.os_pid(), signal.SIGKILL)
             self.proc.kill()  # the server script; its VM is gone
             self.proc.wait(10)
+
+
+def reap_leftovers() -> list[str]:
+    """Stop the nodes of fault runs that were killed before they could stop theirs:
+    only a node whose directory names a dead owner, and only the VM whose command
+    line has that directory as its home. Returns the names of those stopped."""
+    reaped = []
+    for base in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        owner = (base / "owner").read_text().split() if (base / "owner").exists() else []
+        if len(owner) == 2 and owner[0].isdigit() and not _alive(int(owner[0])):
+            _kill_if_home(base)
+            shutil.rmtree(base, ignore_errors=True)
+            reaped.append(owner[1])
+    return reaped
+
+
+def _kill_if_home(base: Path) -> None:
+    try:
+        pid = int((base / "node.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return  # no VM left
+    if str(base).encode() in cmdline:  # erl's `-home <base>`: this VM is that node's, not a reused pid
+        os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:
