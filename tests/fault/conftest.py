@@ -27,9 +27,11 @@ def rabbit_node():
     one, always a node started for this run and stopped after it."""
     for name in reap_leftovers():
         print(f"\nstopped {name}, left behind by a fault run that was killed")
-    node = Node().start()
-    yield node
-    node.stop()
+    node = Node()
+    try:
+        yield node.start()
+    finally:  # also when it failed to start: nothing of it is left behind
+        node.stop()
 
 
 @pytest.fixture

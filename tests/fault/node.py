@@ -91,10 +91,10 @@ class Node:
     def boot(self) -> None:
         """Start the node's Erlang VM (again, after a kill: same directory, so durable data survives)."""
         self._pid_file().unlink(missing_ok=True)
-        log = open(self.base / "server.out", "ab")
-        self.proc = subprocess.Popen([_script("rabbitmq-server")], env=self.env(), cwd=self.base,
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # a Ctrl-C at the terminal is pytest's, not the node's
+        with open(self.base / "server.out", "ab") as log:
+            self.proc = subprocess.Popen([_script("rabbitmq-server")], env=self.env(), cwd=self.base,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)  # a Ctrl-C at the terminal is pytest's, not the node's
 
     def _pid_file(self) -> Path:
         return self.base / "node.pid"
