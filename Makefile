@@ -35,7 +35,8 @@ test: install
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 	FAULT_DOSSIERS=2000 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
 
-## the fault suite alone: crashes, restarts, outages, poison, floods, alarms (part of `make test`)
+## the fault suite alone: crashes, restarts, outages, poison, floods, alarms (part of `make test`);
+## it restarts and alarms a RabbitMQ node it starts for the run (tests/fault/node.py), never the shared one
 fault: install
 	./scripts/ensure-rabbitmq.sh
 	FAULT_DOSSIERS=$${FAULT_DOSSIERS:-2000} $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)

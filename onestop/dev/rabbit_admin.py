@@ -24,11 +24,12 @@ MGMT = os.environ.get("TEST_RABBIT_MGMT", f"http://{AMQP_HOST_DEFAULT}:15672")
 AUTH = ("guest", "guest")
 
 
-def request(method: str, path: str, **kwargs):
-    """One call, retried: the management API is slow to answer while the broker is busy."""
+def request(method: str, path: str, mgmt: str | None = None, **kwargs):
+    """One call, retried: the management API is slow to answer while the broker is busy.
+    `mgmt` is another broker's management URL (the fault suite's own node), else MGMT."""
     for attempt in range(6):
         try:
-            response = requests.request(method, f"{MGMT}{path}", auth=AUTH, timeout=60, **kwargs)
+            response = requests.request(method, f"{mgmt or MGMT}{path}", auth=AUTH, timeout=60, **kwargs)
             if method == "DELETE" and response.status_code == 404:
                 return response  # an earlier, timed-out attempt did it
             response.raise_for_status()
@@ -45,14 +46,14 @@ DEV_VHOST = "onestop-dev"  # make run's, so that a shared broker's default vhost
 ALL = {"configure": ".*", "write": ".*", "read": ".*"}
 
 
-def make_vhost(prefix: str) -> str:
+def make_vhost(prefix: str, mgmt: str | None = None) -> str:
     """A new vhost <prefix>-<random>, labelled with the process that made it (for `clean`)."""
     if f"{prefix}-" not in TEST_PREFIXES:
         raise ValueError(f"a throw-away vhost's prefix is one of {', '.join(p[:-1] for p in TEST_PREFIXES)}, "
                          f"not {prefix!r}")
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    request("PUT", f"/api/vhosts/{name}", json={"description": _made_by(), "tags": ""})
-    request("PUT", f"/api/permissions/{name}/guest", json=ALL)
+    request("PUT", f"/api/vhosts/{name}", mgmt, json={"description": _made_by(), "tags": ""})
+    request("PUT", f"/api/permissions/{name}/guest", mgmt, json=ALL)
     return name
 
 
@@ -69,8 +70,8 @@ def ensure_vhost(name: str, user: str = "guest") -> bool:
     return True
 
 
-def drop_vhost(name: str) -> None:
-    request("DELETE", f"/api/vhosts/{name}")
+def drop_vhost(name: str, mgmt: str | None = None) -> None:
+    request("DELETE", f"/api/vhosts/{name}", mgmt)
 
 
 def vhost_of(amqp_uri: str) -> str:

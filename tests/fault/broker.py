@@ -1,9 +1,10 @@
-"""Do things to the local RabbitMQ node that the fault suite needs: stop and
-start its app, kill and reboot the node, raise and clear resource alarms.
+"""Do things to the fault suite's own RabbitMQ node (tests/fault/node.py) that
+the scenarios need: stop and start its app, kill and reboot the node, raise
+and clear resource alarms, list its connections.
 
-Each `rabbitmqctl` call is a single subprocess with a timeout (never a loop of
-them: an interrupted CLI leaves Erlang processes behind). Readiness is polled
-through the management API instead.
+Every operation acts on that node only: `rabbitmqctl -n <its name>`, its
+management URL, the pid it wrote. Readiness is polled through the management
+API, never with a loop of CLI calls.
 """
 from __future__ import annotations
 
@@ -13,28 +14,69 @@ import time
 import requests
 from kombu import Connection
 
-from tests.conftest import MGMT
-
-AUTH = ("guest", "guest")
-DEFAULT_WATERMARK = "0.4"       # RabbitMQ's defaults, restored after an alarm
-DEFAULT_DISK_LIMIT = "50MB"
+from tests.fault.node import AUTH, DISK_FREE_LIMIT, MEMORY_WATERMARK, Node
 
 
-def ctl(*args: str, timeout: float = 90) -> str:
-    done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout
+class Broker:
+    """The scenarios' handle on the node: `broker.stop_app()`, `broker.alarms()`, ..."""
 
+    def __init__(self, node: Node):
+        self.private = node
 
-def node() -> dict:
-    nodes = requests.get(f"{MGMT}/api/nodes", auth=AUTH, timeout=5).json()
-    return nodes[0]
+    def ctl(self, *args: str, timeout: float = 90) -> str:
+        return self.private.ctl(*args, timeout=timeout)
 
+    def node(self) -> dict:
+        nodes = requests.get(f"{self.private.mgmt}/api/nodes", auth=AUTH, timeout=5).json()
+        return nodes[0]
 
-def alarms() -> dict:
-    info = node()
-    return {"memory": bool(info.get("mem_alarm")), "disk": bool(info.get("disk_free_alarm"))}
+    def alarms(self) -> dict:
+        info = self.node()
+        return {"memory": bool(info.get("mem_alarm")), "disk": bool(info.get("disk_free_alarm"))}
+
+    def wait_up(self, amqp_uri: str, timeout: float = 120) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.private.mgmt_ok() and amqp_ok(amqp_uri):
+                return time.monotonic() - start
+            time.sleep(0.5)
+        raise AssertionError(f"RabbitMQ did not come back within {timeout}s")
+
+    def stop_app(self) -> None:
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+
+    def kill_node(self) -> None:
+        """SIGKILL the node's Erlang VM: no clean shutdown, as a crashed host would."""
+        self.private.kill()
+
+    def boot_node(self) -> None:
+        self.private.boot()
+
+    def memory_alarm(self, on: bool) -> None:
+        self.ctl("set_vm_memory_high_watermark", "0.0000001" if on else MEMORY_WATERMARK)
+
+    def disk_alarm(self, on: bool) -> None:
+        # A limit far above any free space raises the alarm at the next disk check.
+        self.ctl("set_disk_free_limit", "100000GB" if on else DISK_FREE_LIMIT)
+
+    def wait_alarm(self, kind: str, on: bool, timeout: float = 60) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            try:
+                if self.alarms()[kind] == on:
+                    return time.monotonic() - start
+            except (requests.RequestException, ValueError, IndexError):
+                pass
+            time.sleep(0.25)
+        raise AssertionError(f"the {kind} alarm did not turn {'on' if on else 'off'} within {timeout}s")
+
+    def connections(self, vhost: str) -> dict:
+        """name -> (connected_at, client pid), for the vhost's client connections."""
+        rows = requests.get(f"{self.private.mgmt}/api/vhosts/{vhost}/connections", auth=AUTH, timeout=10).json()
+        return {row["name"]: (row.get("connected_at"), _pid_of_port(row.get("peer_port"))) for row in rows}
 
 
 def amqp_ok(amqp_uri: str) -> bool:
@@ -45,71 +87,6 @@ def amqp_ok(amqp_uri: str) -> bool:
         return True
     except Exception:
         return False
-
-
-def mgmt_ok() -> bool:
-    try:
-        return requests.get(f"{MGMT}/api/overview", auth=AUTH, timeout=3).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def wait_up(amqp_uri: str, timeout: float = 120) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if mgmt_ok() and amqp_ok(amqp_uri):
-            return time.monotonic() - start
-        time.sleep(0.5)
-    raise AssertionError(f"RabbitMQ did not come back within {timeout}s")
-
-
-def stop_app() -> None:
-    ctl("stop_app")
-
-
-def start_app() -> None:
-    ctl("start_app")
-
-
-def kill_node() -> None:
-    """SIGKILL the node's Erlang VM: no clean shutdown, as a crashed host would."""
-    subprocess.run(["pkill", "-9", "-f", "beam.smp"], check=False)
-    for _ in range(50):
-        if subprocess.run(["pgrep", "-f", "beam.smp"], capture_output=True).returncode != 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the RabbitMQ node survived SIGKILL")
-
-
-def boot_node() -> None:
-    subprocess.Popen(["rabbitmq-server", "-detached"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def memory_alarm(on: bool) -> None:
-    ctl("set_vm_memory_high_watermark", "0.0000001" if on else DEFAULT_WATERMARK)
-
-
-def disk_alarm(on: bool) -> None:
-    # A limit far above any free space raises the alarm at the next disk check.
-    ctl("set_disk_free_limit", "100000GB" if on else DEFAULT_DISK_LIMIT)
-
-
-def wait_alarm(kind: str, on: bool, timeout: float = 60) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if alarms()[kind] == on:
-                return time.monotonic() - start
-        except (requests.RequestException, ValueError, IndexError):
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"the {kind} alarm did not turn {'on' if on else 'off'} within {timeout}s")
-
-
-def connections(vhost: str) -> dict:
-    """name -> (connected_at, client pid), for the vhost's client connections."""
-    rows = requests.get(f"{MGMT}/api/vhosts/{vhost}/connections", auth=AUTH, timeout=10).json()
-    return {row["name"]: (row.get("connected_at"), _pid_of_port(row.get("peer_port"))) for row in rows}
 
 
 def _pid_of_port(port) -> int | None:

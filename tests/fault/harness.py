@@ -22,7 +22,7 @@ import requests
 from bench.baseline import pct  # noqa: F401  (the scenarios import it from here)
 from onestop.timestamps import parse_time
 from onestop.dev.rabbit_admin import vhost_of as mgmt_vhost
-from tests.conftest import MGMT, free_port
+from tests.conftest import free_port
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, SECRET
 from tests.support.wait import until
@@ -119,6 +119,7 @@ class Cluster:
     amqp_uri: str
     sinks: object
     log_dir: Path
+    mgmt: str  # the management URL of amqp_uri's broker (the fault suite's own node)
     env: dict = field(default_factory=dict)
     hosts: dict = field(default_factory=dict)
 
@@ -302,9 +303,9 @@ def wait_all_delivered(cluster, accepted, timeout: float) -> float:
     return time.monotonic() - start
 
 
-def broker_figures(amqp_uri: str) -> tuple[int, dict]:
+def broker_figures(amqp_uri: str, mgmt: str) -> tuple[int, dict]:
     """(redelivered, {dead-letter queue: depth}) across the vhost's OneStop queues."""
-    queues = requests.get(f"{MGMT}/api/queues/{mgmt_vhost(amqp_uri)}", auth=("guest", "guest"), timeout=10).json()
+    queues = requests.get(f"{mgmt}/api/queues/{mgmt_vhost(amqp_uri)}", auth=("guest", "guest"), timeout=10).json()
     redelivered = sum(q.get("message_stats", {}).get("redeliver", 0) for q in queues if q["name"].startswith("onestop."))
     dead = {q["name"]: q.get("messages", 0) for q in queues if q["name"].endswith(".dlq") and q.get("messages")}
     return redelivered, dead
@@ -332,7 +333,7 @@ def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes
             if got > n and len(examples) < 5:
                 examples.append(f"{a.code}:{kind}x{got}")
     latencies = sms_latencies_ms(accepted, sms)
-    redelivered, dead = broker_figures(cluster.amqp_uri)
+    redelivered, dead = broker_figures(cluster.amqp_uri, cluster.mgmt)
     notes = {**(notes or {}), **({"duplicates": examples} if examples else {}),
              **({"lost": sorted(lost)[:5], "missing": missing[:5]} if lost else {}),
              **({"smtp_retransmissions": retransmitted} if retransmitted else {}),

@@ -10,7 +10,6 @@ import time
 import pytest
 import requests
 
-from tests.fault import broker
 from tests.fault.harness import STEADY_RATE, Load, reconcile, wait_all_delivered
 from tests.support.wait import until
 
@@ -26,7 +25,7 @@ def _outbox(cluster) -> dict:
         return {}
 
 
-def _alarm(cluster, load, kind: str, raise_it) -> dict:
+def _alarm(cluster, broker, load, kind: str, raise_it) -> dict:
     accepted_before = len(load.accepted)
     raise_it(True)
     try:
@@ -40,7 +39,7 @@ def _alarm(cluster, load, kind: str, raise_it) -> dict:
             "accepted_during": len(load.accepted) - accepted_before, "intake_outbox_at_end_of_alarm": during}
 
 
-def test_broker_alarms_lose_nothing(cluster, n_dossiers, report):
+def test_broker_alarms_lose_nothing(cluster, broker, n_dossiers, report):
     cluster.start()
     load = Load(cluster, "alarm")
     rate = min(STEADY_RATE, n_dossiers / (2 * HOLD_S + 25))  # the stream outlasts both alarms
@@ -48,10 +47,10 @@ def test_broker_alarms_lose_nothing(cluster, n_dossiers, report):
     alarms = []
     try:
         until(lambda: len(load.accepted) >= n_dossiers // 10, 600, 0.05, "a tenth of the stream")
-        alarms.append(_alarm(cluster, load, "memory", broker.memory_alarm))
+        alarms.append(_alarm(cluster, broker, load, "memory", broker.memory_alarm))
         time.sleep(3)
-        alarms.append(_alarm(cluster, load, "disk", broker.disk_alarm))
-    finally:  # never leave the shared broker blocked
+        alarms.append(_alarm(cluster, broker, load, "disk", broker.disk_alarm))
+    finally:  # never leave the node blocked for the next scenario
         broker.memory_alarm(False)
         broker.disk_alarm(False)
     stream.join()

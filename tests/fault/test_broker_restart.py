@@ -6,7 +6,6 @@ import time
 import pytest
 import requests
 
-from tests.fault import broker
 from tests.fault.harness import Load, longest_pause_s, reconcile, wait_all_delivered
 from tests.support.wait import until
 
@@ -23,7 +22,7 @@ def _health(cluster) -> dict:
     return out
 
 
-def test_services_recover_from_broker_restarts(cluster, n_dossiers, report):
+def test_services_recover_from_broker_restarts(cluster, broker, n_dossiers, report):
     cluster.start()
     load = Load(cluster, "rabbit")
     stream = load.background(n_dossiers, rate=60)

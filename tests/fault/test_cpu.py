@@ -8,7 +8,6 @@ message redelivered. Through `onestop.offload` it keeps every connection:
 """
 import pytest
 
-from tests.fault import broker
 from tests.fault.harness import STEADY_RATE, Load, mgmt_vhost, reconcile, wait_all_delivered
 from tests.support.wait import until
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.fault
 HEAVY = 2  # dossiers whose handler burns 10 s of CPU (one each in two centers)
 
 
-def test_a_ten_second_cpu_bound_handler_keeps_its_connection(cluster, n_dossiers, report):
+def test_a_ten_second_cpu_bound_handler_keeps_its_connection(cluster, broker, n_dossiers, report):
     cluster.start(extra={"cpuheavy": ("tests.fault.cpu_service:CpuHeavyService",
                                       {"HEARTBEAT": "2", "BURN_S": "10", "BURN_AT": "100",
                                        "BURN_CENTERS": "hue-vyda,hue-phuxuan"})})
