@@ -2,10 +2,10 @@
 it through its life, and watches its statutory deadline."""
 from __future__ import annotations
 
-from nameko.timer import timer
 from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
+from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.errors import InvalidInput
 from onestop.web import access
@@ -16,11 +16,6 @@ from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
 from services.routing import cases, handlers, queries
 from services.routing.store import RoutingRepository
-
-
-def _timer_interval() -> float:
-    from onestop.config import Settings
-    return Settings.load().timer_interval
 
 
 class RoutingService:
@@ -44,7 +39,7 @@ class RoutingService:
             handlers.route_dossier(event, catalog=load_catalog(), repo=self.store, now=utcnow(),
                                    due_soon=self.settings.due_soon)
 
-    @timer(interval=_timer_interval())
+    @every("timer_interval")  # TIMER_INTERVAL, read when the container starts
     def deadlines(self):
         """Fire the due-soon and overdue points that have passed (each once)."""
         catalog = load_catalog()
