@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import sys
-import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import version

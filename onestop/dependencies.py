@@ -7,11 +7,10 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
 
 from onestop import logs
-
-from onestop.web import access
-from onestop.web.auth import Principal, TokenIssuer
 from onestop.config import Settings
 from onestop.errors import Unavailable
+from onestop.web import access
+from onestop.web.auth import Principal, TokenIssuer
 from onestop.web.health import BrokerCheck, report
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import yaml
 from marshmallow import fields, missing, validate
 
-from onestop.catalog import DEFAULT_PATH, load_catalog
 from contracts import PRIVATE, REGISTRY
 from contracts.envelope import ActorSchema, EnvelopeSchema
-from onestop.messaging.topology import EXCHANGES, UNROUTED
+from onestop.catalog import DEFAULT_PATH, load_catalog
 from onestop.dev import accessdoc
+from onestop.messaging.topology import EXCHANGES, UNROUTED
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE_ID = "6f0c2a4e-9b1d-4c3e-8f7a-5d2b1e0c9a84"

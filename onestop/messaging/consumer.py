@@ -34,14 +34,14 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
+from contracts import parse_envelope, parse_event
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import DomainError, PermanentError, Unavailable
-from contracts import parse_envelope, parse_event
-from onestop.timestamps import iso, utcnow
 from onestop.messaging.chaos import Chaos, ChaosError
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import ServiceQueues, declare_service
+from onestop.timestamps import iso, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ import eventlet
 from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 
-from onestop.config import Settings
 from contracts import REGISTRY, routing_key
-from onestop.timestamps import as_utc
+from onestop.config import Settings
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import EXCHANGES
 from onestop.storage.mongo import database
+from onestop.timestamps import as_utc
 
 log = logging.getLogger(__name__)
 PENDING = {"outbox_pending": True}

@@ -27,9 +27,9 @@ import yaml
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 
-from onestop.ops.deadletters import command as dlq_cli
-from onestop.ops import privacy as privacy_cli
 from onestop.catalog import load_catalog
+from onestop.ops import privacy as privacy_cli
+from onestop.ops.deadletters import command as dlq_cli
 from onestop.ops.deadletters.queues import UnknownQueue
 
 INTAKE = os.environ.get("INTAKE_URL", "http://127.0.0.1:8001")
@@ -162,8 +162,8 @@ def wait_routed(args, code: str, headers: dict, timeout: float = 20) -> str:
 
 def _issuer():
     """The TokenIssuer of JWT_SECRET, or of `make run`'s development secret; None if neither exists."""
-    from onestop.web.auth import TokenIssuer
     from onestop.dev.launcher import DEV_SECRET_FILE
+    from onestop.web.auth import TokenIssuer
     if os.environ.get("JWT_SECRET"):
         return TokenIssuer.load({})
     if DEV_SECRET_FILE.exists():

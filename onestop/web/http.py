@@ -23,7 +23,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from onestop.errors import (
-    Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized, Unavailable,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
 )
 from onestop.web.auth import challenge
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
-from onestop.timestamps import iso, utcnow
+from onestop.dependencies import Health, LogContext, StaffAuth
 from onestop.errors import NotFound
+from onestop.messaging.consumer import reliable_handler
+from onestop.storage.mongo import MongoStore
+from onestop.timestamps import iso, utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, respond
 from onestop.web.throttle import Throttle
-from onestop.messaging.consumer import reliable_handler
-from onestop.dependencies import Health, LogContext, StaffAuth
-from onestop.storage.mongo import MongoStore
 from services.audit.store import AuditRepository
 
 PUBLIC_FIELDS = ("seq", "center", "event_id", "type", "time", "recorded_at", "hash", "prev_hash")

@@ -6,16 +6,15 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from onestop.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, TransientError
 from contracts import make_event
-from onestop.timestamps import iso
-from onestop.messaging.outbox import with_outbox
+from onestop.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, TransientError
 from onestop.masking import mask_name
+from onestop.messaging.outbox import with_outbox
+from onestop.timestamps import iso
 from onestop.web import access
 from onestop.worktime.deadline import statutory_deadline
 from services.intake import progress
-from services.intake.domain import (LOOKUP_CODE, DossierCode, LookupLock, make_receipt, new_rating_code,
-                                    rating_code_hash)
+from services.intake.domain import LOOKUP_CODE, DossierCode, LookupLock, make_receipt, new_rating_code, rating_code_hash
 from services.intake.views import citizen_view, public_view
 
 CITIZEN = {"id": "citizen", "role": "citizen"}  # who rates the service

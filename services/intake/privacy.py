@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from contracts import make_event
 from onestop.errors import Conflict, InvalidInput
 from onestop.masking import mask_name
-from onestop.web import access
 from onestop.timestamps import iso
+from onestop.web import access
 
 SYSTEM = {"id": "intake", "role": "system"}
 CLOSED = ("returned", "withdrawn")

@@ -1,8 +1,6 @@
 """The wire format of intake's HTTP API (marshmallow, at the boundary only)."""
 from __future__ import annotations
 
-import re
-
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.intake.domain import LOOKUP_CODE, clean_text, normalize_phone, normalize_rating_code

@@ -13,22 +13,27 @@ from marshmallow import ValidationError
 from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
+from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.errors import InvalidInput, NotFound
-from onestop.timestamps import utcnow
-from onestop.web.http import flatten, json_endpoint, load, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
 from onestop.timers import every
+from onestop.timestamps import utcnow
+from onestop.web.http import flatten, json_endpoint, load, read_json, respond
+from onestop.web.throttle import SubmitThrottle, Throttle
 from services.intake import handlers, privacy, views
 from services.intake.domain import DossierCode
-from services.intake.progress import LIFECYCLE_TYPES
 from services.intake.lockout import Lockout
-from services.intake.schemas import (CitizenLookupSchema, DossierRequestSchema, ErasureRequestSchema,
-                                     RatingRequestSchema, lookup_code)
+from services.intake.progress import LIFECYCLE_TYPES
+from services.intake.schemas import (
+    CitizenLookupSchema,
+    DossierRequestSchema,
+    ErasureRequestSchema,
+    RatingRequestSchema,
+    lookup_code,
+)
 from services.intake.store import IntakeRepository
-from onestop.web.throttle import SubmitThrottle, Throttle
 
 REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()

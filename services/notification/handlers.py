@@ -3,14 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts import make_event
 from onestop.config import DEFAULTS
 from onestop.errors import PermanentError, TransientError
-from contracts import make_event
-from onestop.timestamps import iso
 from onestop.masking import mask_address
+from onestop.timestamps import iso
 from onestop.web import access
-from services.notification.domain import (ESCALATION_FOR, STAFF_LANGUAGE, TEMPLATE_FOR, Links, Message, compose,
-                                          message_context)
+from services.notification.domain import (
+    ESCALATION_FOR,
+    STAFF_LANGUAGE,
+    TEMPLATE_FOR,
+    Links,
+    Message,
+    compose,
+    message_context,
+)
 from services.notification.limits import admitted
 
 SYSTEM = {"id": "notification", "role": "system"}

@@ -7,15 +7,15 @@ from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
 from onestop.config import Settings
-from onestop.timestamps import utcnow
-from onestop.web.http import json_endpoint, load, read_json, respond
+from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
+from onestop.timestamps import utcnow
+from onestop.web.http import json_endpoint, load, read_json, respond
 from services.notification import handlers, held
-from services.notification.domain import SUBSCRIBED
 from services.notification.channels import Channels, SmsGateway, SmtpSender
+from services.notification.domain import SUBSCRIBED
 from services.notification.limits import RecipientLimits
 from services.notification.schemas import HeldDataRequestSchema
 from services.notification.store import NotificationRepository

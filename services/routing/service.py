@@ -5,15 +5,15 @@ from __future__ import annotations
 from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
-from onestop.timers import every
-from onestop.timestamps import utcnow
+from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.errors import InvalidInput
-from onestop.web import access
-from onestop.web.http import json_endpoint, read_json, respond
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.storage.mongo import MongoStore
+from onestop.timers import every
+from onestop.timestamps import utcnow
+from onestop.web import access
+from onestop.web.http import json_endpoint, read_json, respond
 from services.routing import cases, handlers, queries
 from services.routing.store import RoutingRepository
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 from kombu import Connection, Exchange, Queue
 
-from tests.fault.node import AUTH, Node, reap_leftovers
+from tests.fault.node import AUTH, reap_leftovers
 
 pytestmark = pytest.mark.fault
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ not exist). A row without a request here fails the walk.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 import requests

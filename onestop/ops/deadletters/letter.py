@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -17,8 +17,8 @@ import orjson
 
 from contracts import make_event
 from contracts.operations import REASONS
-from onestop.timestamps import iso, utcnow
 from onestop.messaging.topology import dlq_queue_name, work_queue_name
+from onestop.timestamps import iso, utcnow
 
 REPLAYED_FROM = "x-onestop-replayed-from"
 REPLAY_COUNT = "x-onestop-replay-count"

@@ -26,10 +26,10 @@ from amqp import spec
 from amqp.exceptions import AMQPError, NotFound
 from kombu import Connection
 
-from onestop.ops.deadletters.letter import NAME, DeadLetter, DlqName, audit_event, describe, fresh_headers, parse_queue
+from contracts import routing_key
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import EVENTS
-from contracts import routing_key
+from onestop.ops.deadletters.letter import NAME, DeadLetter, DlqName, audit_event, describe, fresh_headers, parse_queue
 
 __all__ = ["DeadLetter", "DlqName", "QueueRow", "ReplayReport", "UnknownQueue", "browse", "depth",
            "list_queues", "parse_queue", "purge", "replay"]
