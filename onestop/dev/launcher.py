@@ -186,7 +186,7 @@ class Platform:
               for role, user, extra in DEV_STAFF),
             f"  then           curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{p.routing}/api/v1/work/queue",
             "Try: make demo    Processes: .venv/bin/onestop status    Restart one: .venv/bin/onestop restart <name>",
-            "Stop: Ctrl-C (a process that dies is started again; see README, 'Running it')",
+            "Stop: Ctrl-C (a process that dies is started again; README: \"When a process dies\")",
         ])
 
 

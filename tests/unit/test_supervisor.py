@@ -1,7 +1,9 @@
 """The launcher's restart rule on a clock the test turns: a pause that doubles, resets, and a give-up."""
 import json
+import subprocess
+import sys
 
-from onestop.dev.supervisor import GAVE_UP, RESTARTING, RUNNING, Child, Policy, write_atomically
+from onestop.dev.supervisor import GAVE_UP, RESTARTING, RUNNING, Child, Policy, Supervisor, write_atomically
 
 
 def crash_and_restart(child: Child, now: float, up_for: float = 0.0) -> float:
@@ -80,3 +82,36 @@ def test_the_state_file_is_replaced_whole(tmp_path):
     write_atomically(path, {"processes": [2]})
     assert json.loads(path.read_text()) == {"processes": [2]}
     assert [p.name for p in path.parent.iterdir()] == ["launcher.json"]
+
+
+class CrashingPlatform:
+    """A platform of one real process that exits with 3 at once (what Supervisor needs of a Platform)."""
+
+    def __init__(self, log_dir):
+        self.log_dir, self.procs = log_dir, {}
+        self.spawn("crasher")
+
+    def commands(self):
+        return {"crasher": ([sys.executable, "-c", "import sys; sys.exit(3)"], {}, 1)}
+
+    def spawn(self, name):
+        self.procs[name] = subprocess.Popen(self.commands()[name][0])
+        return self.procs[name]
+
+
+def test_the_supervisor_restarts_a_real_process_then_gives_up_and_says_so(tmp_path, capsys):
+    platform = CrashingPlatform(tmp_path)
+    supervisor = Supervisor(platform, tmp_path / "launcher.json", clock=lambda: 0.0)
+    for seen_dead in (0.0, 30.0, 60.0, 90.0, 110.0):  # 5 crashes within 120 s
+        platform.procs["crasher"].wait()
+        supervisor.step(seen_dead)
+        supervisor.step(seen_dead + 9)  # past the pause (at most 8 s by the 4th): started again, until it gave up
+    state = json.loads((tmp_path / "launcher.json").read_text())["processes"][0]
+    assert state | {"started_at": 0} == {"name": "crasher", "pid": None, "port": 1, "state": "gave-up",
+                                         "restarts": 4, "started_at": 0, "exit_code": 3, "restart_at": None}
+    said = capsys.readouterr().err
+    assert said.count("WARNING: crasher exited with 3; restarting it in") == 4
+    assert "CRITICAL: GAVE UP on crasher: it crashed 5 times within 120 s" in said
+    logged = [json.loads(line) for line in (tmp_path / "crasher.log").read_text().splitlines()]
+    assert logged[-1]["level"] == "CRITICAL" and logged[-1]["service"] == "crasher"
+    supervisor.control.shutdown()
