@@ -1,6 +1,12 @@
 """Run the whole platform locally as separate processes (what `make run` does).
 
     python -m onestop.dev.launcher            # sinks + four services, Ctrl-C stops all
+    python -m onestop.ops.cli status          # each process, its restarts, its health
+    python -m onestop.ops.cli restart routing # one process stopped and started again
+
+A process that dies (any exit, SIGKILL too) is started again after a pause that
+doubles (onestop/dev/supervisor.py), the others keep running; one that keeps
+crashing is reported and left stopped ("gave up").
 
 No Docker: it uses the local RabbitMQ (``AMQP_URI``; unset, a vhost of its own,
 ``onestop-dev``, made if missing, so a shared broker's "/" is left alone), MongoDB
@@ -24,10 +30,12 @@ import requests
 
 from onestop.config import DEFAULTS
 from onestop.dev.rabbit_admin import DEV_VHOST, ensure_vhost
+from onestop.dev.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit")
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
+STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
 # nameko's CLI imports eventlet, whose deprecation warning would be the one line of a
 # service's log written before logging is set up, and so not JSON
 QUIET_EVENTLET = "ignore::Warning:nameko.cli.commands"
@@ -118,13 +126,18 @@ class Platform:
 
     def start(self, timeout: float = 60) -> "Platform":
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        base = self.base_env()
-        for name, (argv, extra, _port) in self.commands().items():
-            log = open(self.log_dir / f"{name}.log", "ab")
-            self.procs[name] = subprocess.Popen(argv, cwd=self.root, env={**base, **extra}, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        for name in self.commands():
+            self.spawn(name)
         self.wait_healthy(timeout)
         return self
+
+    def spawn(self, name: str) -> subprocess.Popen:
+        """Start one process (again, when the supervisor restarts it), its output appended to its log."""
+        argv, extra, _port = self.commands()[name]
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(argv, cwd=self.root, env={**self.base_env(), **extra}, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        return self.procs[name]
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -172,7 +185,8 @@ class Platform:
             *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
               for role, user, extra in DEV_STAFF),
             f"  then           curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{p.routing}/api/v1/work/queue",
-            "Try: make demo    Stop: Ctrl-C",
+            "Try: make demo    Processes: .venv/bin/onestop status    Restart one: .venv/bin/onestop restart <name>",
+            "Stop: Ctrl-C (a process that dies is started again; README: \"When a process dies\")",
         ])
 
 
@@ -202,12 +216,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         platform.start()
+        supervisor = Supervisor(platform, Path(os.environ.get("ONESTOP_STATE_FILE") or STATE_FILE))
         print(platform.describe(), flush=True)
-        while all(proc.poll() is None for proc in platform.procs.values()):
-            time.sleep(1)
-        dead = [name for name, proc in platform.procs.items() if proc.poll() is not None]
-        print(f"stopped unexpectedly: {', '.join(dead)}; see {platform.log_dir}", file=sys.stderr)
-        return 1
+        supervisor.run()  # until Ctrl-C or SIGTERM; a child that dies is started again
     except KeyboardInterrupt:
         return 0
     finally:

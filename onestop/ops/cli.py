@@ -7,6 +7,8 @@
     onestop held list [--center hue-vyda]        citizen messages held by a recipient limit
     onestop held release <id>                    send one of them now (once)
     onestop privacy export|erase --id-number ... a citizen's personal data on request (docs/privacy.md)
+    onestop status                               the processes of `make run`: restarts, health
+    onestop restart routing                      stop one of them and start it again
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
                                                  a staff bearer token (JWT_SECRET, or make run's dev secret)
     onestop token portal --user portal-dvc --center hue-vyda --ttl 604800
@@ -29,6 +31,7 @@ from kombu.exceptions import OperationalError
 
 from onestop.catalog import load_catalog
 from onestop.ops import privacy as privacy_cli
+from onestop.ops import status as status_cli
 from onestop.ops.deadletters import command as dlq_cli
 from onestop.ops.deadletters.queues import UnknownQueue
 
@@ -276,6 +279,7 @@ def main(argv=None) -> int:
     dlq_cli.add_commands(sub)
     add_held_commands(sub)
     privacy_cli.add_commands(sub)
+    status_cli.add_commands(sub)
     from onestop.web.auth import ROLES
     tok = sub.add_parser("token", help="mint a staff or portal bearer token (development, scripts, portals)")
     tok.add_argument("role", choices=ROLES)
