@@ -2,6 +2,7 @@
 staff tokens signed the way production signs them, and the case store."""
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -44,11 +45,14 @@ def token(role, user="u-1", centers=(CENTER,), department=None, **overrides):
     return jwt.encode({k: v for k, v in payload.items() if v is not None}, SECRET, algorithm="HS256")
 
 
+SEQUENCE = itertools.count(1000 + uuid.uuid4().int % 1000)
+
+
 def seed(repo, center=CENTER, procedure=BIRTH, received_at=None, seq=None):
     """A dossier received at `center` and routed by the routing handler, as the pipeline does."""
     catalog = load_catalog()
     c = catalog.centers[center]
-    seq = seq or uuid.uuid4().int % 9000 + 1000
+    seq = seq or next(SEQUENCE)  # never the same code twice in a run: a random one collided now and then
     code = f"{c.short_code}-260302-{seq:04d}"
     proc = catalog.procedures[procedure]
     received_at = received_at or utcnow()
