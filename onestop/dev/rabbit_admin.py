@@ -19,6 +19,8 @@ from urllib.parse import quote, urlparse
 
 import requests
 
+from onestop.ops.console import pid_alive
+
 AMQP_HOST_DEFAULT = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
 MGMT = os.environ.get("TEST_RABBIT_MGMT", f"http://{AMQP_HOST_DEFAULT}:15672")
 AUTH = ("guest", "guest")
@@ -113,15 +115,6 @@ def _in_use(description: str, connected: int, alive, host: str) -> str | None:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process, and it runs
-        return True
-    return True
-
 
 def _connections() -> dict:
     counts: dict = {}
@@ -133,7 +126,7 @@ def _connections() -> dict:
 def clean(yes: bool, prefix: str = "", out=sys.stdout, ask=input) -> int:
     """List the leftover test vhosts, and delete them once confirmed (or with yes)."""
     vhosts = request("GET", "/api/vhosts", params={"columns": "name,description"}).json()
-    delete, keep = leftovers(vhosts, _connections(), _alive, socket.gethostname(), prefix)
+    delete, keep = leftovers(vhosts, _connections(), pid_alive, socket.gethostname(), prefix)
     for name, why in keep:
         print(f"  keep    {name:<32} {why}", file=out)
     for name, why in delete:

@@ -21,6 +21,8 @@ import time
 
 import requests
 
+from onestop.ops.console import typed_confirmation
+
 NOTIFICATION = os.environ.get("NOTIFICATION_URL", "http://127.0.0.1:8003")
 TOKEN_TTL = 300  # seconds: long enough for one request, short enough to be worth nothing if it leaks
 CONFIRM = "ERASE"
@@ -89,16 +91,9 @@ def _show(dossiers: list[dict]) -> None:
 
 
 def _confirmed(count: int) -> bool:
-    """The operator types ERASE; no terminal (a script, a pipe) means no."""
-    if not sys.stdin.isatty():
-        print("refusing to erase without a terminal to confirm on: pass --yes", file=sys.stderr)
-        return False
-    try:
-        answer = input(f"Erase the personal data of {count} dossier{'s' * (count != 1)} for good?\n"
-                       f"Type {CONFIRM} to confirm: ")
-    except EOFError:
-        return False
-    return answer.strip() == CONFIRM
+    """The operator types ERASE."""
+    return typed_confirmation(f"Erase the personal data of {count} dossier{'s' * (count != 1)} for good?",
+                              CONFIRM, "erase")
 
 
 def _notification_erased(args, token: str, codes: list[str]) -> int:

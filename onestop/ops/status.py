@@ -16,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+from onestop.ops.console import pid_alive
 from onestop.ops.deadletters.command import table
 
 
@@ -31,20 +32,11 @@ def launcher_state(args) -> dict | None:
         print(f"no launcher state at {path}: is `make run` running?", file=sys.stderr)
         return None
     state = json.loads(path.read_text())
-    if not _alive(state["launcher_pid"]):
+    if not pid_alive(state["launcher_pid"]):
         print(f"the launcher (pid {state['launcher_pid']}) is not running; {path} is what it left", file=sys.stderr)
         return None
     return state
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # there, but someone else's
-        return True
-    return True
 
 
 def healthy(port: int) -> bool:

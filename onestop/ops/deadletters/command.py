@@ -16,6 +16,7 @@ import os
 import sys
 
 from onestop.config import DEFAULTS
+from onestop.ops.console import typed_confirmation
 from onestop.ops.deadletters import queues as dl
 
 AMQP_URI = DEFAULTS["AMQP_URI"]  # make run's vhost
@@ -156,13 +157,6 @@ def dlq_purge(args) -> int:
 
 
 def confirmed(name: str, count: int) -> bool:
-    """The operator types the queue name; no terminal (a script, a pipe) means no."""
-    if not sys.stdin.isatty():
-        print("refusing to purge without a terminal to confirm on: pass --yes", file=sys.stderr)
-        return False
-    try:
-        answer = input(f"Delete {count} dead letter{'s' * (count != 1)} from {name} for good?\n"
-                       f"Type the queue name to confirm: ")
-    except EOFError:
-        return False
-    return answer.strip() == name
+    """The operator types the queue name."""
+    return typed_confirmation(f"Delete {count} dead letter{'s' * (count != 1)} from {name} for good?",
+                              name, "purge", named="the queue name")
