@@ -9,6 +9,7 @@ registry. It imports no service and no runtime code.
     'intake'
 """
 from contracts import intake, notification, operations, routing
+from contracts.dossier import dossier_id, same_dossier
 from contracts.envelope import PRIVATE, PUBLIC, EventType, Registry, parse_envelope, routing_key
 
 REGISTRY = Registry([*intake.EVENTS, *routing.EVENTS, *notification.EVENTS, *operations.EVENTS])
@@ -16,4 +17,4 @@ make_event = REGISTRY.make_event
 parse_event = REGISTRY.parse_event
 
 __all__ = ["REGISTRY", "PUBLIC", "PRIVATE", "EventType", "Registry", "make_event", "parse_event",
-           "parse_envelope", "routing_key"]
+           "parse_envelope", "routing_key", "dossier_id", "same_dossier"]

@@ -2,6 +2,7 @@
 the erasure of the citizen's personal data."""
 from marshmallow import RAISE, Schema, fields, validate
 
+from contracts.dossier import dossier_id_field
 from contracts.envelope import PRIVATE, EventType
 
 
@@ -29,6 +30,7 @@ class CitizenContactV1(_Strict):
     """Private: only the notification service may read it (exchange onestop.private)."""
 
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     full_name = fields.String(required=True, metadata={"example": "Nguyễn Văn An"})
     phone = fields.String(required=True, metadata={"description": "E.164", "example": "+84912345678"})
     email = fields.String(allow_none=True, load_default=None, metadata={"example": "an.nguyen@example.vn"})
@@ -45,6 +47,7 @@ class CitizenContactV1(_Strict):
 
 class DossierRatedV1(_Strict):
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     procedure_code = fields.String(required=True)
     score = fields.Integer(required=True, validate=validate.Range(1, 5), metadata={"description": "1 (bad) to 5 (very good)"})
     has_comment = fields.Boolean(required=True, metadata={
@@ -62,6 +65,7 @@ class CitizenDataErasedV1(_Strict):
     """Says what was erased, never what it was: no personal data (the audit chain keeps it for ever)."""
 
     code = fields.String(required=True, metadata={"description": "the dossier code", "example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     basis = fields.String(required=True, validate=validate.OneOf(ERASURE_BASES), metadata={
         "description": "retention: PERSONAL_DATA_RETENTION_DAYS after the dossier closed; "
                        "request: the citizen asked (onestop privacy erase)", "example": "request"})

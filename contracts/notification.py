@@ -1,6 +1,7 @@
 """Events notification publishes: a message sent, a message that could not be delivered."""
 from marshmallow import RAISE, Schema, fields, validate
 
+from contracts.dossier import dossier_id_field
 from contracts.envelope import EventType
 
 
@@ -11,6 +12,7 @@ class _Strict(Schema):
 
 class NotificationSentV1(_Strict):
     code = fields.String(required=True)
+    dossier_id = dossier_id_field()
     notification_id = fields.String(required=True, metadata={"description": "<trigger event id>:<channel> for a citizen, <trigger event id>:<channel>:<staff id> for an escalation"})
     channel = fields.String(required=True, validate=validate.OneOf(["sms", "email"]))
     template = fields.String(required=True, metadata={"example": "receipt"})

@@ -8,8 +8,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from contracts.envelope import EventType
 
-REASONS = ("permanent", "retries_exhausted", "invalid_event", "delivery_limit", "rejected", "expired",
-           "maxlen", "unknown")
+REASONS = ("permanent", "unknown_dossier", "retries_exhausted", "invalid_event", "delivery_limit", "rejected",
+           "expired", "maxlen", "unknown")
 
 
 class _Strict(Schema):

@@ -1,6 +1,7 @@
 """Events routing publishes: the route, the assignment, every step of the dossier's life, the deadline warnings."""
 from marshmallow import RAISE, Schema, fields
 
+from contracts.dossier import dossier_id_field
 from contracts.envelope import EventType
 from contracts.lifecycle import LIFECYCLE, Lifecycle
 
@@ -12,6 +13,7 @@ class _Strict(Schema):
 
 class DossierRoutedV1(_Strict):
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     procedure_code = fields.String(required=True, metadata={"example": "1.001193"})
     department_id = fields.String(required=True, metadata={"example": "vp"})
     department_name = fields.String(required=True, metadata={"example": "Văn phòng HĐND và UBND"})
@@ -21,6 +23,7 @@ class DossierRoutedV1(_Strict):
 
 class DossierAssignedV1(_Strict):
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     procedure_code = fields.String(required=True)
     department_id = fields.String(required=True)
     officer_id = fields.String(required=True, metadata={"example": "vyda-o01"})
@@ -38,6 +41,7 @@ class TransitionV1(_Strict):
     an action whose event has no schema of its own in ``SCHEMAS``)."""
 
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     seq = fields.Integer(required=True, metadata={
         "description": "the dossier's transition number, 1 for routed; a subscriber keeps the highest it saw"})
     action = fields.String(required=True, metadata={"example": "request_supplement"})
@@ -88,6 +92,7 @@ class DossierDeadlineExtendedV1(TransitionV1):
 
 class _DeadlineV1(_Strict):
     code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    dossier_id = dossier_id_field()
     procedure_code = fields.String(required=True)
     state = fields.String(required=True, metadata={"example": "in_progress"})
     department_id = fields.String(allow_none=True, load_default=None)

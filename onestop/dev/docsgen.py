@@ -18,6 +18,7 @@ import yaml
 from marshmallow import fields, missing, validate
 
 from contracts import PRIVATE, REGISTRY
+from contracts.dossier import RULE as DOSSIER_RULE
 from contracts.envelope import ActorSchema, EnvelopeSchema
 from onestop.catalog import DEFAULT_PATH, load_catalog
 from onestop.dev import accessdoc
@@ -215,7 +216,8 @@ def render_markdown() -> str:
         f"(names are masked). Contact data travels only in private events on `{priv}`, which only the "
         "notification service may read.",
         "- **Delivery is at-least-once.** An event may arrive more than once and out of order (redeliveries, "
-        "retries): deduplicate on `id`.", "",
+        "retries): deduplicate on `id`.",
+        f"- **Which dossier.** {DOSSIER_RULE}", "",
         "## Event types", "",
         "| type | producer | visibility | summary |", "|---|---|---|---|",
         *(f"| `{e.type}` | {e.producer} | {e.visibility} | {_md(e.summary)} |" for e in _events()), "",
