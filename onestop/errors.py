@@ -13,7 +13,8 @@ Two families:
   consumer (``onestop.messaging.consumer``) dead-letters them at once.
 - **Failures of the moment**: ``TransientError`` is worth retrying later (a
   provider is down, a prerequisite has not arrived yet); ``PermanentError``
-  is a message no retry can fix (bad data, an unknown reference).
+  is a message no retry can fix (bad data, an unknown reference);
+  ``UnknownDossier`` is one about a dossier the store does not know (as this one).
 
     >>> err = NotFound("No dossier has this code.", fields=[{"field": "code", "reason": "unknown"}])
     >>> err.body()
@@ -21,9 +22,56 @@ Two families:
 """
 from __future__ import annotations
 
+from contracts.dossier import dossier_id, same_dossier
+
 
 class PermanentError(Exception):
-    """Retrying cannot help (bad data, an unknown reference); dead-letter now."""
+    """Retrying cannot help (bad data, an unknown reference); dead-letter now.
+
+    ``dlq_reason`` is what the dead letter's ``x-onestop-reason`` says (``onestop
+    dlq list/show``); a kind an operator handles differently sets its own."""
+
+    dlq_reason = "permanent"
+
+
+class UnknownDossier(PermanentError):
+    """An event about a dossier this service's store does not know, or knows as
+    another dossier of the same code (another ``dossier_id``, contracts/dossier.py).
+
+    Either the store lost its past (its data was deleted, or restored from an
+    older backup, while the broker kept the messages) or intake issued the code
+    twice; acting on the event would act for whoever holds the code now.
+
+    One rule for every consumer: ``unless_same`` (the comparison itself is the
+    contract's, ``contracts.same_dossier``), and one wording an operator reads
+    in ``onestop dlq show``:
+
+    >>> event = {"type": "dossier.routed.v1", "id": "e1", "data": {"dossier_id": "9a84"}}
+    >>> UnknownDossier.unless_same("routing", "VYDA-261201-0001", "9a84", event)  # the same dossier
+    >>> UnknownDossier.unless_same("routing", "VYDA-261201-0001", None, event)  # a record from before dossier_id
+    >>> UnknownDossier.unless_same("routing", "VYDA-261201-0001", "6f0c", event)
+    Traceback (most recent call last):
+    onestop.errors.UnknownDossier: routing knows VYDA-261201-0001 as another dossier (dossier_id 6f0c), not as \
+this event's (9a84): the code was issued twice (an intake that lost its counters), or routing's store was \
+restored from an older backup; nothing was done
+    """
+
+    dlq_reason = "unknown_dossier"
+
+    @classmethod
+    def missing(cls, service: str, event: dict, why: str) -> "UnknownDossier":
+        """The store has no dossier of the event's code; `why` says what that means for this service."""
+        return cls(f"{service} has no dossier {event['data']['code']} "
+                   f"(dossier_id {dossier_id(event) or 'not given'}): {why}")
+
+    @classmethod
+    def unless_same(cls, service: str, code: str, known: str | None, event: dict) -> None:
+        """Raise if the store knows `code` as another dossier (`known`) than the event's."""
+        theirs = dossier_id(event)
+        if not same_dossier(known, theirs):
+            raise cls(f"{service} knows {code} as another dossier (dossier_id {known}), not as this event's "
+                      f"({theirs}): the code was issued twice (an intake that lost its counters), or {service}'s "
+                      "store was restored from an older backup; nothing was done")
 
 
 class TransientError(Exception):

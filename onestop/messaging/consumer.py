@@ -9,7 +9,8 @@ This entrypoint instead:
 - on a `PermanentError`, a domain error (`onestop.errors.DomainError`: an
   invalid input, a refusal, a conflict, ...; all but `Unavailable`, which is
   about the platform, not the message) or a schema error, publishes the
-  message to the center's dead-letter queue with the reason, then acks;
+  message to the center's dead-letter queue with the reason (``permanent``,
+  or the error kind's own, e.g. ``unknown_dossier``), then acks;
 - on any other error, republishes it to a delay queue (exponential backoff
   with jitter, ``RETRY_DELAYS``) that feeds back into the work queue, then
   acks; once the delays are used up it is dead-lettered (``retries_exhausted``);
@@ -119,14 +120,17 @@ class _CenterQueue:
 
 
 def classify(exc: BaseException) -> str | None:
-    """'permanent' for errors retrying cannot fix, None for transient ones.
+    """The dead letter's reason for errors retrying cannot fix, None for transient ones:
+    'permanent', or the ``dlq_reason`` of a `PermanentError`'s kind ('unknown_dossier').
 
     A domain error is deterministic: the same message gets the same refusal on
     every try. `Unavailable` is the exception: the platform, not the message, is
     at fault, and it may be back by the next try."""
     if isinstance(exc, Unavailable):
         return None
-    if isinstance(exc, (PermanentError, DomainError, ValidationError)):
+    if isinstance(exc, PermanentError):
+        return exc.dlq_reason
+    if isinstance(exc, (DomainError, ValidationError)):
         return "permanent"
     return None
 
@@ -236,8 +240,9 @@ class ReliableHandler(Entrypoint):
         that fails, hand it back to the broker (the delivery limit bounds that)."""
         try:
             self.chaos.check("republish")
-            if reason or classify(exc) == "permanent":
-                self._dead_letter(queues, body, message, reason or "permanent", repr(exc))
+            reason = reason or classify(exc)
+            if reason:
+                self._dead_letter(queues, body, message, reason, repr(exc))
             else:
                 self._retry(queues, body, message, exc)
         except Exception:  # broker trouble: leave it to redelivery and the delivery limit
