@@ -7,7 +7,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from contracts import make_event
-from onestop.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, TransientError
+from onestop.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, UnknownDossier
 from onestop.masking import mask_name
 from onestop.messaging.outbox import with_outbox
 from onestop.timestamps import iso
@@ -93,8 +93,8 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, caller,
         "missing_documents": [d.code for d in receipt.missing_documents],
         "applicant": mask_name(citizen["full_name"]), "status": "received"}, **common)
     contact = make_event("citizen.contact.v1", correlation_id=received["id"], data={
-        "code": receipt.code, "full_name": citizen["full_name"], "phone": citizen["phone"],
-        "email": citizen["email"], "channels": citizen["channels"], "language": citizen["language"],
+        "code": receipt.code, "dossier_id": received["id"], "full_name": citizen["full_name"],
+        "phone": citizen["phone"], "email": citizen["email"], "channels": citizen["channels"], "language": citizen["language"],
         "rating_code": rating_code, "lookup_code": LOOKUP_CODE.shown(lookup_code)}, **common)
     dossier = {
         "_id": receipt.code, "code": receipt.code, "official_code": receipt.official_code,
@@ -126,11 +126,27 @@ def _replayed(existing: dict, request_hash: str | None) -> dict:
 def follow_lifecycle(event: dict, repo) -> bool:
     """Follow the dossier's life as routing publishes it (routed, assigned and
     every transition): the highest ``seq`` sets the state, each event is
-    recorded once. True if the event was new."""
+    recorded once. True if the event was new.
+
+    Only for the dossier the event is about (UnknownDossier, dead-lettered at
+    once, otherwise): intake stores a dossier before it announces it, so a
+    routing event about one it does not have, or has as another dossier of the
+    same code, means intake's store lost its past; retrying would not bring it back.
+    """
     code = event["data"]["code"]
-    if not repo.exists(code):  # retried with backoff, then dead-lettered
-        raise TransientError(f"dossier {code} not found")
+    dossier = repo.get(code)
+    if dossier is None:
+        raise UnknownDossier.missing("intake", event, "intake stores every dossier before it announces it, so "
+                                     "its store lost this one (deleted, or restored from an older backup)")
+    UnknownDossier.unless_same("intake", code, dossier_id_of(dossier), event)
     return repo.follow(code, event["id"], **progress.follow(event))
+
+
+def dossier_id_of(dossier: dict) -> str | None:
+    """The dossier's identity (contracts/dossier.py): the id of its dossier.received.v1,
+    kept in its first history entry by every intake, before dossier_id existed too."""
+    return next((e["event_id"] for e in dossier.get("history", [])
+                 if e.get("step", e.get("status")) == "received"), None)
 
 
 def status_view(dossier: dict, catalog, lookup_code: str | None, *, repo, lock: LookupLock, now: datetime) -> dict:
@@ -193,8 +209,9 @@ def rate_dossier(dossier: dict, payload: dict, *, repo, now: datetime) -> dict:
     _check_ratable(dossier)
     rating = {"score": payload["score"], "comment": payload.get("comment"), "rated_at": iso(now)}
     event = make_event("dossier.rated.v1", center=dossier["center"], subject=dossier["code"], actor=CITIZEN,
-                       correlation_id=_received_event_id(dossier), time=now,
-                       data={"code": dossier["code"], "procedure_code": dossier["procedure_code"],
+                       correlation_id=dossier_id_of(dossier), time=now,
+                       data={"code": dossier["code"], "dossier_id": dossier_id_of(dossier),
+                             "procedure_code": dossier["procedure_code"],
                              "score": rating["score"], "has_comment": bool(rating["comment"]),
                              "rated_at": rating["rated_at"]})
     if not repo.rate(dossier["code"], code_hash, {**rating, "event_id": event["id"]}, [event], now):
@@ -213,8 +230,3 @@ def _check_ratable(dossier: dict) -> None:
         status = progress.public_status(dossier["status"])
         raise Conflict(f"The result of this dossier has not been returned yet (status: {status['status']}); "
                        "it can be rated once it is.", error="not_returned")
-
-
-def _received_event_id(dossier: dict) -> str | None:
-    return next((e["event_id"] for e in dossier.get("history", [])
-                 if e.get("step", e.get("status")) == "received"), None)

@@ -25,6 +25,7 @@ from onestop.errors import Conflict, InvalidInput
 from onestop.masking import mask_name
 from onestop.timestamps import iso
 from onestop.web import access
+from services.intake.handlers import dossier_id_of
 
 SYSTEM = {"id": "intake", "role": "system"}
 CLOSED = ("returned", "withdrawn")
@@ -99,8 +100,9 @@ def erase(dossier: dict, basis: str, actor: dict, now: datetime, repo, reason: s
     erased = erased_fields(dossier)
     event = make_event("citizen.data_erased.v1", center=dossier["center"], subject=dossier["code"], actor=actor,
                        correlation_id=correlation_id, time=now, data={
-                           "code": dossier["code"], "basis": basis, "erased": erased, "requested_by": actor["id"],
-                           "closed_at": closed_at(dossier), "erased_at": iso(now)})
+                           "code": dossier["code"], "dossier_id": dossier_id_of(dossier), "basis": basis,
+                           "erased": erased, "requested_by": actor["id"], "closed_at": closed_at(dossier),
+                           "erased_at": iso(now)})
     record = {"erased_at": now, "basis": basis, "requested_by": actor["id"], "erased": erased, "reason": reason,
               "event_id": event["id"]}
     if not repo.erase(dossier["code"], erase_update(dossier, record), [event], now):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts import make_event
+from contracts import dossier_id, make_event
 from onestop.config import DEFAULTS
-from onestop.errors import PermanentError, TransientError
+from onestop.errors import PermanentError, TransientError, UnknownDossier
 from onestop.masking import mask_address
 from onestop.timestamps import iso
 from onestop.web import access
@@ -37,12 +37,17 @@ class Outgoing:
 
 
 def remember_contact(event: dict, repo) -> None:
+    """Keep how to reach the citizen of a dossier, unless the code's stored contact is
+    another dossier's (the code issued twice): then UnknownDossier, the stored one untouched."""
     data = event["data"]
     contact = {k: data[k] for k in CONTACT_FIELDS}
     contact["rating_code"] = data.get("rating_code")  # optional: older contact events lack it
     contact["lookup_code"] = data.get("lookup_code")  # for the receipt; optional likewise
     contact["center"] = event["center"]  # an operator's export is scoped by center
-    repo.save_contact(data["code"], contact, event["id"])
+    if dossier_id(event):  # older contact events lack it
+        contact["dossier_id"] = dossier_id(event)
+    if not repo.save_contact(data["code"], contact, event["id"]):
+        _same_dossier(repo.contact(data["code"]), event)
 
 
 def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
@@ -68,8 +73,11 @@ def plan(event: dict, *, catalog, repo, links: Links) -> list[Outgoing]:
     _check_references(event, catalog)
     code = event["data"]["code"]
     contact = repo.contact(code)
-    if contact is None:  # the private contact event has not arrived yet
-        raise TransientError(f"no contact details yet for {code}")
+    if contact is None:  # retried: the private contact event may simply not have arrived yet
+        raise TransientError(f"no contact details for {code} (dossier_id {dossier_id(event) or 'not given'}): "
+                             "the private citizen.contact.v1 has not arrived yet, or notification's store lost it "
+                             "(deleted, or restored from an older backup)")
+    _same_dossier(contact, event)  # never tell one citizen of another's dossier
     if "erased_at" in contact:  # the citizen's data was erased (citizen.data_erased.v1): no one to tell
         return []
     context = message_context(template, event, catalog, contact["language"], links, contact)
@@ -110,7 +118,8 @@ def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now, 
         done = repo.delivery(delivery_id)
         if done and done["status"] in ("sent", "failed"):
             continue
-        base = {"code": event["data"]["code"], "center": event["center"], "channel": message.channel,
+        base = {"code": event["data"]["code"], "dossier_id": dossier_id(event), "center": event["center"],
+                "channel": message.channel,
                 "template": out.template, "language": out.language, "trigger_event_id": event["id"],
                 "recipient": mask_address(message.to)}
         if out.staff_id is not None:
@@ -152,7 +161,8 @@ def _recipient(record: dict) -> dict:
 
 
 def _finish(repo, event, delivery_id, record, status, now, error=None, provider_id=None):
-    data = {"code": record["code"], "notification_id": delivery_id, "channel": record["channel"],
+    data = {"code": record["code"], "dossier_id": record.get("dossier_id"), "notification_id": delivery_id,
+            "channel": record["channel"],
             "template": record["template"], "language": record["language"],
             "trigger_event_id": event["id"], **_recipient(record), "attempts": record["attempts"]}
     if error is not None:
@@ -164,10 +174,20 @@ def _finish(repo, event, delivery_id, record, status, now, error=None, provider_
 
 
 def forget_contact(event: dict, repo) -> None:
-    """citizen.data_erased.v1: erase this service's copy of the citizen's contact for the dossier (idempotent)."""
+    """citizen.data_erased.v1: erase this service's copy of the citizen's contact for the dossier (idempotent);
+    never another dossier's of the same code (UnknownDossier)."""
     data = event["data"]
-    repo.forget(data["code"], {"center": event["center"], "erased_at": data["erased_at"], "basis": data["basis"],
-                               "event_id": event["id"]})
+    stored = repo.contact(data["code"])
+    if stored is not None:
+        _same_dossier(stored, event)
+    erasure = {"center": event["center"], "erased_at": data["erased_at"], "basis": data["basis"],
+               "event_id": event["id"]}
+    known = dossier_id(event) or (stored or {}).get("dossier_id")
+    repo.forget(data["code"], {**erasure, "dossier_id": known} if known else erasure)  # whose erasure it is
+
+
+def _same_dossier(contact: dict, event: dict) -> None:
+    UnknownDossier.unless_same("notification", contact["_id"], contact.get("dossier_id"), event)
 
 
 def export_held(payload: dict, principal, *, repo) -> dict:

@@ -24,13 +24,19 @@ class NotificationRepository:
         ensure_outbox_index(self.deliveries)
         self.deliveries.create_index([("status", ASCENDING), ("center", ASCENDING)])  # the held messages
 
-    def save_contact(self, code: str, contact: dict, event_id: str) -> None:
-        """Keep the contact, unless it was erased (a contact event redelivered late does not bring it back)."""
+    def save_contact(self, code: str, contact: dict, event_id: str) -> bool:
+        """Keep the contact, in one conditional write; False, the stored one untouched, if the code's
+        contact was erased (a contact event redelivered late does not bring it back) or is another
+        dossier's (another ``dossier_id``: the code issued twice). A stored contact without a
+        ``dossier_id`` (kept before it existed) is taken over."""
+        query = {"_id": code, "erased_at": {"$exists": False}}
+        if contact.get("dossier_id"):
+            query["$or"] = [{"dossier_id": contact["dossier_id"]}, {"dossier_id": {"$exists": False}}]
         try:
-            self.contacts.update_one({"_id": code, "erased_at": {"$exists": False}},
-                                     {"$set": {**contact, "event_id": event_id}}, upsert=True)
-        except DuplicateKeyError:
-            pass  # the code's contact is an erasure record
+            self.contacts.update_one(query, {"$set": {**contact, "event_id": event_id}}, upsert=True)
+        except DuplicateKeyError:  # the code's contact exists but did not match: erased, or another dossier's
+            return False
+        return True
 
     def contact(self, code: str) -> dict | None:
         return self.contacts.find_one({"_id": code})

@@ -17,7 +17,8 @@ functions and write what they return. Three things meet here:
 
 The case document (collection ``assignments``; one per dossier)::
 
-    {"_id": code, "center", "procedure_code", "department_id", "officer_id",
+    {"_id": code, "received_event_id": <the dossier's dossier_id (contracts/dossier.py)>,
+     "center", "procedure_code", "department_id", "officer_id",
      "status": <lifecycle state>, "open": <counts in the officer's workload>,
      "seq": <transitions so far>, "version": <changes so far, for the conditional write>,
      "life": {DossierLife fields}, "clock": {DeadlineClock.to_dict()},
@@ -149,6 +150,12 @@ def actor_of(principal) -> dict:
     return actor
 
 
+def dossier_id_of(case: dict) -> str | None:
+    """The dossier the case is for (contracts/dossier.py): the id of the dossier.received.v1
+    that opened it, which every case has kept since before dossier_id existed."""
+    return case.get("received_event_id")
+
+
 def _iso_or_none(value):
     return iso(value) if isinstance(value, datetime) else value
 
@@ -180,10 +187,12 @@ def open_case(event: dict, *, center, procedure, loads: dict, now: datetime,
               "correlation_id": event["correlation_id"], "time": now}
     events = [
         make_event("dossier.routed.v1", data={
-            "code": data["code"], "procedure_code": procedure.code, "department_id": department.id,
-            "department_name": department.name_vi, "routed_at": iso(now), "seq": 1}, **common),
+            "code": data["code"], "dossier_id": event["id"], "procedure_code": procedure.code,
+            "department_id": department.id, "department_name": department.name_vi, "routed_at": iso(now),
+            "seq": 1}, **common),
         make_event("dossier.assigned.v1", data={
-            "code": data["code"], "procedure_code": procedure.code, "department_id": department.id,
+            "code": data["code"], "dossier_id": event["id"], "procedure_code": procedure.code,
+            "department_id": department.id,
             "officer_id": officer.id, "officer_name": officer.name, "open_dossiers": loads.get(officer.id, 0) + 1,
             "assigned_at": iso(now), "seq": 2, "due_at": case["due_at"]}, **common),
     ]
@@ -432,6 +441,7 @@ def _officer_name(source: Source) -> str:
 # line here only for a field no other event carries.
 DATA = {
     "code": lambda s: s.case["_id"],
+    "dossier_id": lambda s: dossier_id_of(s.case),
     "seq": lambda s: s.rec["seq"],
     "action": lambda s: s.rec["action"],
     "from_state": lambda s: s.rec["from"],
@@ -475,7 +485,8 @@ def fire_timers(case: dict, *, center, now: datetime, due_soon=DEFAULT_DUE_SOON)
     fired = list(case.get("fired", [])) + [f"{t['label']}@{t['due']}" for t in passed]
     remaining = [t for t in case["timers"] if t not in passed]
     label = latest["label"]
-    data = {"code": case["_id"], "procedure_code": case["procedure_code"], "state": case["status"],
+    data = {"code": case["_id"], "dossier_id": dossier_id_of(case), "procedure_code": case["procedure_code"],
+            "state": case["status"],
             "department_id": case.get("department_id"), "officer_id": case.get("officer_id"),
             "due_at": latest["due"], "escalate_to": ESCALATE_TO}
     if label == "overdue":

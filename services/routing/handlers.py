@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from onestop.errors import PermanentError
+from onestop.errors import PermanentError, UnknownDossier
 from onestop.messaging.outbox import with_outbox
 from services.routing import cases
 
@@ -14,10 +14,14 @@ def route_dossier(event: dict, *, catalog, repo, now, due_soon=cases.DEFAULT_DUE
     """dossier.received -> department by the center's rules -> least-loaded skilled officer.
 
     Writes the case and both events (routed, assigned) in one insert, and starts
-    the deadline clock. Returns the case, or None if this dossier was routed before.
+    the deadline clock. Returns the case, or None if this dossier was routed before
+    (a redelivery). A dossier.received of a code whose case is another dossier (the
+    code issued twice) is UnknownDossier: dead-lettered, never a second case.
     """
     data = event["data"]
-    if repo.get(data["code"]) is not None:
+    known = repo.get(data["code"])
+    if known is not None:
+        _same_dossier(known, event)
         return None
     center = catalog.centers.get(event["center"])
     procedure = catalog.procedures.get(data["procedure_code"])
@@ -26,7 +30,14 @@ def route_dossier(event: dict, *, catalog, repo, now, due_soon=cases.DEFAULT_DUE
     loads = repo.open_loads([o.id for o in center.officers_for(procedure)])
     case, events = cases.open_case(event, center=center, procedure=procedure, loads=loads, now=now,
                                    due_soon=due_soon)
-    return case if repo.insert(with_outbox(case, events, now)) else None
+    if repo.insert(with_outbox(case, events, now)):
+        return case
+    _same_dossier(repo.get(data["code"]), event)  # another worker routed this code meanwhile: which dossier?
+    return None
+
+
+def _same_dossier(case: dict, event: dict) -> None:
+    UnknownDossier.unless_same("routing", case["_id"], cases.dossier_id_of(case), event)
 
 
 def act(code: str, action: str, principal, body: dict, *, catalog, repo, now, due_soon=cases.DEFAULT_DUE_SOON,
@@ -59,6 +70,17 @@ def fire_due_timers(*, catalog, repo, now, centers: list[str], due_soon=cases.DE
 
 
 def record_rating(event: dict, repo) -> bool:
+    """Keep the citizen's rating on the case (once), for the reports; True if it was new.
+
+    Only on the case of the rated dossier: a dossier is rated after routing
+    returned it, so a rating of a case routing does not have, or has as another
+    dossier, means routing's store lost its past (UnknownDossier, dead-lettered).
+    """
     data = event["data"]
+    case = repo.get(data["code"])
+    if case is None:
+        raise UnknownDossier.missing("routing", event, "a dossier is rated only after routing returned it, so "
+                                     "routing's store lost its case (deleted, or restored from an older backup)")
+    _same_dossier(case, event)
     return repo.rate(data["code"], {"score": data["score"], "at": data["rated_at"],
                                     "comment": bool(data.get("has_comment"))}, event["id"])

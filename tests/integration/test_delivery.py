@@ -7,7 +7,7 @@ import requests
 from kombu import Connection
 
 from contracts import make_event
-from onestop.errors import InvalidInput, Unavailable
+from onestop.errors import InvalidInput, TransientError, Unavailable
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import with_outbox
 from onestop.messaging.publisher import ConfirmedPublisher
@@ -148,15 +148,11 @@ def test_an_unavailable_platform_is_retried_like_any_outage(refuser, config):
     assert len(headers["x-onestop-history"]) == 4 and Refuser.tries == [event["id"]] * 4
 
 
-def test_a_failing_handler_retries_with_backoff_then_dead_letters(services, config):
-    """Intake follows routing events for a dossier it never saw: transient, retried, then DLQ."""
-    services.start(IntakeService)
-    assigned = make_event("dossier.routed.v1", center="hue-vyda", subject="VYDA-260213-0044", data={
-        "code": "VYDA-260213-0044", "procedure_code": "1.001193", "department_id": "vp",
-        "department_name": "Văn phòng", "routed_at": "2026-02-13T02:00:00Z"},
-        actor={"id": "routing", "role": "system"})
-    publish(config["AMQP_URI"], assigned)
-    dlq = "onestop.intake.hue-vyda.dlq"
+def test_a_failing_handler_retries_with_backoff_then_dead_letters(refuser, config):
+    """A prerequisite that has not arrived (TransientError): retried, then DLQ."""
+    refuser(TransientError("the contact of VYDA-260213-0044 has not arrived yet"))
+    publish(config["AMQP_URI"], received_event(code="VYDA-260213-0044"))
+    dlq = "onestop.refuser.hue-vyda.dlq"
     until(lambda: queue_depth(config["AMQP_URI"], dlq) == 1, 20, 0.1, "the dead letter")
     [(headers, _body)] = drain(config["AMQP_URI"], dlq)
     assert headers["x-onestop-reason"] == "retries_exhausted"

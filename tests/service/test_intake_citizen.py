@@ -12,7 +12,7 @@ from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
 from onestop.config import Settings
-from onestop.errors import Conflict, TransientError
+from onestop.errors import Conflict, UnknownDossier
 from onestop.timestamps import utcnow
 from onestop.web.http import status_of
 from services.intake import handlers
@@ -344,8 +344,9 @@ def test_transfer_and_send_back_loop_back_by_seq(intake, repo):
     assert sent_back["data"]["seq"] == 5 and repo.dossiers.find_one({"_id": code})["seq"] == 7
 
 
-def test_an_event_for_an_unknown_dossier_is_retried_later(intake):
-    with pytest.raises(TransientError):
+def test_an_event_for_an_unknown_dossier_is_refused_at_once(intake):
+    """Intake stores a dossier before it announces it: not having it means its store lost it (no retry helps)."""
+    with pytest.raises(UnknownDossier, match="intake has no dossier VYDA-260213-0999"):
         intake.on_routing_event(Life("VYDA-260213-0999").routed())
 
 

@@ -103,7 +103,8 @@ def test_a_returned_dossier_keeps_its_data_until_the_retention_ends_then_keeps_o
     assert doc["personal_data"]["basis"] == "retention" and doc["personal_data"]["requested_by"] == "intake"
     [event] = erasure_events(outbox)
     assert event["actor"] == {"id": "intake", "role": "system"} and event["subject"] == code
-    assert event["data"] == {"code": code, "basis": "retention", "requested_by": "intake",
+    assert event["data"] == {"code": code, "dossier_id": doc["history"][0]["event_id"], "basis": "retention",
+                             "requested_by": "intake",
                              "erased": ["full_name", "id_number", "phone", "email", "notes", "rating_comment"],
                              "closed_at": iso(closed), "erased_at": iso(closed + timedelta(days=90))}
     assert personal_in(event) == []

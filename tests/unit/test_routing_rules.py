@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from onestop.catalog import load_catalog
-from onestop.errors import PermanentError
+from onestop.errors import PermanentError, UnknownDossier
 from contracts import make_event
 from onestop.timestamps import parse_time
 from services.intake.domain import DossierCode
@@ -152,10 +152,14 @@ def test_a_redelivered_event_changes_nothing(repo):
     assert route(received("hue-vyda", "1.001193", 2), repo)["officer_id"] == "vyda-o02"
 
 
-def test_the_same_dossier_under_a_new_event_id_is_not_routed_twice(repo):
-    route(received("hue-vyda", "1.001193"), repo)
-    assert route(received("hue-vyda", "1.001193"), repo) is None
-    assert repo.assignments.count_documents({}) == 1
+def test_a_second_dossier_under_the_same_code_is_refused_and_the_first_case_kept(repo):
+    """A new dossier.received id is a new dossier (intake publishes each dossier's once, with one id):
+    under a code routing already has, the code was issued twice. Never a second case, never a redelivery."""
+    first = route(received("hue-vyda", "1.001193"), repo)
+    before = stored(repo, first["_id"])
+    with pytest.raises(UnknownDossier, match=f"routing knows {first['_id']} as another dossier"):
+        route(received("hue-vyda", "1.001193"), repo)
+    assert repo.assignments.count_documents({}) == 1 and stored(repo, first["_id"]) == before
 
 
 def test_unknown_procedure_is_a_permanent_error_and_writes_nothing(repo):
@@ -192,9 +196,10 @@ def test_assignment_carries_routed_and_assigned_events_in_its_outbox(repo):
     assert routed["id"] != assigned["id"]
     routed_at = routed["data"].pop("routed_at")
     assert parse_time(routed_at) == NOW and routed_at.endswith("Z")
-    assert routed["data"] == {"code": code, "procedure_code": "1.013978", "department_id": "ktht",
+    assert routed["data"] == {"code": code, "dossier_id": event["id"], "procedure_code": "1.013978",
+                              "department_id": "ktht",
                               "department_name": "Phòng Kinh tế, Hạ tầng và Đô thị", "seq": 1}
     assert assigned["data"]["seq"] == 2 and assigned["data"]["due_at"] == doc["due_at"]
     assert assigned["data"]["officer_id"] == doc["officer_id"] == "vyda-o04"
     assert assigned["data"]["officer_name"] == "Lê Quang Huy"
-    assert doc["received_event_id"] == event["id"]
+    assert doc["received_event_id"] == assigned["data"]["dossier_id"] == event["id"]
