@@ -44,8 +44,8 @@ def remember_contact(event: dict, repo) -> None:
     contact["rating_code"] = data.get("rating_code")  # optional: older contact events lack it
     contact["lookup_code"] = data.get("lookup_code")  # for the receipt; optional likewise
     contact["center"] = event["center"]  # an operator's export is scoped by center
-    if dossier_id(event):  # older contact events lack it
-        contact["dossier_id"] = dossier_id(event)
+    if data.get("dossier_id"):  # older contact events lack it
+        contact["dossier_id"] = data["dossier_id"]
     if not repo.save_contact(data["code"], contact, event["id"]):
         _same_dossier(repo.contact(data["code"]), event)
 
