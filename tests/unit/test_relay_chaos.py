@@ -35,7 +35,9 @@ def test_the_relay_dies_with_the_batch_confirmed_and_still_in_the_outbox(mongo_d
 
 
 def test_the_fault_point_is_a_real_sigkill_of_its_own_process():
-    code = "from onestop.messaging.chaos import Chaos; Chaos('relay_confirmed=1').die('relay_confirmed'); print('alive')"
+    code = ("from onestop.messaging.chaos import Chaos\n"
+            "Chaos('relay_confirmed=1').die('relay_confirmed')\n"
+            "print('alive')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGKILL and "alive" not in done.stdout
 
