@@ -27,6 +27,7 @@ from nameko.extensions import DependencyProvider
 
 from contracts import REGISTRY, routing_key
 from onestop.config import Settings
+from onestop.messaging.chaos import Chaos
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import EXCHANGES
 from onestop.storage.mongo import database
@@ -70,10 +71,13 @@ class Relay:
     ``publish_many(entries)`` must return only once the broker has confirmed
     every entry (and raise otherwise): a batch is removed from the outboxes
     only after that, so a crash or an error at any point leaves it pending.
+    ``chaos`` (onestop.messaging.chaos, ``relay_confirmed``) kills the process in
+    the window between the two, for the fault suite.
     """
 
-    def __init__(self, db, collections: tuple, publish_many, batch: int = 200):
+    def __init__(self, db, collections: tuple, publish_many, batch: int = 200, chaos: Chaos | None = None):
         self.db, self.collections, self.publish_many, self.batch = db, collections, publish_many, batch
+        self.chaos = chaos or Chaos()
 
     def drain(self) -> int:
         sent = 0
@@ -84,6 +88,7 @@ class Relay:
                 continue
             entries = [entry for doc in docs for entry in doc["outbox"]]
             self.publish_many(entries)
+            self.chaos.die("relay_confirmed")  # confirmed, not yet cleared: a restart publishes them again
             # Two writes for the whole batch. Event ids are unique, so pulling them all from
             # each document pulls exactly its own; the flag drops only where nothing was
             # queued meanwhile.
@@ -145,7 +150,8 @@ class OutboxRelay(DependencyProvider):
         self.relay = Relay(database(settings, self.container.service_name), self.collections,
                            lambda entries: publisher.publish_many([
                                {"body": e["event"], "exchange": EXCHANGES[e["exchange"]],
-                                "routing_key": e["routing_key"], "message_id": e["id"]} for e in entries]))
+                                "routing_key": e["routing_key"], "message_id": e["id"]} for e in entries]),
+                           chaos=Chaos(settings.chaos))
         self._kicks = LightQueue(maxsize=1)
 
     def start(self):

@@ -8,7 +8,7 @@ import pytest
 
 from onestop.dev.rabbit_admin import drop_vhost, make_vhost
 from tests.fault.broker import Broker
-from tests.fault.harness import Cluster
+from tests.fault.cluster import Cluster
 from tests.fault.node import Node, reap_leftovers
 
 DOSSIERS = int(os.environ.get("FAULT_DOSSIERS", "2000"))  # `make soak` raises it to 10,000
@@ -50,7 +50,8 @@ def amqp_uri(rabbit_node):
 @pytest.fixture
 def cluster(amqp_uri, rabbit_node, sinks, tmp_path):
     sinks.clear()
-    running = Cluster(amqp_uri, sinks, tmp_path, rabbit_node.mgmt)
+    (tmp_path / "data").mkdir()  # DATA_DIR: the services' stores, kept across their restarts
+    running = Cluster(amqp_uri, sinks, tmp_path, rabbit_node.mgmt, data_dir=tmp_path / "data")
     yield running
     running.stop()
     sinks.clear()

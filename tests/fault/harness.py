@@ -1,41 +1,31 @@
-"""The fault suite's harness: a cluster of service processes, a load stream,
-and the reconciliation of what was accepted against what every part did.
+"""The fault suite's harness: a load stream, and the reconciliation of what was
+accepted against what every part did (the processes: tests/fault/cluster.py).
 
-Figures per scenario: accepted, lost, duplicated side effects, redelivered,
-dead-lettered, time to recover, and latency (201 -> SMS at the gateway).
+Figures per scenario: accepted, lost, duplicated, misdirected, redelivered,
+dead-lettered, resent (a provider got a message again), time to recover, and
+latency (201 -> SMS at the gateway). What counts as each is in `reconcile`
+and tests/fault/checks.py.
 """
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import requests
 
 from bench.baseline import pct  # noqa: F401  (the scenarios import it from here)
-from onestop.timestamps import parse_time
 from onestop.dev.rabbit_admin import vhost_of as mgmt_vhost
-from tests.conftest import free_port
+from onestop.timestamps import parse_time
+from tests.fault import checks
+from tests.fault.cluster import RETRY_DELAYS, Cluster
 from tests.support.samples import dossier
-from tests.support.staff import COUNTER, SECRET
+from tests.support.staff import COUNTER
 from tests.support.wait import until
 
-ROOT = Path(__file__).resolve().parents[2]
 CENTERS = ("hue-vyda", "hue-phuxuan", "hue-thuanhoa", "hue-huongthuy")
-SERVICES = {
-    "intake": "services.intake.service:IntakeService",
-    "routing": "services.routing.service:RoutingService",
-    "notification": "services.notification.service:NotificationService",
-    "audit": "services.audit.service:AuditService",
-}
-REAL_MONGO = bool(os.environ.get("MONGO_URI"))
 # Dossiers/s of the fault streams. The correctness scenarios stream at 60/s,
 # the latency comparisons (scenarios 4 and 6) at 30/s: with the broker, four
 # services, the sinks and the load generator on this 2-core machine the
@@ -45,137 +35,15 @@ REAL_MONGO = bool(os.environ.get("MONGO_URI"))
 STEADY_RATE = float(os.environ.get("FAULT_RATE", "60"))
 LATENCY_RATE = float(os.environ.get("FAULT_LATENCY_RATE", "30"))
 WARM_UP_S = 10  # seconds of traffic that warm a cluster up before any latency is measured
-
-
-class HostProcess:
-    """One service container in its own process (tests/support/host.py)."""
-
-    def __init__(self, name: str, target: str, env: dict, log_dir: Path):
-        self.name, self.target, self.env, self.log_dir = name, target, env, log_dir
-        self.service = next((s for s, t in SERVICES.items() if t == target), name)
-        self.control = free_port()
-        self.http = free_port()
-        self.proc = None
-
-    def spawn(self):
-        return self.launch().wait_alive()
-
-    def launch(self) -> "HostProcess":
-        """Start the process; `wait_alive` waits for its container (several hosts
-        launched first and waited for after start up side by side)."""
-        log = open(self.log_dir / f"{self.name}.log", "ab")
-        env = {**self.env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.http}"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.host", self.target,
-                                      f"127.0.0.1:{self.control}"], cwd=ROOT, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        return self
-
-    def wait_alive(self) -> "HostProcess":
-        until(lambda: self._alive(), 60, 0.1, f"{self.name} host")
-        return self
-
-    def _alive(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} host exited {self.proc.returncode}; see {self.log_dir}/{self.name}.log")
-        try:
-            return requests.get(f"http://127.0.0.1:{self.control}/status", timeout=1).json()["running"]
-        except requests.RequestException:
-            return False
-
-    def call(self, path: str, body: dict | None = None, timeout: float = 60):
-        response = requests.post(f"http://127.0.0.1:{self.control}{path}", json=body or {}, timeout=timeout)
-        response.raise_for_status()
-        return response.json()
-
-    def crash(self):
-        """Die with no graceful shutdown: SIGKILL where the store survives it
-        (a real MongoDB), else nameko's container.kill() inside the process."""
-        if REAL_MONGO:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        else:
-            self.call("/kill")
-
-    def restart(self):
-        if REAL_MONGO and self.proc.poll() is not None:
-            self.spawn()
-        else:
-            self.call("/start")
-
-    def query(self, collection: str, op: str = "find", **spec):
-        return self.call("/query", {"collection": collection, "op": op, **spec}, timeout=120)
-
-    def terminate(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-@dataclass
-class Cluster:
-    amqp_uri: str
-    sinks: object
-    log_dir: Path
-    mgmt: str  # the management URL of amqp_uri's broker (the fault suite's own node)
-    env: dict = field(default_factory=dict)
-    hosts: dict = field(default_factory=dict)
-
-    def base_env(self) -> dict:
-        return {**os.environ, "AMQP_URI": self.amqp_uri, "MONGO_DB_PREFIX": f"f{uuid.uuid4().hex[:8]}_",
-                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sinks.smtp_port), "SMS_URL": self.sinks.sms_url,
-                "RETRY_DELAYS": "0.5,1,2,4,8,15,30", "DELIVERY_LIMIT": "20", "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
-                "CIRCUIT_RESET": "3",  # well inside the 30 s retry budget above
-                "JWT_SECRET": SECRET,
-                "COUNTER_SUBMIT_LIMIT": "1000000/60",  # one counter token streams every dossier of a scenario
-                "PYTHONUNBUFFERED": "1", **self.env}
-
-    def start(self, extra: dict | None = None, overrides: dict | None = None) -> "Cluster":
-        """The four services (and any extra name -> (target, env overrides));
-        `overrides` adds env to the named standard services (e.g. their CENTERS)."""
-        env = self.base_env_cache = self.base_env()
-        wanted = {name: (target, (overrides or {}).get(name, {})) for name, target in SERVICES.items()}
-        wanted.update(extra or {})
-        for name, (target, more) in wanted.items():
-            self.hosts[name] = HostProcess(name, target, {**env, **more}, self.log_dir).launch()
-        for host in self.hosts.values():
-            host.wait_alive()
-        return self
-
-    def add(self, name: str, service: str, env: dict) -> HostProcess:
-        """Another worker process of a standard service (e.g. one center's own)."""
-        self.hosts[name] = HostProcess(name, SERVICES[service], {**self.base_env_cache, **env}, self.log_dir).spawn()
-        return self.hosts[name]
-
-    def __getitem__(self, name) -> HostProcess:
-        return self.hosts[name]
-
-    def query(self, service: str, collection: str, op: str = "find", **spec):
-        """Ask every host of a service (a center may have workers of its own, each
-        with its own embedded store); with a real MongoDB they all answer the same."""
-        hosts = [h for h in self.hosts.values() if h.service == service]
-        if REAL_MONGO:
-            hosts = hosts[:1]
-        answers = [host.query(collection, op, **spec) for host in hosts]
-        if op == "count":
-            return sum(answers)
-        out = [item for answer in answers for item in answer]
-        return sorted(set(out)) if op == "distinct" else out
-
-    def stop(self):
-        for host in self.hosts.values():
-            host.terminate()
-
-    @property
-    def intake_url(self) -> str:
-        return f"http://127.0.0.1:{self.hosts['intake'].http}"
+# Nothing more delivered for this long and it never will be: the whole retry schedule, and a margin.
+QUIET_S = sum(RETRY_DELAYS) + 30
+CITIZEN_DOMAIN = "fault.example.vn"  # every citizen address of the loads; staff escalations go elsewhere
 
 
 @dataclass
 class Accepted:
     code: str
+    center: str
     phone: str
     email: str
     at: float  # wall-clock seconds of the 201
@@ -231,7 +99,7 @@ class Load:
 
     def _submit(self, session, i: int):
         center = self.centers[i % len(self.centers)]
-        phone, email = f"09{self.serial:02d}{i:06d}", f"{self.tag}-{i}@fault.example.vn"
+        phone, email = f"09{self.serial:02d}{i:06d}", f"{self.tag}-{i}@{CITIZEN_DOMAIN}"
         body = dossier(center=center, phone=phone, email=email)
         key = f"{self.tag}-{i}"
         for attempt in range(600):
@@ -240,7 +108,8 @@ class Load:
                                         headers={"Idempotency-Key": key, **COUNTER}, timeout=10)
                 if response.status_code == 201:
                     with self._lock:
-                        self.accepted.append(Accepted(response.json()["code"], "+84" + phone[1:], email, time.time()))
+                        self.accepted.append(Accepted(response.json()["code"], center, "+84" + phone[1:], email,
+                                                      time.time()))
                         self.retried += attempt > 0
                     return
                 with self._lock:
@@ -256,11 +125,13 @@ class Load:
 class Report:
     scenario: str
     accepted: int
-    lost: int
-    duplicated: int
+    lost: int  # dossiers of which a person would miss something (`reconcile`)
+    duplicated: int  # side effects beyond the one expected
+    misdirected: int  # messages naming another dossier's code (or none), codes given twice, messages to strangers
     redelivered: int
     dead_lettered: int
-    gateway_resends: int
+    sms_resent: int  # SMS the gateway got again under a reference it had, and absorbed
+    email_resent: int  # emails the relay got again under the same Message-ID (SMTP cannot tell the sender)
     recover_s: float | None
     p50_ms: float
     p95_ms: float
@@ -270,12 +141,17 @@ class Report:
     def line(self) -> str:
         rec = "-" if self.recover_s is None else f"{self.recover_s:.1f}"
         return (f"{self.scenario}: accepted={self.accepted} lost={self.lost} duplicated={self.duplicated} "
-                f"redelivered={self.redelivered} dead_lettered={self.dead_lettered} "
-                f"gateway_resends={self.gateway_resends} recover_s={rec} "
+                f"misdirected={self.misdirected} redelivered={self.redelivered} dead_lettered={self.dead_lettered} "
+                f"sms_resent={self.sms_resent} email_resent={self.email_resent} recover_s={rec} "
                 f"p50={self.p50_ms:.0f}ms p95={self.p95_ms:.0f}ms p99={self.p99_ms:.0f}ms {self.notes or ''}")
+
+    def noticed(self) -> dict:
+        """What a person would notice; all zero is the goal of every scenario."""
+        return {"lost": self.lost, "duplicated": self.duplicated, "misdirected": self.misdirected}
 
 
 EXPECTED = {"dossier.received.v1": 1, "dossier.routed.v1": 1, "dossier.assigned.v1": 1, "notification.sent.v1": 2}
+NOTHING_NOTICED = {"lost": 0, "duplicated": 0, "misdirected": 0}
 
 
 def audit_counts(cluster: Cluster, types=None) -> Counter:
@@ -303,6 +179,23 @@ def wait_all_delivered(cluster, accepted, timeout: float) -> float:
     return time.monotonic() - start
 
 
+def settle(cluster, accepted, timeout: float = 600, quiet_s: float = QUIET_S) -> float | None:
+    """Seconds until every dossier was delivered, or None if that did not happen: once
+    nothing more was delivered for `quiet_s` (longer than the whole retry schedule, so
+    what has not recovered by then will not) or at `timeout`. The crash scenarios
+    reconcile either way, so that a failure shows its figures."""
+    start = last_change = time.monotonic()
+    done = -1
+    while time.monotonic() - start < timeout and time.monotonic() - last_change < quiet_s:
+        now = len(delivered(cluster, accepted))
+        if now == len(accepted):
+            return time.monotonic() - start
+        if now != done:
+            done, last_change = now, time.monotonic()
+        time.sleep(1.0)
+    return None
+
+
 def broker_figures(amqp_uri: str, mgmt: str) -> tuple[int, dict]:
     """(redelivered, {dead-letter queue: depth}) across the vhost's OneStop queues."""
     queues = requests.get(f"{mgmt}/api/queues/{mgmt_vhost(amqp_uri)}", auth=("guest", "guest"), timeout=10).json()
@@ -312,58 +205,103 @@ def broker_figures(amqp_uri: str, mgmt: str) -> tuple[int, dict]:
 
 
 def reconcile(cluster: Cluster, load: Load, scenario: str, recover_s=None, notes=None) -> Report:
-    accepted = load.accepted
-    codes = {a.code for a in accepted}
-    lost = set()
-    lost |= codes - set(cluster.query("intake", "dossiers", "distinct", field="_id"))
-    lost |= codes - set(cluster.query("routing", "assignments", "distinct", field="_id"))
-    audit = audit_counts(cluster)
-    emails, retransmitted = email_counts(cluster.sinks.emails())
-    sms = {m["to"]: m for m in cluster.sinks.sms()}
-    sms_count = Counter(m["to"] for m in cluster.sinks.sms())
-    duplicated, examples, missing = 0, [], []
+    """Per accepted dossier, what a person would notice: intake knows it; an officer of its
+    center finds its case and can act on it; its audit timeline holds each expected event
+    once and its center's chain verifies; the citizen got one receipt SMS and one receipt
+    email, each naming this dossier's code (tests/fault/checks.py). `lost` counts the
+    dossiers of which something is missing, `duplicated` the side effects beyond one,
+    `misdirected` the messages naming another code, the codes given to two dossiers and
+    the messages to addresses no accepted dossier has."""
+    began, accepted = time.monotonic(), load.accepted
+    sms_records, email_records = cluster.sinks.sms(), cluster.sinks.emails()
+    seen = Seen(known=set(cluster.query("intake", "dossiers", "distinct", field="_id")),
+                cases=checks.officer_cases(cluster, CENTERS), audit=audit_counts(cluster),
+                chains=checks.chains(cluster, CENTERS), sms=checks.sms_inboxes(sms_records),
+                emails=checks.email_inboxes(email_records), twice=checks.reissued(a.code for a in accepted))
+    tally, kinds, examples, lost, codes = Counter(), Counter(), [], 0, set()
     for a in accepted:
-        seen = [(event_type, audit[(a.code, event_type)], n) for event_type, n in EXPECTED.items()]
-        seen += [("email", emails[a.email.lower()], 1), ("sms", sms_count[a.phone], 1)]
-        for kind, got, n in seen:
-            if got < n:
-                lost.add(a.code)
-                missing.append(f"{a.code}:{kind}x{got}")
-            duplicated += max(0, got - n)
-            if got > n and len(examples) < 5:
-                examples.append(f"{a.code}:{kind}x{got}")
-    latencies = sms_latencies_ms(accepted, sms)
+        found = seen.findings(a, first=a.code not in codes)
+        codes.add(a.code)
+        lost += any(figure == "lost" for figure, _kind, _n in found)
+        for figure, kind, count in found:
+            tally[figure] += count
+            kinds[kind] += 1
+            if len(examples) < 8:
+                examples.append(f"{a.code}: {kind}")
+    strays = seen.strays(accepted)
+    latencies = sms_latencies_ms(accepted, {m["to"]: m for m in sms_records})
     redelivered, dead = broker_figures(cluster.amqp_uri, cluster.mgmt)
-    notes = {**(notes or {}), **({"duplicates": examples} if examples else {}),
-             **({"lost": sorted(lost)[:5], "missing": missing[:5]} if lost else {}),
-             **({"smtp_retransmissions": retransmitted} if retransmitted else {}),
-             **({"dead_letter_queues": dead} if dead else {})}
-    return Report(scenario, len(accepted), len(lost), duplicated, redelivered, sum(dead.values()),
-                  sum(m.get("resends", 0) for m in sms.values()), recover_s,
+    notes = {**(notes or {}), **({"findings": dict(kinds), "examples": examples} if kinds else {}),
+             **({"messages_to_strangers": strays} if strays else {}),
+             **({"codes_given_twice": len(seen.twice)} if seen.twice else {}),
+             **({"dead_letter_queues": dead} if dead else {}),
+             "audit_chains": {c: v["ok"] for c, v in seen.chains.items()},
+             "reconcile_s": round(time.monotonic() - began, 1)}
+    return Report(scenario, len(accepted), lost, tally["duplicated"], tally["misdirected"] + strays,
+                  redelivered, sum(dead.values()), sum(b.resent for b in seen.sms.values()),
+                  sum(b.resent for b in seen.emails.values()), recover_s,
                   pct(latencies, 0.50), pct(latencies, 0.95), pct(latencies, 0.99), notes)
+
+
+@dataclass
+class Seen:
+    """What each part holds, read once for a whole reconciliation."""
+    known: set  # codes intake has
+    cases: dict  # code -> checks.Case
+    audit: Counter  # (code, type) -> audit entries
+    chains: dict  # center -> audit's verdict
+    sms: dict  # phone -> checks.Inbox
+    emails: dict  # address -> checks.Inbox
+    twice: Counter  # codes given to more than one dossier
+
+    def findings(self, a: Accepted, first: bool = True) -> list[tuple[str, str, int]]:
+        """(figure, what a person would notice, how many) for one accepted dossier. What is
+        kept by code (intake's dossier, the case, the audit timeline) is judged once per code:
+        `first` is false for a dossier that got a code another one had already."""
+        out = self._by_code(a) if first else []
+        for channel, box in (("SMS", self.sms.get(a.phone)), ("email", self.emails.get(a.email.lower()))):
+            out += _inbox_findings(channel, box, a.code)
+        if self.twice[a.code]:
+            out.append(("misdirected", "its code was given to another dossier too", 1))
+        return out
+
+    def _by_code(self, a: Accepted) -> list[tuple[str, str, int]]:
+        out = [] if a.code in self.known else [("lost", "intake does not know it", 1)]
+        case = self.cases.get(a.code)
+        if case is None or not case.actions:
+            out.append(("lost", "its officer can do nothing with it" if case else "no officer's queue has its case", 1))
+        for event_type, n in EXPECTED.items():
+            got = self.audit[(a.code, event_type)]
+            if got != n:
+                out.append(("lost", f"{event_type} missing from the audit log", 1) if got < n else
+                           ("duplicated", f"{event_type} more than once in the audit log", got - n))
+        if not self.chains.get(a.center, {}).get("ok"):
+            out.append(("lost", "its center's audit chain does not verify", 1))
+        return out
+
+    def strays(self, accepted: list[Accepted]) -> int:
+        """Messages to citizen addresses that no accepted dossier has."""
+        phones, emails = {a.phone for a in accepted}, {a.email.lower() for a in accepted}
+        citizens = {to: b for to, b in self.emails.items() if to.endswith(f"@{CITIZEN_DOMAIN}")}
+        return (sum(b.distinct for phone, b in self.sms.items() if phone not in phones) +
+                sum(b.distinct for to, b in citizens.items() if to not in emails))
+
+
+def _inbox_findings(channel: str, box, code: str) -> list[tuple[str, str, int]]:
+    got = box.distinct if box else 0
+    out = [("lost", f"no receipt {channel}", 1)] if got == 0 else []
+    if got > 1:
+        out.append(("duplicated", f"more than one receipt {channel}", got - 1))
+    wrong = sum(1 for codes in (box.codes if box else []) if codes != {code})
+    if wrong:
+        out.append(("misdirected", f"a receipt {channel} naming another code", wrong))
+    return out
 
 
 def longest_pause_s(accepted: list[Accepted]) -> float:
     """The longest time intake answered no 201 while the stream ran."""
     times = sorted(a.at for a in accepted)
     return max((b - a for a, b in zip(times, times[1:])), default=0.0)
-
-
-def email_counts(messages: list[dict]) -> tuple[Counter, int]:
-    """Emails per recipient, one per Message-ID, and how many copies were retransmissions.
-
-    SMTP has no idempotency key: a sender killed between the end of DATA and
-    the server's 250 cannot know the message went through, and sends it again.
-    Notification gives every (event, channel) a stable Message-ID, so such a
-    copy is the same message (mailboxes that dedupe on Message-ID show it once);
-    a second Message-ID for the same citizen and event would be a true duplicate.
-    """
-    ids = {}
-    for m in messages:
-        to = (m["to"][0] if isinstance(m["to"], list) else m["to"]).lower()
-        ids.setdefault(to, []).append(m.get("message_id") or id(m))
-    per_recipient = Counter({to: len(set(found)) for to, found in ids.items()})
-    return per_recipient, sum(len(found) - len(set(found)) for found in ids.values())
 
 
 def sms_latencies_ms(accepted: list[Accepted], sms: dict | None = None, sinks=None) -> list[float]:
@@ -386,4 +324,3 @@ def warm_up(cluster: Cluster, centers=CENTERS) -> Load:
 def _sms_latency_ms(a: Accepted, sms: dict) -> float:
     at = parse_time(sms[a.phone]["received_at"]).timestamp()
     return max(0.0, (at - a.at) * 1000)
-

@@ -1,56 +1,63 @@
-"""Host one nameko service container in its own process, under remote control.
+"""Run one service the way `nameko run` does, plus a control port to read its store.
 
-    python -m tests.support.host services.routing.service:RoutingService 127.0.0.1:9101
+    python -m tests.support.host 127.0.0.1:9101 run --config deploy/nameko.yaml services.routing.service
 
-The fault suite runs each service this way, so the services use both cores,
-and can still crash a container the way the suite needs: `POST /kill` is
-nameko's `container.kill()` (in-flight work abandoned, nothing acked), while
-the process, and with it the embedded store, lives on as a database server
-would. With a real MongoDB (MONGO_URI) the suite SIGKILLs the process instead.
+After the control address come `nameko run`'s own arguments, as the launcher
+builds them (onestop.dev.launcher.Platform.commands): the same YAML config
+(the environment substituted into it), its logging, the same service module.
+The fault suite runs each service this way because of `POST /query`: it counts
+and reads a service's store every second while it waits for a scenario to
+settle, and at the end reconciles thousands of dossiers; the embedded
+in-memory store can only be read from inside its process, and the services'
+own HTTP APIs would take a request per dossier. A crash is a SIGKILL of the
+whole process (tests/fault/harness.py), never something done in here.
 
-Control API (JSON): POST /kill, POST /start, POST /stop, GET /status,
-POST /query {"collection", "op": count|find|distinct, "filter", "projection", "field"}.
-The container's config is the environment (AMQP_URI, MONGO_DB_PREFIX, ...).
+Control API (JSON): GET /status, POST /stop and POST /start (the container
+stopped and started again in the living process: a center's workers taken
+away, not a crash), POST /query {"collection", "op": count|find|distinct,
+"filter", "projection", "field"}.
 """
 import eventlet
 
 eventlet.monkey_patch()  # noqa: E402
 
-import importlib  # noqa: E402
-import os  # noqa: E402
+import logging.config  # noqa: E402
 import sys  # noqa: E402
 
 import orjson  # noqa: E402
+import yaml  # noqa: E402
 from eventlet import wsgi  # noqa: E402
+from nameko.cli.main import setup_parser, setup_yaml_parser  # noqa: E402
+from nameko.cli.run import import_service  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from onestop.config import Settings  # noqa: E402
 from onestop.storage.mongo import database  # noqa: E402
 
-KEYS = ("AMQP_URI", "MONGO_URI", "MONGO_DB_PREFIX", "CENTERS", "SMTP_HOST", "SMTP_PORT", "SMS_URL",
-        "SMS_TIMEOUT", "SMTP_TIMEOUT", "RETRY_DELAYS", "DELIVERY_LIMIT", "PUBLIC_STATUS_URL", "CHAOS",
-        "WEB_SERVER_ADDRESS", "HEARTBEAT", "PREFETCH", "CIRCUIT_FAILURES", "CIRCUIT_RESET")
+
+def load(nameko_args: list[str]) -> tuple[type, dict]:
+    """The service class and config `nameko run <nameko_args>` would run with."""
+    args = setup_parser().parse_args(nameko_args)
+    if getattr(args, "main", None) is None or not args.config:
+        raise SystemExit(f"expected `run --config <file> <module>`, as the launcher runs a service; got {nameko_args}")
+    setup_yaml_parser()
+    with open(args.config) as fh:
+        config = yaml.safe_load(fh)
+    classes = [cls for path in args.services for cls in import_service(path)]
+    if len(classes) != 1:
+        raise SystemExit(f"a host runs one service; {' '.join(args.services)} has {len(classes)}")
+    return classes[0], config
 
 
 class Host:
-    def __init__(self, target: str):
-        module, _, name = target.partition(":")
-        self.cls = getattr(importlib.import_module(module), name)
-        self.config = {k: os.environ[k] for k in KEYS if k in os.environ}
-        self.config["max_workers"] = int(os.environ.get("MAX_WORKERS", "40"))
-        if "HEARTBEAT" in self.config:  # nameko hands it to kombu as a number
-            self.config["HEARTBEAT"] = float(self.config["HEARTBEAT"])
+    def __init__(self, cls: type, config: dict):
+        self.cls, self.config = cls, config
         self.container = None
 
     def start(self):
         if self.container is None:
             self.container = ServiceContainer(self.cls, self.config)
             self.container.start()
-
-    def kill(self):
-        if self.container is not None:
-            self.container.kill()
-            self.container = None
 
     def stop(self):
         if self.container is not None:
@@ -72,7 +79,7 @@ class Host:
             body = orjson.loads(environ["wsgi.input"].read() or b"{}") if method == "POST" else {}
             if path == "/query":
                 result = self.query(body)
-            elif path in ("/kill", "/start", "/stop"):
+            elif path in ("/start", "/stop"):
                 getattr(self, path[1:])()
                 result = {"running": self.container is not None}
             else:
@@ -85,10 +92,14 @@ class Host:
 
 
 def main():
-    host = Host(sys.argv[1])
-    address, _, port = sys.argv[2].rpartition(":")
+    control, nameko_args = sys.argv[1], sys.argv[2:]
+    cls, config = load(nameko_args)
+    if "LOGGING" in config:  # as `nameko run` does
+        logging.config.dictConfig(config["LOGGING"])
+    host = Host(cls, config)
     host.start()
-    print(f"host {host.cls.name} ready on {sys.argv[2]}", flush=True)
+    address, _, port = control.rpartition(":")
+    print(f"host {cls.name} ready on {control}", flush=True)
     wsgi.server(eventlet.listen((address, int(port))), host, log_output=False)
 
 

@@ -4,13 +4,15 @@ They speak the real protocols (SMTP, HTTP+JSON), so the notification service
 is exercised end to end without mocks, and they can be told to fail on demand
 (`POST /api/v1/faults`) for the reliability tests. Each sink runs as a process
 (`python -m onestop.dev.sinks.smtp|sms`) or in-process from a pytest fixture
-(`start(...)`). This module holds what both share: a thread-safe message log
-with an optional JSONL copy, fault state, and a tiny JSON-over-HTTP server.
+(`start(...)`). This module holds what both share: a thread-safe message log,
+durable in a JSON-lines file when given one, fault state, and a tiny
+JSON-over-HTTP server.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import signal
 import threading
@@ -45,18 +47,46 @@ class BadRequest(Exception):
 
 
 class MessageLog:
-    """Received messages in arrival order, plus an append-only JSONL copy.
+    """Received messages in arrival order, kept in a JSON-lines file when given one.
 
-    The file is a record for humans and other processes; it is never read
-    back, so a restarted sink starts empty, as a real relay's inbox would not
-    be replayed to a test.
+    With a file, every record is appended, flushed and fsynced before `add`
+    returns, so before the sink answers 250 (SMTP) or 202 (SMS): a message the
+    sender was told is accepted survives a SIGKILL of the sink, and a sink
+    started again on the same file lists every message it ever accepted, as a
+    real relay or gateway would still have it. That is what lets the fault
+    suite count "exactly one SMS" across a crash of the sink. A record changed
+    later (`replace`) is appended again; the last line of an id wins.
     """
 
     def __init__(self, path: str | None = None):
-        self._items: list[dict] = []
+        self._items: dict = {}  # id -> record, in arrival order
         self._seq = 0
         self._lock = threading.Lock()
-        self._path = path
+        self._file = None
+        if path:
+            self._load(path)
+            self._file = open(path, "a", encoding="utf-8")
+
+    def _load(self, path: str) -> None:
+        """The records of an earlier run. A last line cut short by a crash is dropped:
+        its sender never got an answer, so it sends the message again."""
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        whole = data[:data.rfind(b"\n") + 1]
+        if len(whole) != len(data):
+            with open(path, "r+b") as fh:  # appends must start on a line of their own
+                fh.truncate(len(whole))
+        for number, line in enumerate(whole.decode("utf-8").splitlines(), start=1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise ValueError(f"{path}, line {number}: not a JSON record; the sink's file holds one per line") \
+                    from None
+            self._items[record["id"]] = record
+        self._seq = max((i for i in self._items if isinstance(i, int)), default=0)
 
     def add(self, record: dict) -> dict:
         with self._lock:
@@ -65,19 +95,37 @@ class MessageLog:
             # silently pointing at a different message.
             self._seq += 1
             record = {"id": self._seq, **record}
-            self._items.append(record)
-            if self._path:
-                with open(self._path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._keep(record)
         return record
+
+    def replace(self, record: dict) -> None:
+        """A new version of a record already kept (same id)."""
+        with self._lock:
+            self._keep(record)
+
+    def _keep(self, record: dict) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        self._items[record["id"]] = record
 
     def snapshot(self) -> list[dict]:
         with self._lock:
-            return [dict(item) for item in self._items]
+            return [dict(item) for item in self._items.values()]
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            if self._file is not None:
+                self._file.truncate(0)
+                os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 class Faults:

@@ -3,7 +3,10 @@
     python -m onestop.dev.sinks.sms
 
 Environment (defaults): SMS_SINK_HTTP=127.0.0.1:8026, SMS_SINK_TOKEN= (unset:
-no auth), SMS_SINK_FILE= (unset: memory only).
+no auth), SMS_SINK_FILE= (unset: memory only). With a file, each accepted
+message is on disk (fsynced) before the gateway answers, and a sink started
+again on it lists them all and still knows their references, so a resend after
+a crash of the sink is absorbed like any other.
 
 Gateway API (what the notification service calls):
     POST /api/v1/sms  {"to": "+84912345678", "text": "...", "sender": "ONESTOP",
@@ -73,7 +76,7 @@ class SmsGateway:
         self.store = MessageLog(store_file)
         self.faults = Faults(FAULT_MODES)
         self.stopping = threading.Event()
-        self._by_reference: dict[str, dict] = {}
+        self._by_reference = {r["reference"]: r for r in self.store.snapshot() if r.get("reference") is not None}
         self._lock = threading.Lock()
 
     def accept(self, request: dict) -> tuple[str, bool]:
@@ -83,8 +86,10 @@ class SmsGateway:
         with self._lock:
             if ref is not None and ref in self._by_reference:
                 # counted, so tests can tell a resend the gateway absorbed from a true duplicate
-                self._by_reference[ref]["resends"] += 1
-                return self._by_reference[ref]["id"], True
+                first = self._by_reference[ref] = {**self._by_reference[ref],
+                                                   "resends": self._by_reference[ref]["resends"] + 1}
+                self.store.replace(first)
+                return first["id"], True
             record = self.store.add({"id": f"sms-{uuid.uuid4().hex}", **request, "received_at": now_iso(),
                                      "resends": 0})
             if ref is not None:
@@ -190,6 +195,7 @@ class SmsSink:
     def stop(self) -> None:
         self.gateway.stopping.set()  # release hanging requests at once
         self._http.stop()
+        self.gateway.store.close()
 
 
 def start(host: str = "127.0.0.1", port: int = 0, token: str | None = None,

@@ -3,7 +3,9 @@
     python -m onestop.dev.sinks.smtp
 
 Environment (defaults): SMTP_SINK_HOST=127.0.0.1, SMTP_SINK_PORT=1025,
-SMTP_SINK_HTTP=127.0.0.1:8025, SMTP_SINK_FILE= (unset: memory only).
+SMTP_SINK_HTTP=127.0.0.1:8025, SMTP_SINK_FILE= (unset: memory only). With a
+file, each message is on disk (fsynced) before the server answers 250, and a
+sink started again on it lists every message it accepted before.
 
 HTTP API:
     GET    /api/v1/messages          list, oldest first; ?to=ADDR ?q=TEXT
@@ -288,6 +290,7 @@ class SmtpSink:
     def stop(self) -> None:
         self._http.stop()
         self._controller.stop()
+        self.store.close()
 
 
 def start(host: str = "127.0.0.1", port: int = 0, http_host: str = "127.0.0.1",
