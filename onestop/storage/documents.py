@@ -111,6 +111,20 @@ def check_update(update) -> None:
         if not isinstance(fields, Mapping):
             raise WriteError(f"Modifiers operate on fields but we found type {type(fields).__name__} instead: "
                              f"{{{op}: {fields!r}}}", code=9)
+        for path, arg in fields.items():
+            _check_argument(op, path, arg)
+
+
+def _check_argument(op: str, path: str, arg) -> None:
+    """Up front, as the server checks an update before it looks for a match."""
+    if op == "$push" and is_condition(arg) and set(arg) != {"$each"}:
+        raise NotImplementedError(f"the embedded store implements $push with $each only, not {sorted(arg)} "
+                                  f"(on {path!r})")
+    if op == "$pull" and isinstance(arg, Mapping):
+        if is_condition(arg):
+            check_condition(path, arg)
+        else:
+            check_filter(arg, f"$pull on {path!r}")
 
 
 def _changes(update: Mapping, inserting: bool) -> list:
@@ -167,8 +181,6 @@ def _inc(doc, path, amount):
 def _push(doc, path, value):
     values = [value]
     if is_condition(value):
-        if set(value) != {"$each"}:
-            raise NotImplementedError(f"the embedded store implements $push with $each only, not {sorted(value)}")
         if not isinstance(value["$each"], list):
             raise WriteError(f"The argument to $each in $push must be an array but it was of type "
                              f"{type(value['$each']).__name__}", code=2)
@@ -188,12 +200,9 @@ def _pull(doc, path, condition):
         return
     if not isinstance(current, list):
         raise WriteError("Cannot apply $pull to a non-array value", code=2)
-    if isinstance(condition, Mapping) and not is_condition(condition):
-        check_filter(condition, f"$pull on {path!r}")  # a condition on each element, as a document
+    if isinstance(condition, Mapping) and not is_condition(condition):  # a filter on each element, as a document
         pulled = lambda item: isinstance(item, dict) and filter_applies(condition, item)  # noqa: E731
     else:
-        if is_condition(condition):
-            check_condition(path, condition)
         pulled = lambda item: filter_applies({"v": condition}, {"v": item})  # noqa: E731
     current[:] = [item for item in current if not pulled(item)]
 

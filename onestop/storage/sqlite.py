@@ -661,6 +661,16 @@ class Cursor:
             self._iterator = self.collection._documents(self._spec, self._plan, self._sort, self._skip, self._limit)
         return next(self._iterator)
 
+    def explain(self) -> dict:
+        """How SQLite will pre-select (its query plan), and whether SQL says the whole filter
+        (then nothing is decided in Python): for operators and tests."""
+        with self.collection.database._reading() as conn:
+            query = self.collection._query(conn, self._spec)
+            order = self.collection._order(self._sort)
+            sql = f"SELECT rowid, doc FROM {self.collection._table}{_where(query.clauses)} ORDER BY {order or 'rowid'}"
+            plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", query.params)]
+        return {"sql": sql, "plan": plan, "exact": query.exact, "sorted_in_sql": order is not None}
+
     def close(self) -> None:
         """Give the connection back now (a cursor read to its end does so by itself)."""
         if self._iterator is not None:
