@@ -291,43 +291,33 @@ def project(doc: dict, plan: tuple[bool, dict] | None) -> dict:
     if plan is None:
         return doc
     include, tree = plan
-    return _include(doc, tree) if include else _exclude(doc, tree)
+    return _keep(doc, tree, include)
 
 
-def _include(doc: dict, tree: dict) -> dict:
+def _keep(doc: dict, tree: dict, include: bool) -> dict:
     out = {}
     for key, value in doc.items():
         sub = tree.get(key)
-        if sub is True:
+        if sub is None or sub is True:  # not named, or named to the end
+            if (sub is True) == include:
+                out[key] = value
+        elif isinstance(value, (dict, list)):
+            out[key] = _keep(value, sub, include) if isinstance(value, dict) else _keep_items(value, sub, include)
+        elif not include:  # a path into a value that has no fields: nothing to take out
             out[key] = value
-        elif sub is not None and isinstance(value, (dict, list)):
-            out[key] = _include(value, sub) if isinstance(value, dict) else _include_items(value, sub)
     return out
 
 
-def _include_items(items: list, tree: dict) -> list:
-    """Inside an array, a dotted inclusion keeps sub-documents (projected) and drops other values."""
-    return [_include(item, tree) if isinstance(item, dict) else _include_items(item, tree)
-            for item in items if isinstance(item, (dict, list))]
-
-
-def _exclude(doc: dict, tree: dict) -> dict:
-    out = {}
-    for key, value in doc.items():
-        sub = tree.get(key)
-        if sub is None:
-            out[key] = value
-        elif sub is not True:
-            out[key] = _exclude_value(value, sub)
+def _keep_items(items: list, tree: dict, include: bool) -> list:
+    """Inside an array a dotted path reaches each sub-document; other values are
+    dropped by an inclusion and kept by an exclusion, as MongoDB does."""
+    out = []
+    for item in items:
+        if isinstance(item, (dict, list)):
+            out.append(_keep(item, tree, include) if isinstance(item, dict) else _keep_items(item, tree, include))
+        elif not include:
+            out.append(item)
     return out
-
-
-def _exclude_value(value, tree: dict):
-    if isinstance(value, dict):
-        return _exclude(value, tree)
-    if isinstance(value, list):
-        return [_exclude_value(item, tree) for item in value]
-    return value
 
 
 # --- sorting ---------------------------------------------------------------------------

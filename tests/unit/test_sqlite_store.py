@@ -370,3 +370,16 @@ def test_the_settings_choose_the_store_and_refuse_what_they_do_not_know(tmp_path
     assert first is get_client(store="sqlite", data_dir=str(tmp_path / "a"))
     assert first is not get_client(store="sqlite", data_dir=elsewhere.data_dir)
     assert (tmp_path / "a").is_dir() and isinstance(get_client(store="memory"), mongomock.MongoClient)
+
+
+def test_the_launcher_says_where_the_data_lives(monkeypatch, tmp_path):
+    from onestop.dev.launcher import Platform
+    monkeypatch.setenv("JWT_SECRET", "s" * 40)  # no development secret written for this
+    monkeypatch.delenv("MONGO_URI", raising=False)
+    assert Platform(root=tmp_path, env={"DATA_DIR": "var/data"}).store() == (
+        f"embedded SQLite, one file per service in {tmp_path}/var/data/ (durable on this machine only: back it up; "
+        "MONGO_URI for MongoDB)")
+    assert "NOT DURABLE" in Platform(env={"EMBEDDED_STORE": "memory"}).store()
+    assert Platform(env={"MONGO_URI": "mongodb://ops:secret@db:27017/"}).store() == "mongodb://ops:***@db:27017/"
+    with pytest.raises(ValueError, match="EMBEDDED_STORE"):  # before anything starts
+        Platform(env={"EMBEDDED_STORE": "disk"}).settings()
