@@ -253,6 +253,7 @@ class _Query:
     clauses: list
     params: list
     exact: bool  # SQL says all the filter says
+    shape: _Shape  # the indexes it was planned with (and a write under it fills)
 
 
 class Collection:
@@ -289,7 +290,7 @@ class Collection:
 
     def _query(self, conn, spec: dict) -> _Query:
         shape = self._refresh(conn)
-        return _Query(spec, *columns.where(spec, set(shape.fields)))
+        return _Query(spec, *columns.where(spec, set(shape.fields)), shape)
 
     def _rows(self, conn, query: _Query, order: str = "rowid", skip: int = 0, limit: int = 0, after=None):
         """(rowid, BSON, document) of each match, streamed in `order`; `after` a rowid to start past."""
@@ -314,56 +315,58 @@ class Collection:
                 if limit and matched >= skip + limit:
                     return
 
-    def _order(self, pairs) -> str | None:
+    @staticmethod
+    def _order(pairs, shape: _Shape) -> str | None:
         """ORDER BY for a sort SQL can do (every key `_id` or an indexed field), else None."""
         if not pairs:
             return "rowid"
-        if any(field != "_id" and field not in self._shape.fields for field, _ in pairs):
+        if any(field != "_id" and field not in shape.fields for field, _ in pairs):
             return None
         return ", ".join(f"{columns.column(f)} {'ASC' if way > 0 else 'DESC'}" for f, way in pairs) + ", rowid"
 
-    def _row(self, doc: dict, data: bytes) -> list:
+    @staticmethod
+    def _row(shape: _Shape, doc: dict, data: bytes) -> list:
         """The values of a document's row: id, BSON, then each indexed field's column."""
         if len(data) > MAX_BSON:
             raise DocumentTooLarge(f"a document of {len(data)} bytes is over MongoDB's {MAX_BSON}")
         if doc["_id"] is None:
             raise ValueError("the embedded store takes no null _id")
         return [columns.encode(doc["_id"]), data,
-                *(columns.encode(docs.value_at(doc, field), field) for field in self._shape.fields)]
+                *(columns.encode(docs.value_at(doc, field), field) for field in shape.fields)]
 
     # --- writes ----------------------------------------------------------------------------
 
-    def _insert(self, conn, doc: dict, data: bytes | None = None) -> None:
+    def _insert(self, conn, shape: _Shape, doc: dict, data: bytes | None = None) -> None:
         data = data or bson.encode(doc)
-        row = self._row(doc, data)
-        names = ", ".join(["id", "doc", *map(columns.column, self._shape.fields)])
+        row = self._row(shape, doc, data)
+        names = ", ".join(["id", "doc", *map(columns.column, shape.fields)])
         try:
             rowid = conn.execute(f"INSERT INTO {self._table} ({names}) VALUES ({', '.join('?' * len(row))})",
                                  row).lastrowid
         except sqlite3.IntegrityError as exc:
-            raise self._duplicate(str(exc), doc) from None
-        self._check_null_keys(conn, doc, row, rowid)
+            raise self._duplicate(shape, str(exc), doc) from None
+        self._check_null_keys(conn, shape, doc, row, rowid)
 
-    def _write(self, conn, rowid: int, old: bytes, doc: dict) -> bool:
+    def _write(self, conn, shape: _Shape, rowid: int, old: bytes, doc: dict) -> bool:
         """Store a changed document in its row; False (nothing written) if it did not change."""
         data = bson.encode(doc)
         if data == old:
             return False
-        row = self._row(doc, data)
-        sets = ", ".join(["doc = ?", *(f"{columns.column(f)} = ?" for f in self._shape.fields)])
+        row = self._row(shape, doc, data)
+        sets = ", ".join(["doc = ?", *(f"{columns.column(f)} = ?" for f in shape.fields)])
         try:
             conn.execute(f"UPDATE {self._table} SET {sets} WHERE rowid = ?", [*row[1:], rowid])
         except sqlite3.IntegrityError as exc:
-            raise self._duplicate(str(exc), doc) from None
-        self._check_null_keys(conn, doc, row, rowid)
+            raise self._duplicate(shape, str(exc), doc) from None
+        self._check_null_keys(conn, shape, doc, row, rowid)
         return True
 
-    def _check_null_keys(self, conn, doc: dict, row: list, rowid: int) -> None:
+    def _check_null_keys(self, conn, shape: _Shape, doc: dict, row: list, rowid: int) -> None:
         """MongoDB's unique (not sparse) index takes a missing field as null, and two nulls
         collide; SQLite's UNIQUE lets NULLs be, so those keys are checked here (race-free:
         the write lock is held)."""
-        values = dict(zip(("_id", *self._shape.fields), (row[0], *row[2:])))
-        for index in self._shape.indexes:
+        values = dict(zip(("_id", *shape.fields), (row[0], *row[2:])))
+        for index in shape.indexes:
             key = [values[f] for f in index.fields]
             if not index.unique or index.sparse or None not in key:
                 continue
@@ -372,12 +375,12 @@ class Collection:
                             [*key, rowid]).fetchone():
                 raise self._duplicate_of(index, doc)
 
-    def _duplicate(self, message: str, doc: dict) -> Exception:
+    def _duplicate(self, shape: _Shape, message: str, doc: dict) -> Exception:
         """sqlite3's 'UNIQUE constraint failed: t.k:a, t.k:b' as pymongo's DuplicateKeyError."""
         if not message.startswith("UNIQUE constraint failed: "):
             return sqlite3.IntegrityError(message)
         failed = {part.strip()[len(self.name) + 1:] for part in message.split(": ", 1)[1].split(",")}
-        for index in self._shape.indexes:
+        for index in shape.indexes:
             if {columns.column(f).strip('"').replace('""', '"') for f in index.fields} == failed:
                 return self._duplicate_of(index, doc)
         return self._duplicate_of(Index("_id_", (("_id", 1),), True, False), doc)
@@ -408,8 +411,7 @@ class Collection:
         data = bson.encode(document)
         doc = bson.decode(data, OPTIONS)
         with self.database._writing() as conn:
-            self._refresh(conn)
-            self._insert(conn, doc, data)
+            self._insert(conn, self._refresh(conn), doc, data)
         return InsertOneResult(document["_id"], True)
 
     def update_one(self, filter: Mapping, update: Mapping, upsert: bool = False) -> UpdateResult:
@@ -432,11 +434,11 @@ class Collection:
             query = self._query(conn, spec)
             for rowid, data, doc in self._matches_for_write(conn, query, many):
                 new = docs.replaced(doc["_id"], change) if replace else docs.apply_update(doc, change)
-                modified += self._write(conn, rowid, data, new)
+                modified += self._write(conn, query.shape, rowid, data, new)
                 matched += 1
             if matched == 0 and upsert:
                 new = self._upserted(spec, change, replace)
-                self._insert(conn, new)
+                self._insert(conn, query.shape, new)
                 return {"n": 1, "nModified": 0, "upserted": new["_id"], "ok": 1.0, "updatedExisting": False}
         return {"n": matched, "nModified": modified, "ok": 1.0, "updatedExisting": matched > 0}
 
@@ -460,15 +462,16 @@ class Collection:
         docs.check_update(update)
         change, spec, plan = as_bson(update), _filter(filter), docs.projection_plan(projection)
         with self.database._writing() as conn:
-            found = next(self._matches_for_write(conn, self._query(conn, spec), many=False), None)
+            query = self._query(conn, spec)
+            found = next(self._matches_for_write(conn, query, many=False), None)
             if found is not None:
                 rowid, data, doc = found
                 before = bson.decode(data, OPTIONS) if not return_document else None
-                self._write(conn, rowid, data, docs.apply_update(doc, change))
+                self._write(conn, query.shape, rowid, data, docs.apply_update(doc, change))
                 result = doc if return_document else before
             elif upsert:
                 new = self._upserted(spec, change, replace=False)
-                self._insert(conn, new)
+                self._insert(conn, query.shape, new)
                 result = new if return_document else None
             else:
                 result = None
@@ -507,7 +510,7 @@ class Collection:
         """The projected matches, sorted, skipped and limited, streamed where SQL sorts."""
         with self.database._reading() as conn:
             query = self._query(conn, spec)
-            order = self._order(pairs)
+            order = self._order(pairs, query.shape)
             if order is not None:
                 with closing(self._rows(conn, query, order, skip, limit)) as rows:
                     for _rowid, _data, doc in rows:
@@ -537,7 +540,7 @@ class Collection:
             raise TypeError(f"distinct takes a field name, got {key!r}")
         with self.database._reading() as conn:
             query = self._query(conn, _filter(filter))
-            if query.exact and (key == "_id" or key in self._shape.fields):
+            if query.exact and (key == "_id" or key in query.shape.fields):
                 return self._distinct_column(conn, query, key)
             with closing(self._rows(conn, query)) as rows:
                 found = {}
@@ -550,7 +553,7 @@ class Collection:
         col = columns.column(key)
         sql = f"SELECT DISTINCT {col} FROM {self._table}{_where([*query.clauses, f'{col} IS NOT NULL'])} ORDER BY {col}"
         values = [columns.decode(v) for (v,) in conn.execute(sql, query.params)]
-        nulls = _Query(query.spec, [*query.clauses, f"{col} IS NULL"], query.params, True)
+        nulls = _Query(query.spec, [*query.clauses, f"{col} IS NULL"], query.params, True, query.shape)
         with closing(self._rows(conn, nulls)) as rows:  # null or missing: only a null counts
             if any(docs.value_at(doc, key) is None for _r, _d, doc in rows):
                 values.insert(0, None)
@@ -569,13 +572,14 @@ class Collection:
         if index.fields == ("_id",):
             return "_id_"
         with self.database._writing() as conn:
-            known = {ix.name: ix for ix in self._refresh(conn).indexes}
+            shape = self._refresh(conn)
+            known = {ix.name: ix for ix in shape.indexes}
             if index.name in known:
                 if known[index.name] == index:
                     return index.name
                 raise OperationFailure(f"An existing index has the same name as the requested index but different "
                                        f"options: {known[index.name]} (asked for {index})", code=86)
-            self._add_columns(conn, [f for f in index.fields if f != "_id" and f not in self._shape.fields])
+            self._add_columns(conn, [f for f in index.fields if f != "_id" and f not in shape.fields])
             self._build(conn, index)
             conn.execute(f"INSERT INTO {META} (collection, name, keys, is_unique, sparse) VALUES (?, ?, ?, ?, ?)",
                          (self.name, index.name, json.dumps(pairs), int(index.unique), int(index.sparse)))
@@ -666,7 +670,7 @@ class Cursor:
         (then nothing is decided in Python): for operators and tests."""
         with self.collection.database._reading() as conn:
             query = self.collection._query(conn, self._spec)
-            order = self.collection._order(self._sort)
+            order = self.collection._order(self._sort, query.shape)
             sql = f"SELECT rowid, doc FROM {self.collection._table}{_where(query.clauses)} ORDER BY {order or 'rowid'}"
             plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", query.params)]
         return {"sql": sql, "plan": plan, "exact": query.exact, "sorted_in_sql": order is not None}

@@ -27,7 +27,9 @@ T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 # Dates to the millisecond: mongomock and MongoDB both keep milliseconds, but mongomock
 # compares a filter's microseconds before truncating them (test_dates_* covers those).
 dates = st.integers(0, 5).map(lambda n: T0 + timedelta(minutes=n, milliseconds=n * 7))
-scalars = st.one_of(st.integers(-2, 3), st.sampled_from([0.5, 2.0]), st.sampled_from(["a", "b", "B", "é"]),
+# (No float equal to an int: MongoDB counts $set of 2.0 over 2 as a change, the type changed;
+# mongomock does not.)
+scalars = st.one_of(st.integers(-2, 3), st.sampled_from([0.5, 2.5]), st.sampled_from(["a", "b", "B", "é"]),
                     st.booleans(), st.none(), dates)
 anything = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                          st.dictionaries(st.sampled_from(["p", "q"]), inner, max_size=2)),
@@ -100,7 +102,8 @@ sorts = st.lists(st.tuples(st.sampled_from(FIELDS), st.sampled_from([ASCENDING, 
 reads = st.one_of(
     st.tuples(st.just("find"), filters, projections, st.none() | sorts, st.integers(0, 3), st.integers(0, 4)),
     st.tuples(st.just("count"), filters, st.none() | st.integers(1, 3)),
-    st.tuples(st.just("distinct"), st.sampled_from(FIELDS + ["l.id"]), filters))
+    # (not h: mongomock's distinct cannot hash a list inside a list)
+    st.tuples(st.just("distinct"), st.sampled_from([f for f in FIELDS if f != "h"] + ["l.id"]), filters))
 writes = st.one_of(
     st.tuples(st.just("insert"), ids, documents),
     st.tuples(st.sampled_from(["update_one", "update_many", "find_one_and_update"]), filters, updates(),
