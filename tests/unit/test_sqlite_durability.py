@@ -136,3 +136,19 @@ def test_memory_stays_bounded_as_the_data_grows_and_an_indexed_query_uses_its_in
     assert "TEMP B-TREE" not in " ".join(plan["plan"])  # the index gives the order too
     assert [d["seq"] for d in timeline] == list(range(21605, 21610))
     assert entries.count_documents({}) == 100_000
+
+
+def test_as_the_data_grows_the_planner_learns_which_index_narrows_most(tmp_path):
+    """Routing's due timers: every case is of one center, few are due; the timers' index
+    must win over the center's (statistics refreshed as writes accumulate)."""
+    now = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    cases = Client(tmp_path, sync="normal")["onestop_routing"]["assignments"]
+    cases.create_index([("center", 1), ("received_at", 1)])
+    cases.create_index("next_timer_at", sparse=True)
+    for i in range(3000):
+        cases.insert_one({"_id": f"VYDA-{i:05d}", "center": "hue-vyda", "received_at": now - timedelta(minutes=i),
+                          "next_timer_at": now + timedelta(minutes=i - 5)})
+    due = cases.find({"next_timer_at": {"$lte": now}, "center": {"$in": ["hue-vyda"]}}).limit(200)
+    plan = due.explain()["plan"]
+    assert any("next_timer_at" in step for step in plan), plan
+    assert len(list(due)) == 6

@@ -367,8 +367,9 @@ def test_the_settings_choose_the_store_and_refuse_what_they_do_not_know(tmp_path
         Settings.load({"EMBEDDED_SYNC": "fast"})
     with pytest.raises(ValueError, match="EMBEDDED_STORE must be one of sqlite, memory"):
         Settings.load({"EMBEDDED_STORE": "mongita"})
-    here = Settings.load({"DATA_DIR": str(tmp_path / "a"), "MONGO_URI": ""})
-    elsewhere = Settings.load({"DATA_DIR": str(tmp_path / "b"), "MONGO_URI": ""})
+    chosen = {"MONGO_URI": "", "EMBEDDED_STORE": "sqlite", "EMBEDDED_SYNC": "full"}  # whatever the environment says
+    here = Settings.load({**chosen, "DATA_DIR": str(tmp_path / "a")})
+    elsewhere = Settings.load({**chosen, "DATA_DIR": str(tmp_path / "b")})
     first = get_client(store=here.embedded_store, data_dir=here.data_dir, sync=here.embedded_sync)
     assert first is get_client(store="sqlite", data_dir=str(tmp_path / "a"))
     assert first is not get_client(store="sqlite", data_dir=elsewhere.data_dir)
@@ -378,7 +379,8 @@ def test_the_settings_choose_the_store_and_refuse_what_they_do_not_know(tmp_path
 def test_the_launcher_says_where_the_data_lives(monkeypatch, tmp_path):
     from onestop.dev.launcher import Platform
     monkeypatch.setenv("JWT_SECRET", "s" * 40)  # no development secret written for this
-    monkeypatch.delenv("MONGO_URI", raising=False)
+    for name in ("MONGO_URI", "EMBEDDED_STORE"):
+        monkeypatch.delenv(name, raising=False)
     assert Platform(root=tmp_path, env={"DATA_DIR": "var/data"}).store() == (
         f"embedded SQLite, one file per service in {tmp_path}/var/data/ (durable on this machine only: back it up; "
         "MONGO_URI for MongoDB)")
