@@ -19,7 +19,8 @@ is decoded and decided by mongomock's matcher (onestop/storage/documents.py), so
 SQL may return too many candidates, never too few. When SQL said the whole
 filter, counts, skip, limit and distinct run in SQL; sorts run in SQL when every
 key is ``_id`` or an indexed field, else in Python on the matches. Results
-stream; nothing loads a whole table.
+stream; nothing loads a whole table. The planner's statistics are refreshed
+(ANALYZE, sampled) at open and every OPTIMIZE_EVERY writes.
 
 Atomicity and durability: every write (with the read of a read-modify-write
 such as update_one or find_one_and_update, and all of update_many) is one
