@@ -32,8 +32,8 @@ EMBEDDED_WARNING = (
     "!! set MONGO_URI=mongodb://... for MongoDB.\n"
     + "!" * 78
 )
-SQLITE_NOTICE = ("store: embedded SQLite in {path} (one file per service; durable on this machine only, "
-                 "no replication: back it up; set MONGO_URI for MongoDB)")
+SQLITE_NOTICE = ("store: embedded SQLite in {path} (one file per service, EMBEDDED_SYNC={sync}; durable on this "
+                 "machine only, no replication: back it up; set MONGO_URI for MongoDB)")
 STORES = ("sqlite", "memory")
 
 
@@ -58,8 +58,7 @@ def _connect(mongo_uri: str, store: str, data_dir: str, sync: str):
     if store == "sqlite":
         from onestop.storage.sqlite import Client
         client = Client(data_dir, sync)
-        print(SQLITE_NOTICE.format(path=client.data_dir), file=sys.stderr, flush=True)
-        log.info("embedded SQLite store in %s (EMBEDDED_SYNC=%s)", client.data_dir, sync)
+        _say(SQLITE_NOTICE.format(path=client.data_dir, sync=sync))
         return client
     import mongomock
 
@@ -68,6 +67,14 @@ def _connect(mongo_uri: str, store: str, data_dir: str, sync: str):
     print(EMBEDDED_WARNING, file=sys.stderr, flush=True)
     log.warning("EMBEDDED_STORE=memory: in-memory, non-durable store in use")
     return mongomock.MongoClient(tz_aware=True)
+
+
+def _say(line: str) -> None:
+    """One calm line: an INFO record where logging is set up (a service's JSON log), else on stderr."""
+    if logging.getLogger().hasHandlers():
+        log.info(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
 
 
 def client_for(settings: Settings):
