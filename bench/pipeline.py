@@ -138,6 +138,8 @@ class Pipeline:
                                       # one counter token carries the whole load: measure the platform, not the limit
                                       "COUNTER_SUBMIT_LIMIT": "1000000/60",
                                       "AUDIT_RATE_LIMIT": "1000000/60",  # the journeys are read from audit
+                                      # a store of its own beside its logs: never make run's var/data
+                                      "DATA_DIR": str(log_dir / "data"),
                                       **(env or {})}, **({"root": root} if root else {}))
         # the audit API is staff work: the bench reads the journeys as an auditor of every center
         auditor = self.issuer.mint("bench-auditor", "auditor", CENTERS, ttl_s=12 * 3600)

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 
 DEFAULTS = {
     "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/onestop-dev",  # make run's own vhost, never the shared "/"
-    "MONGO_URI": "",
+    "MONGO_URI": "",  # MongoDB; unset, each service keeps its data in the embedded store (EMBEDDED_STORE)
     "MONGO_DB_PREFIX": "onestop_",
+    "EMBEDDED_STORE": "sqlite",  # without MONGO_URI: sqlite (durable, in DATA_DIR) or memory (mongomock, lost at exit)
+    "DATA_DIR": "var/data",  # the SQLite store's files, one per service (relative to the working directory)
+    "EMBEDDED_SYNC": "full",  # full: each commit is fsync'd (survives power loss); normal: survives a process crash
     "CENTERS": "all",
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": "1025",
@@ -75,6 +78,14 @@ def _number(config: dict | None, key: str, minimum: float) -> float:
     return value
 
 
+def _choice(config: dict | None, key: str, allowed: tuple) -> str:
+    """One of `allowed` (any case); ValueError naming the variable and the choices otherwise."""
+    text = _get(config, key).strip().lower()
+    if text not in allowed:
+        raise ValueError(f"{key} must be one of {', '.join(allowed)}; got {_get(config, key)!r}")
+    return text
+
+
 def _bool(text: str) -> bool:
     return text.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -116,6 +127,9 @@ class Settings:
     audit_rate_limit: str = DEFAULTS["AUDIT_RATE_LIMIT"]
     personal_data_retention_days: float = 90.0
     retention_sweep_interval: float = 3600.0
+    embedded_store: str = DEFAULTS["EMBEDDED_STORE"]
+    data_dir: str = DEFAULTS["DATA_DIR"]
+    embedded_sync: str = DEFAULTS["EMBEDDED_SYNC"]
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -156,6 +170,9 @@ class Settings:
             audit_rate_limit=g("AUDIT_RATE_LIMIT"),
             personal_data_retention_days=_number(config, "PERSONAL_DATA_RETENTION_DAYS", 0),
             retention_sweep_interval=_number(config, "RETENTION_SWEEP_INTERVAL", 0.01),
+            embedded_store=_choice(config, "EMBEDDED_STORE", ("sqlite", "memory")),
+            data_dir=g("DATA_DIR").strip() or DEFAULTS["DATA_DIR"],
+            embedded_sync=_choice(config, "EMBEDDED_SYNC", ("full", "normal")),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

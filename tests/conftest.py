@@ -1,15 +1,24 @@
 """Shared fixtures: a private RabbitMQ vhost per test session, free ports,
-in-process SMTP and SMS sinks, mongomock (or MONGO_URI) stores."""
+in-process SMTP and SMS sinks, stores (the embedded SQLite store, or MONGO_URI).
+
+Every test's data, and that of every process a test starts (they inherit the
+environment), goes to a DATA_DIR of the session's own, deleted at the end:
+never into the repository's var/data."""
 from __future__ import annotations
 
 import eventlet
 
 eventlet.monkey_patch()  # noqa: E402  (nameko runs on eventlet; patch before anything imports socket)
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 
 os.environ.setdefault("TIMER_INTERVAL", "1")  # routing's deadline timers look every second in tests
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="onestop-test-data-")
+atexit.register(shutil.rmtree, os.environ["DATA_DIR"], True)
 import uuid
 
 import pytest
@@ -38,16 +47,29 @@ def amqp_uri(vhost):
     return f"amqp://guest:guest@{AMQP_HOST}:5672/{vhost}"
 
 
+def store_client():
+    """The client the services get from this environment (MONGO_URI, EMBEDDED_STORE, DATA_DIR)."""
+    from onestop.config import Settings
+    from onestop.storage.mongo import client_for
+    return client_for(Settings.load())
+
+
 @pytest.fixture
 def mongo_prefix():
-    return f"t{uuid.uuid4().hex[:10]}_"
+    """A database prefix of the test's own; its databases are dropped after it (files, connections)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    yield prefix
+    client = store_client()
+    for name in client.list_database_names():
+        if name.startswith(prefix):
+            client.drop_database(name)
 
 
 @pytest.fixture
 def mongo_db(mongo_prefix):
-    """A fresh database: real MongoDB when MONGO_URI is set, else mongomock."""
-    from onestop.storage.mongo import get_client
-    client = get_client(os.environ.get("MONGO_URI", ""))
+    """A fresh database: real MongoDB when MONGO_URI is set, else the default embedded store
+    (SQLite, in the session's DATA_DIR; EMBEDDED_STORE=memory for mongomock)."""
+    client = store_client()
     return lambda service: client[f"{mongo_prefix}{service}"]
 
 

@@ -10,8 +10,9 @@ crashing is reported and left stopped ("gave up").
 
 No Docker: it uses the local RabbitMQ (``AMQP_URI``; unset, a vhost of its own,
 ``onestop-dev``, made if missing, so a shared broker's "/" is left alone), MongoDB
-when ``MONGO_URI`` is set or else each service's embedded, NOT durable store, a
-local SMTP sink and an SMS-gateway sink. Each process logs to
+when ``MONGO_URI`` is set or else each service's embedded store (SQLite files
+under ``DATA_DIR``, default var/data: durable on this machine; EMBEDDED_STORE=memory
+for a throw-away one), a local SMTP sink and an SMS-gateway sink. Each process logs to
 ``$ONESTOP_LOG_DIR/<name>.log`` (default var/log; the services one JSON object
 per line, onestop/logs.py). Tests use `Platform` to start the same processes.
 """
@@ -28,7 +29,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from onestop.config import DEFAULTS
+from onestop.config import DEFAULTS, Settings
 from onestop.dev.rabbit_admin import DEV_VHOST, ensure_vhost
 from onestop.dev.supervisor import Supervisor
 
@@ -109,6 +110,20 @@ class Platform:
         env.update(self.env)
         return env
 
+    def settings(self) -> Settings:
+        """The services' settings (their environment), checked before anything starts."""
+        return Settings.load(self.base_env())
+
+    def store(self) -> str:
+        """Where the services keep their data, in one line (the services run in `root`)."""
+        settings = self.settings()
+        if settings.mongo_uri:
+            return _without_password(settings.mongo_uri)
+        if settings.embedded_store == "memory":
+            return "EMBEDDED IN-MEMORY, NOT DURABLE (EMBEDDED_STORE=memory: all is lost when a service stops)"
+        return (f"embedded SQLite, one file per service in {self.root / settings.data_dir}/ "
+                "(durable on this machine only: back it up; MONGO_URI for MongoDB)")
+
     def commands(self) -> dict:
         bindir = Path(sys.executable).parent
         cmds = {}
@@ -179,7 +194,7 @@ class Platform:
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
             f"  RabbitMQ      {_without_password(self.amqp_uri)}   (vhost {urlparse(self.amqp_uri).path[1:] or '/'})",
-            f"  store         {os.environ.get('MONGO_URI') or 'EMBEDDED, NOT DURABLE (set MONGO_URI for MongoDB)'}",
+            f"  store         {self.store()}",
             f"  logs          {self.log_dir}/",
             "Staff tokens (bearer JWT, 1 h) for each role, and a portal's for online intake, e.g.:",
             *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
@@ -209,9 +224,10 @@ def main() -> int:
         dev_secret()
         print(f"WARNING: JWT_SECRET is not set: staff tokens are signed with a DEVELOPMENT secret\n"
               f"kept in {DEV_SECRET_FILE}. Set JWT_SECRET (32+ random bytes) anywhere real.", file=sys.stderr)
-    if not os.environ.get("MONGO_URI"):
-        print("WARNING: MONGO_URI is not set. Each service keeps its data in an EMBEDDED,\n"
-              "NOT DURABLE in-memory store: everything is lost when it stops.", file=sys.stderr)
+    settings = platform.settings()
+    if not settings.mongo_uri and settings.embedded_store == "memory":
+        print("WARNING: EMBEDDED_STORE=memory: each service keeps its data in an in-memory store\n"
+              "that is NOT DURABLE: everything is lost when it stops. Unset it for the durable one.", file=sys.stderr)
     stop = lambda *_: (_ for _ in ()).throw(KeyboardInterrupt)  # noqa: E731
     signal.signal(signal.SIGTERM, stop)
     try:
