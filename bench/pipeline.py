@@ -181,6 +181,7 @@ class Pipeline:
                                "all_queues_max": monitor.total_max}
         phase.publishes_per_dossier = round((self._published() - published0) / n, 2)
         self._latencies(phase, load)
+        self.last_accepted = load.accepted  # the codes of the phase's dossiers (bench/stored.py copies them)
         # Sustained: the platform kept up with the schedule and had no backlog to speak of:
         # the last dossiers were through within a second of their submission.
         phase.sustained = (drain_s is not None and drain_s <= 1.0

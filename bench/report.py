@@ -37,7 +37,7 @@ def render(result: dict, source: str) -> str:
               "four centers; latency from the 201 to the dossier's last audit entry, and to its SMS at the sink):", "",
               "| phase | offered/s | achieved/s | sustained | e2e p50 | p95 | p99 ms | SMS p99 ms | longest queue |",
               "|---|---|---|---|---|---|---|---|---|"]
-    phases = pipe["search"] + [pipe[k] for k in ("peak 60/s", "half max") if k in pipe]
+    phases = pipe["search"] + [pipe[k] for k in ("30/s", "peak 60/s", "half max") if k in pipe]
     for p in phases:
         e = p["e2e_ms"]
         lines.append(f"| {p['name']} ({p['seconds']:.0f} s) | {p['offered_rate']:.1f} | {p['achieved_rate']:.1f} | "
@@ -62,7 +62,42 @@ def render(result: dict, source: str) -> str:
         lines += ["", f"**Scale-out**: two routing and two notification workers (two centers each): "
                   f"highest sustained rate {s['max_sustained_rate']:.0f}/s, ratio to one worker each: "
                   f"**{s['ratio']}**."]
+    lines += _stores(result)
     return "\n".join(lines)
+
+
+def _stores(result: dict) -> list[str]:
+    """The durable store against the in-memory one, and the figures with a year of dossiers stored."""
+    lines = []
+    if "memory_store" in result:
+        stores = {"SQLite (durable)": result["pipeline"], "in-memory (mongomock)": result["memory_store"]}
+        lines += ["", "**The durable store's cost** (the same pipeline on each embedded store; CPU per dossier at 30/s):",
+                  "", "| store | highest sustained/s | p99 at 30/s ms | p99 at 60/s ms | CPU ms/dossier " +
+                  " / ".join(SERVICES) + " |", "|---|---|---|---|---|"]
+        for name, run in stores.items():
+            low, peak = run.get("30/s", {}), run.get("peak 60/s", {})
+            cpu = low.get("cpu_ms_per_dossier", {})
+            lines.append(f"| {name} | {run['max_sustained_rate']:.0f} | {_ms(low.get('e2e_ms', {}), 'p99')} | "
+                         f"{_ms(peak.get('e2e_ms', {}), 'p99')} ({peak.get('seconds', 0):.0f} s) | " +
+                         " / ".join(f"{cpu.get(s, 0):.1f}" for s in SERVICES) + " |")
+        durable = result["pipeline"].get("30/s", {}).get("cpu_ms_per_dossier", {})
+        memory = result["memory_store"].get("30/s", {}).get("cpu_ms_per_dossier", {})
+        ratios = [f"{s} {durable[s] / memory[s]:.2f}" for s in SERVICES if durable.get(s) and memory.get(s)]
+        lines += ["", f"CPU per dossier, SQLite / in-memory (target ≤ 1.3): {', '.join(ratios)}."]
+    if "stored" in result:
+        st = result["stored"]
+        lines += ["", f"**With {st['dossiers']:,} dossiers stored** (a ward's year; seeded from {st['templates']} real "
+                  f"dossiers, bench/stored.py), then 30 dossiers/s for {st['phase']['seconds']:.0f} s "
+                  f"(targets: start-up ≤ 20 s, RSS ≤ 300 MB):", "",
+                  "| service | file MB | start-up s | RSS after start MB | peak RSS at 30/s MB |", "|---|---|---|---|---|"]
+        for s in SERVICES:
+            lines.append(f"| {s} | {st['file_mb'].get(s, 0):,.0f} | {st['startup_s'].get(s)} | "
+                         f"{st['rss_after_start_mb'].get(s)} | {st['phase']['peak_rss_mb'].get(s, 0):.0f} |")
+        e = st["phase"]["e2e_ms"]
+        lines += ["", f"At 30/s on the full store: e2e p50/p99 {_ms(e, 'p50')}/{_ms(e, 'p99')} ms, "
+                  f"{'sustained' if st['phase']['sustained'] else 'NOT sustained'}; audit verify over "
+                  f"{st['audit_verify']['entries']:,} entries: {'OK' if st['audit_verify']['ok'] else 'FAILED'}."]
+    return lines
 
 
 def refresh(result_file: Path, doc: Path = DOC) -> None:

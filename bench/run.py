@@ -7,7 +7,8 @@ Writes bench/results/<date>.json (or --out) and prints every figure. It asserts
 nothing about speed; the figures and their ratios go into docs/performance.md.
 
 Environment: BENCH_PEAK_SECONDS (how long the 60/s phase runs, default 600),
-BENCH_STEP_SECONDS (each step of the search for the highest rate, default 15).
+BENCH_STEP_SECONDS (each step of the search for the highest rate, default 15),
+BENCH_STORED (dossiers in store for the start-up and memory figures, default 100,000).
 """
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import baseline, report
+from bench import baseline, report, stored
 from bench.pipeline import CENTERS, Pipeline
 from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, AUTH, MGMT, drop_vhost, make_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_RATE = 60.0  # Vietnam's national peak, dossiers/s
+LOW_RATE = 30.0  # half of it: the latency with headroom (the fault suite's latency rate too)
+STORED = 100_000  # dossiers in store for the start-up and memory figures: a ward's year (issue 14)
 
 
 def machine() -> dict:
@@ -38,7 +41,7 @@ def machine() -> dict:
             "cpu_model": _cpu_model(), "python": platform.python_version(),
             "rabbitmq": overview.get("rabbitmq_version"), "erlang": overview.get("erlang_version"),
             **{pkg: version(pkg) for pkg in ("nameko", "kombu", "amqp", "eventlet", "pymongo", "mongomock")},
-            "store": "MongoDB" if os.environ.get("MONGO_URI") else "embedded (mongomock)"}
+            "store": "MongoDB" if os.environ.get("MONGO_URI") else "embedded SQLite (EMBEDDED_SYNC=full)"}
 
 
 def _cpu_model() -> str:
@@ -66,17 +69,19 @@ def search(pipe: Pipeline, step_s: float, start: float, limit: float) -> tuple[f
     return best, phases
 
 
-def pipeline_run(amqp_uri: str, log_dir: Path, smoke: bool, shards: dict | None = None, full: bool = True) -> dict:
+def pipeline_run(amqp_uri: str, log_dir: Path, smoke: bool, shards: dict | None = None, full: bool = True,
+                 env: dict | None = None, peak_s: float | None = None) -> dict:
     step = float(os.environ.get("BENCH_STEP_SECONDS", 3 if smoke else 15))
-    peak_s = float(os.environ.get("BENCH_PEAK_SECONDS", 5 if smoke else 600))
-    out = {"shards": shards or {}}
-    with Pipeline(amqp_uri, log_dir, shards) as pipe:
+    peak_s = peak_s or float(os.environ.get("BENCH_PEAK_SECONDS", 5 if smoke else 600))
+    out = {"shards": shards or {}, "env": env or {}}
+    with Pipeline(amqp_uri, log_dir, shards, env=env) as pipe:
         pipe.phase("warm-up", 10, 2 if smoke else 5, drain_timeout=60)
         best, phases = search(pipe, step, 10.0 if smoke else 20.0, 10.0 if smoke else 2000.0)  # smoke: one step
         out["max_sustained_rate"] = best
         out["search"] = [asdict(p) for p in phases]
         if full:
-            for name, rate, seconds in (("peak 60/s", PEAK_RATE, peak_s), ("half max", max(best / 2, 1), step * 2)):
+            for name, rate, seconds in (("30/s", LOW_RATE, step * 4), ("peak 60/s", PEAK_RATE, peak_s),
+                                        ("half max", max(best / 2, 1), step * 2)):
                 phase = pipe.phase(name, rate, seconds)
                 print(phase.line(), flush=True)
                 out[name] = asdict(phase)
@@ -114,6 +119,13 @@ def main(argv=None) -> int:
         result["pipeline"] = pipeline_run(amqp_uri, log_dir / "one", args.smoke)
         result["R"] = ratio_r(result["pipeline"], result["baseline"])
         print(f"R: {result['R']}", flush=True)
+        if not os.environ.get("MONGO_URI"):
+            print("pipeline on the in-memory store (EMBEDDED_STORE=memory), for the durable store's cost", flush=True)
+            result["memory_store"] = pipeline_run(amqp_uri, log_dir / "memory", args.smoke,
+                                                  env={"EMBEDDED_STORE": "memory"}, peak_s=5 if args.smoke else 120)
+            n = 500 if args.smoke else int(os.environ.get("BENCH_STORED", STORED))
+            print(f"start-up and memory with {n:,} dossiers stored", flush=True)
+            result["stored"] = stored.run(amqp_uri, log_dir / "stored", n, 5 if args.smoke else 60)
         if not args.no_scale_out:
             half = (",".join(CENTERS[0::2]), ",".join(CENTERS[1::2]))
             print("scale-out: two routing and two notification workers (two centers each)", flush=True)

@@ -92,6 +92,7 @@ class Platform:
     shards: dict = field(default_factory=dict)
     root: Path = ROOT  # the source tree the services run from (the benchmark compares two)
     procs: dict = field(default_factory=dict)
+    healthy_after: dict = field(default_factory=dict)  # name -> seconds from the start until /healthz said 200
 
     @property
     def amqp_uri(self) -> str:
@@ -155,7 +156,8 @@ class Platform:
         return self.procs[name]
 
     def wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         pending = {name: port for name, (_a, _e, port) in self.commands().items()}
         while pending and time.monotonic() < deadline:
             for name, port in list(pending.items()):
@@ -164,6 +166,7 @@ class Platform:
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                         del pending[name]
+                        self.healthy_after[name] = round(time.monotonic() - started, 2)  # the bench's start-up figure
                 except requests.RequestException:
                     pass
             time.sleep(0.2)

@@ -9,6 +9,8 @@
     onestop privacy export|erase --id-number ... a citizen's personal data on request (docs/privacy.md)
     onestop status                               the processes of `make run`: restarts, health
     onestop restart routing                      stop one of them and start it again
+    onestop backup [--to var/backups]            a consistent copy of the embedded store (DATA_DIR), checked
+    onestop restore var/backups/<time>           put it back (only while the services are stopped)
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
                                                  a staff bearer token (JWT_SECRET, or make run's dev secret)
     onestop token portal --user portal-dvc --center hue-vyda --ttl 604800
@@ -30,6 +32,7 @@ from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 
 from onestop.catalog import load_catalog
+from onestop.ops import backup as backup_cli
 from onestop.ops import privacy as privacy_cli
 from onestop.ops import status as status_cli
 from onestop.ops.deadletters import command as dlq_cli
@@ -280,6 +283,7 @@ def main(argv=None) -> int:
     add_held_commands(sub)
     privacy_cli.add_commands(sub)
     status_cli.add_commands(sub)
+    backup_cli.add_commands(sub)
     from onestop.web.auth import ROLES
     tok = sub.add_parser("token", help="mint a staff or portal bearer token (development, scripts, portals)")
     tok.add_argument("role", choices=ROLES)

@@ -250,6 +250,7 @@ class Database:
         target = Path(path)
         with closing(sqlite3.connect(target)) as dest, self._reading() as conn:
             conn.backup(dest)
+            dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
         return target
 
     def close(self) -> None:
