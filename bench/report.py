@@ -86,7 +86,7 @@ def _stores(result: dict) -> list[str]:
         lines += ["", f"CPU per dossier, SQLite / in-memory (target ≤ 1.3): {', '.join(ratios)}."]
     if "stored" in result:
         st = result["stored"]
-        lines += ["", f"**With {st['dossiers']:,} dossiers stored** (a ward's year; seeded from {st['templates']} real "
+        lines += ["", f"**With {st['dossiers']:,} dossiers stored** (a ward receives about 100,000 a year; seeded from {st['templates']} real "
                   f"dossiers, bench/stored.py), then 30 dossiers/s for {st['phase']['seconds']:.0f} s "
                   f"(targets: start-up ≤ 20 s, RSS ≤ 300 MB):", "",
                   "| service | file MB | start-up s | RSS after start MB | peak RSS at 30/s MB |", "|---|---|---|---|---|"]

@@ -35,5 +35,12 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     two = result["scale_out"]["search"][0]
     assert {"routing-2", "notification-2"} <= set(two["cpu_ms_per_dossier"]) and two["lost"] == 0
     assert result["machine"]["rabbitmq"] and result["machine"]["nameko"]
+    memory = result["memory_store"]  # the durable store's cost is measured against the in-memory one
+    assert memory["env"] == {"EMBEDDED_STORE": "memory"} and memory["30/s"]["lost"] == 0
+    stored = result["stored"]  # start-up, memory and size with dossiers already stored
+    assert stored["dossiers"] == 500 and stored["phase"]["lost"] == 0 and stored["audit_verify"]["ok"]
+    assert stored["audit_verify"]["entries"] >= 500 * 5  # the copies went into the chains, which verify
+    assert all(stored["startup_s"][s] > 0 and stored["file_mb"][s] > 0 for s in ("intake", "routing", "notification", "audit"))
     table = render(result, "smoke")  # what docs/performance.md would show
     assert "R = **" in table and "Scale-out" in table
+    assert "The durable store's cost" in table and "dossiers stored" in table
