@@ -41,7 +41,8 @@ def machine() -> dict:
             "cpu_model": _cpu_model(), "python": platform.python_version(),
             "rabbitmq": overview.get("rabbitmq_version"), "erlang": overview.get("erlang_version"),
             **{pkg: version(pkg) for pkg in ("nameko", "kombu", "amqp", "eventlet", "pymongo", "mongomock")},
-            "store": "MongoDB" if os.environ.get("MONGO_URI") else "embedded SQLite (EMBEDDED_SYNC=full)"}
+            "store": "MongoDB" if os.environ.get("MONGO_URI") else
+            f"embedded SQLite (EMBEDDED_SYNC={os.environ.get('EMBEDDED_SYNC', 'full')})"}
 
 
 def _cpu_model() -> str:
@@ -121,8 +122,8 @@ def main(argv=None) -> int:
         print(f"R: {result['R']}", flush=True)
         if not os.environ.get("MONGO_URI"):
             print("pipeline on the in-memory store (EMBEDDED_STORE=memory), for the durable store's cost", flush=True)
-            result["memory_store"] = pipeline_run(amqp_uri, log_dir / "memory", args.smoke,
-                                                  env={"EMBEDDED_STORE": "memory"}, peak_s=5 if args.smoke else 120)
+            result["memory_store"] = pipeline_run(amqp_uri, log_dir / "memory", args.smoke, full=not args.smoke,
+                                                  env={"EMBEDDED_STORE": "memory"}, peak_s=120)
             n = 500 if args.smoke else int(os.environ.get("BENCH_STORED", STORED))
             print(f"start-up and memory with {n:,} dossiers stored", flush=True)
             result["stored"] = stored.run(amqp_uri, log_dir / "stored", n, 5 if args.smoke else 60)

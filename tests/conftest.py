@@ -18,6 +18,9 @@ import tempfile
 
 os.environ.setdefault("TIMER_INTERVAL", "1")  # routing's deadline timers look every second in tests
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="onestop-test-data-")
+# Commits survive a killed process either way; fsync's cost (survival of a power loss) buys a throw-away
+# test store nothing. The fault suite (tests/fault/cluster.py) and the benchmark run with the default, full.
+os.environ.setdefault("EMBEDDED_SYNC", "normal")
 atexit.register(shutil.rmtree, os.environ["DATA_DIR"], True)
 import uuid
 

@@ -168,6 +168,7 @@ class Cluster:
     def base_env(self) -> dict:
         return {**os.environ, "AMQP_URI": self.amqp_uri, "DATA_DIR": str(self.data_dir),
                 "MONGO_DB_PREFIX": self.prefix, "MAX_WORKERS": str(MAX_WORKERS),
+                "EMBEDDED_SYNC": "full",  # the crash figures are the production default's
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sinks.smtp_port), "SMS_URL": self.sinks.sms_url,
                 "RETRY_DELAYS": ",".join(map(str, RETRY_DELAYS)), "DELIVERY_LIMIT": "20",
                 "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
