@@ -152,3 +152,18 @@ def test_as_the_data_grows_the_planner_learns_which_index_narrows_most(tmp_path)
     plan = due.explain()["plan"]
     assert any("next_timer_at" in step for step in plan), plan
     assert len(list(due)) == 6
+
+
+def test_the_relays_pending_query_stays_on_its_index_as_cleared_documents_pile_up(tmp_path):
+    """The outbox flag has two values, and a query for `true` also asks for 1 (the matcher's
+    equality): told to keep natural order, the planner once scanned the whole table in rowid
+    order at every drain, a cost that grew with every dossier ever taken in."""
+    dossiers = Client(tmp_path, sync="normal")["onestop_intake"]["dossiers"]
+    dossiers.create_index("outbox_pending", sparse=True)
+    for i in range(3000):
+        dossiers.insert_one({"_id": f"VYDA-{i:05d}", "outbox": [], "outbox_pending": False})
+    dossiers.update_one({"_id": "VYDA-02999"}, {"$set": {"outbox": [{"id": "e"}], "outbox_pending": True}})
+    pending = dossiers.find({"outbox_pending": True}, {"outbox": 1}).limit(200)
+    plan = pending.explain()["plan"]
+    assert any("outbox_pending" in step for step in plan) and not any(step.startswith("SCAN") for step in plan), plan
+    assert [d["_id"] for d in pending] == ["VYDA-02999"]
