@@ -40,7 +40,7 @@ COPIED = {"intake": ("dossiers",), "routing": ("assignments",),
           "notification": ("contacts", "deliveries", "recipient_sends")}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CODE = re.compile(r"^([A-Z]+)-(\d{6})-(\d{4})$")
-FIRST_DAY = date(2025, 12, 1)  # the copies' codes count back a year from here, 400 a day per center
+FIRST_DAY = date(2025, 12, 1)  # the copies' codes: days from here on, 400 codes a day (all centers together)
 PER_DAY = 400
 
 
@@ -149,8 +149,9 @@ def run(amqp_uri: str, log_dir: Path, n: int, phase_s: float) -> dict:
         rss_start = _rss_mb(pipe.services())
         load = pipe.phase("30/s with the year stored", 30, phase_s)
         print(load.line(), flush=True)
-        count = requests.get(f"http://127.0.0.1:{pipe.ports.audit}/api/v1/audit/verify",
+        verdict = requests.get(f"http://127.0.0.1:{pipe.ports.audit}/api/v1/audit/verify",
                              headers=pipe.audit_headers, timeout=600).json()
     return {"dossiers": n, "templates": len(template_codes), "seed_s": seeded_s, "file_mb": sizes,
             "startup_s": startup, "rss_after_start_mb": rss_start, "phase": asdict(load),
-            "audit_verify": {"ok": count.get("ok"), "entries": sum(c.get("entries", 0) for c in count.get("centers", []))}}
+            "audit_verify": {"ok": verdict.get("ok"),
+                             "entries": sum(c.get("entries", 0) for c in verdict.get("centers", []))}}
