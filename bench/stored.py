@@ -32,10 +32,10 @@ import psutil
 import requests
 
 from bench.pipeline import Pipeline
+from onestop.dev.launcher import SERVICES
 from onestop.storage.sqlite import Client
 from services.audit.store import AuditRepository
 
-SERVICES = ("intake", "routing", "notification", "audit")
 COPIED = {"intake": ("dossiers",), "routing": ("assignments",),
           "notification": ("contacts", "deliveries", "recipient_sends")}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -20,9 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from onestop.config import Settings
+from onestop.dev.launcher import SERVICES
 from onestop.storage.sqlite import Client
-
-SERVICES = ("intake", "routing", "notification", "audit")
 
 
 def _files(settings: Settings, wanted: list[str] | None) -> dict[str, str]:

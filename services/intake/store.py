@@ -106,9 +106,6 @@ class IntakeRepository:
                          {"lookup_guard.last_failure_at": {"$lte": stale_before}}]}
         self.dossiers.update_one({"_id": code, **open_}, {"$unset": {"lookup_guard": ""}})
 
-    def exists(self, code: str) -> bool:
-        return self.dossiers.count_documents({"_id": code}, limit=1) == 1
-
     def by_id_number(self, id_number: str, centers: list[str]) -> list[dict]:
         """The dossiers of these centers that still hold this ID number, oldest first."""
         return list(self.dossiers.find({"citizen.id_number": id_number, "center": {"$in": centers}},
