@@ -47,6 +47,12 @@ DEFAULTS = {
     "LOOKUP_LOCK_AFTER": "5",  # wrong lookup codes that lock a dossier's detail lookup
     "LOOKUP_LOCK_SECONDS": "900",  # how long it stays locked after the last wrong code
     "AUDIT_RATE_LIMIT": "60/60",  # audit API requests per client address: requests/seconds
+    # The audit log's checkpoints (docs/audit.md): each center's log is named AUDIT_ORIGIN/<center>.
+    "AUDIT_ORIGIN": "onestop.local/audit",
+    "AUDIT_KEYS_FILE": "var/keys/audit-signing.json",  # Ed25519 signing keys, never in the database
+    "AUDIT_CHECKPOINTS_FILE": "",  # every signed checkpoint, one JSON a line; default <DATA_DIR>/<prefix>audit.checkpoints.jsonl
+    "AUDIT_CHECKPOINT_INTERVAL": "60",  # seconds between two checkpoints of a log that grew
+    "AUDIT_RECEIPT_URL": "http://127.0.0.1:8004/api/v1/audit/receipts/{leaf_hash}",  # the receipt's proof link
     # Days after a dossier closes (returned, withdrawn) that intake and notification keep the citizen's
     # personal data; docs/privacy.md says why 90.
     "PERSONAL_DATA_RETENTION_DAYS": "90",
@@ -130,6 +136,11 @@ class Settings:
     embedded_store: str = DEFAULTS["EMBEDDED_STORE"]
     data_dir: str = DEFAULTS["DATA_DIR"]
     embedded_sync: str = DEFAULTS["EMBEDDED_SYNC"]
+    audit_origin: str = DEFAULTS["AUDIT_ORIGIN"]
+    audit_keys_file: str = DEFAULTS["AUDIT_KEYS_FILE"]
+    audit_checkpoints_file: str = ""
+    audit_checkpoint_interval: float = 60.0
+    audit_receipt_url: str = DEFAULTS["AUDIT_RECEIPT_URL"]
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -173,6 +184,12 @@ class Settings:
             embedded_store=_choice(config, "EMBEDDED_STORE", ("sqlite", "memory")),
             data_dir=g("DATA_DIR").strip() or DEFAULTS["DATA_DIR"],
             embedded_sync=_choice(config, "EMBEDDED_SYNC", ("full", "normal")),
+            audit_origin=g("AUDIT_ORIGIN").strip().rstrip("/"),
+            audit_keys_file=g("AUDIT_KEYS_FILE"),
+            audit_checkpoints_file=g("AUDIT_CHECKPOINTS_FILE").strip()
+            or os.path.join(g("DATA_DIR").strip() or DEFAULTS["DATA_DIR"], f"{g('MONGO_DB_PREFIX')}audit.checkpoints.jsonl"),
+            audit_checkpoint_interval=_number(config, "AUDIT_CHECKPOINT_INTERVAL", 0.01),
+            audit_receipt_url=g("AUDIT_RECEIPT_URL"),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:

@@ -22,6 +22,9 @@ os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="onestop-test-data-")
 # test store nothing. The fault suite (tests/fault/cluster.py) and the benchmark run with the default, full.
 os.environ.setdefault("EMBEDDED_SYNC", "normal")
 atexit.register(shutil.rmtree, os.environ["DATA_DIR"], True)
+# The audit log's signing keys, created by the first audit that starts (services/audit/signing.py); a test
+# about the keys file gives its own.
+os.environ["AUDIT_KEYS_FILE"] = os.path.join(os.environ["DATA_DIR"], "keys", "audit-signing.json")
 import uuid
 
 import pytest

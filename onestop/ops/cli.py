@@ -2,6 +2,7 @@
 
     onestop audit verify [--center hue-vyda]     recompute the hash chains (an operator's token: --token,
     onestop audit timeline VYDA-260213-0007      a dossier's audit timeline    or minted from JWT_SECRET)
+    onestop audit checkpoint --center hue-vyda   have audit sign a checkpoint now
     onestop demo                                 submit sample dossiers and follow them
     onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
     onestop held list [--center hue-vyda]        citizen messages held by a recipient limit
@@ -32,6 +33,7 @@ from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 
 from onestop.catalog import load_catalog
+from onestop.ops import auditlog as auditlog_cli
 from onestop.ops import backup as backup_cli
 from onestop.ops import privacy as privacy_cli
 from onestop.ops import status as status_cli
@@ -269,13 +271,13 @@ def main(argv=None) -> int:
     parser.add_argument("--audit", default=AUDIT)
     sub = parser.add_subparsers(dest="command", required=True)
     audit = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
-    verify = audit.add_parser("verify", help="recompute the hash chains")
+    verify = audit.add_parser("verify", help="recompute the hash chains and trees, against the last checkpoint")
     verify.add_argument("--center")
     verify.set_defaults(func=audit_verify)
     timeline = audit.add_parser("timeline", help="a dossier's audit timeline")
     timeline.add_argument("code")
     timeline.set_defaults(func=audit_timeline)
-    for command in (verify, timeline):
+    for command in (verify, timeline, *auditlog_cli.add_commands(audit, audit_headers)):
         command.add_argument("--token", help="a bearer token that may read audit (default: ONESTOP_TOKEN, or an "
                                              "operator token minted from JWT_SECRET / make run's dev secret)")
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)

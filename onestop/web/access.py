@@ -99,6 +99,7 @@ def _row(row_id: str, method: str, path: str, roles, scope: Scope, summary: str,
 # Officers and department heads see their department's dossiers only, and an officer acts on
 # those assigned to them (services/routing: cases.visible_to, lifecycle.SCOPE).
 _DEPARTMENT = "Officers and department heads: their department's dossiers only (another's: 404, as missing)."
+_AUDIT_RATE = "Rate-limited per client address (AUDIT_RATE_LIMIT)."
 _ASSIGNEE = "An officer: only dossiers assigned to them (others: 403)."
 
 
@@ -170,6 +171,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
          DOSSIER, "read a dossier's audit timeline", note="Rate-limited per client address (AUDIT_RATE_LIMIT)."),
     _row("audit.verify", "GET", "/api/v1/audit/verify", ("center_leader", "auditor", "operator"), HIDDEN,
          "verify the audit chains", note="Rate-limited per client address (AUDIT_RATE_LIMIT)."),
+    _row("audit.keys", "GET", "/api/v1/audit/keys", ANYONE, PUBLIC, "read the audit log's verifier keys",
+         note="Public keys only: what a verifier or a witness needs to check a checkpoint."),
+    _row("audit.checkpoint", "GET", "/api/v1/audit/checkpoints/latest", ("center_leader", "auditor", "operator"),
+         NAMED, "read a center's latest audit checkpoint", note=_AUDIT_RATE),
+    _row("audit.sign", "POST", "/api/v1/audit/checkpoints", ("auditor", "operator"), NAMED,
+         "have audit sign a checkpoint now", note="Body `{\"center\": ...}`. " + _AUDIT_RATE),
+    _row("audit.inclusion", "GET", "/api/v1/audit/proofs/inclusion", ("center_leader", "auditor", "operator"),
+         NAMED, "read an inclusion proof", note=_AUDIT_RATE),
+    _row("audit.consistency", "GET", "/api/v1/audit/proofs/consistency", ("center_leader", "auditor", "operator"),
+         NAMED, "read a consistency proof", note=_AUDIT_RATE),
+    _row("audit.entries", "GET", "/api/v1/audit/entries", ("auditor", "operator"), NAMED,
+         "read a center's audit log leaf by leaf", note="At most 1,000 leaves a page. " + _AUDIT_RATE),
+    _row("audit.receipt", "GET", "/api/v1/audit/receipts/<leaf_hash>", ANYONE, PUBLIC,
+         "read a receipt's inclusion proof",
+         note="The leaf hash printed on a receipt is the key; the answer holds hashes and sizes only. " + _AUDIT_RATE),
     _row("audit.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
 )
 

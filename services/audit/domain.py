@@ -1,7 +1,11 @@
 """The hash chain: each entry's hash covers its content and the previous hash.
 
 Changing, removing or reordering any entry breaks every hash after it, and
-`verify_chain` names the first entry where that happens.
+`verify_chain` names the first entry where that happens. The chain alone
+cannot see a rewrite by someone who recomputes every hash after it, or a cut
+tail with a lowered head: the same walk also rebuilds the Merkle tree
+(services/audit/merkle.py) and compares it with the last checkpoint signed,
+whose copy lives outside the database.
 """
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import hashlib
 from dataclasses import dataclass
 
 import orjson
+
+from contracts.audit import leaf_bytes
+from services.audit.merkle import Frontier, leaf_hash
 
 GENESIS = "0" * 64
 HASHED = ("center", "seq", "event_id", "type", "subject", "time", "recorded_at", "event", "prev_hash")
@@ -39,28 +46,45 @@ class Verdict:
         return {"center": self.center, "ok": self.ok, "entries": self.entries, "first_break": self.first_break}
 
 
-def verify_chain(center: str, entries, head: dict | None = None) -> Verdict:
+def verify_chain(center: str, entries, head: dict | None = None, signed: dict | None = None) -> Verdict:
     """Walk entries in seq order; stop at the first that does not fit.
 
     ``head`` is the center's recorded head ({"seq", "hash"}), kept apart from
     the entries: without it, cutting the newest entries would leave a shorter
-    chain that still verifies.
+    chain that still verifies. ``signed`` is the last checkpoint signed
+    ({"tree_size", "root_hash"}): the tree of its first entries must have its root.
     """
-    prev, count = GENESIS, 0
+    prev, count, frontier = GENESIS, 0, Frontier()
     for expected_seq, entry in enumerate(entries, start=1):
         count = expected_seq
-        problem = None
-        if entry.get("seq") != expected_seq:
-            problem = f"sequence gap: expected {expected_seq}, found {entry.get('seq')}"
-        elif entry.get("prev_hash") != prev:
-            problem = "prev_hash does not match the previous entry's hash"
-        elif entry_hash(entry) != entry.get("hash"):
-            problem = "hash does not match the entry's content"
+        problem = _misfit(entry, expected_seq, prev, frontier)
+        if problem is None and signed and expected_seq == signed["tree_size"] \
+                and frontier.root().hex() != signed["root_hash"]:
+            problem = f"the tree of the first {expected_seq} entries does not have the root of checkpoint {expected_seq}"
         if problem:
             return Verdict(center, False, count, {"seq": expected_seq, "event_id": entry.get("event_id"),
                                                   "reason": problem})
         prev = entry["hash"]
-    if head and head["seq"] > count:
-        return Verdict(center, False, count, {"seq": count + 1, "event_id": None,
-                                              "reason": f"the chain ends at #{count} but its head is #{head['seq']}: entries were removed"})
+    for kept, what in ((head and head["seq"], "head"), (signed and signed["tree_size"], "last signed checkpoint")):
+        if kept and kept > count:
+            return Verdict(center, False, count, {"seq": count + 1, "event_id": None,
+                                                  "reason": f"the log ends at #{count} but its {what} is #{kept}: "
+                                                            "entries were removed"})
     return Verdict(center, True, count)
+
+
+def _misfit(entry: dict, expected_seq: int, prev: str, frontier: Frontier) -> str | None:
+    """Why the entry does not belong at `expected_seq`, or None; pushes its leaf on the frontier."""
+    if entry.get("seq") != expected_seq:
+        return f"sequence gap: expected {expected_seq}, found {entry.get('seq')}"
+    if entry.get("prev_hash") != prev:
+        return "prev_hash does not match the previous entry's hash"
+    if entry_hash(entry) != entry.get("hash"):
+        return "hash does not match the entry's content"
+    leaf = leaf_hash(leaf_bytes(entry["event"]))
+    if "leaf_hash" in entry and entry["leaf_hash"] != leaf.hex():
+        return "leaf_hash does not match the entry's event"
+    nodes = [n.hex() for n in frontier.push(leaf)]
+    if "nodes" in entry and entry["nodes"] != nodes:
+        return "the tree's node hashes kept with the entry do not match the entries before it"
+    return None

@@ -43,6 +43,7 @@ class Target:
     code: str
     center: str = CENTER
     held: str = "nothing:sms"  # a citizen message held by a recipient limit
+    leaf: str = "00" * 32  # the audit log's leaf of the dossier's receipt
 
 
 NOTHING = Target("VYDA-200101-9999", "hue-nowhere")  # a dossier, a center and a held message that do not exist
@@ -87,6 +88,13 @@ REQUESTS = {
     "notification.release": lambda t: ("POST", f"/api/v1/held/{t.held}/release", {}),  # then 409: released
     "audit.timeline": _get("/api/v1/audit/dossiers/{code}"),
     "audit.verify": _get("/api/v1/audit/verify", center="{center}"),
+    "audit.keys": _get("/api/v1/audit/keys"),
+    "audit.checkpoint": _get("/api/v1/audit/checkpoints/latest", center="{center}"),
+    "audit.sign": lambda t: ("POST", "/api/v1/audit/checkpoints", {"json": {"center": t.center}}),
+    "audit.inclusion": _get("/api/v1/audit/proofs/inclusion", center="{center}", leaf_index="0"),
+    "audit.consistency": _get("/api/v1/audit/proofs/consistency", center="{center}", first="1", second="1"),
+    "audit.entries": _get("/api/v1/audit/entries", center="{center}"),
+    "audit.receipt": lambda t: ("GET", f"/api/v1/audit/receipts/{t.leaf}", {}),
     "audit.healthz": _get("/healthz"),
 }
 
@@ -155,13 +163,16 @@ def platform(services):
                  20, 0.1, "the dossier routed and assigned")
     until(lambda: requests.get(f"{bases['audit']}/api/v1/audit/dossiers/{code}", headers=AUDITOR, timeout=5).ok,
           20, 0.1, "the dossier's audit timeline")
+    signed = requests.post(f"{bases['audit']}/api/v1/audit/checkpoints", json={"center": CENTER}, headers=AUDITOR,
+                           timeout=10)
+    assert signed.status_code == 201, signed.text  # the checkpoint the proofs' rows are about
     again = requests.post(f"{bases['intake']}/api/v1/dossiers", json=dossier(center=CENTER, procedure_code=LAND),
                           headers=COUNTER, timeout=10)
     assert again.status_code == 201, again.text
     operator = bearer("operator", "ops-walk", centers=(CENTER,))
     held = until(lambda: requests.get(f"{bases['notification']}/api/v1/held", headers=operator,
                                       timeout=5).json()["held"], 20, 0.1, "the second receipt held")
-    return bases, {**case, "held": held[0]["id"]}
+    return bases, {**case, "held": held[0]["id"], "leaf": answer.json()["audit"]["leaf_hash"]}
 
 
 def test_every_row_has_a_request():
@@ -171,7 +182,7 @@ def test_every_row_has_a_request():
 
 def test_every_cell_of_the_table_answers_as_the_table_says(platform):
     bases, case = platform
-    target = Target(case["code"], held=case["held"])
+    target = Target(case["code"], held=case["held"], leaf=case["leaf"])
     cells = callers(case)
     wrong = []
     for row in access.ENDPOINTS:

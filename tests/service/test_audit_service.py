@@ -10,7 +10,9 @@ from werkzeug.test import EnvironBuilder
 
 from contracts import make_event
 from services.audit.domain import GENESIS
+from onestop.config import Settings
 from services.audit.service import AuditService
+from services.audit.signing import Signer
 from services.audit.store import AuditRepository
 from onestop.web.ratelimit import RateLimiter, parse_rate
 from onestop.web.throttle import ClientThrottle
@@ -31,8 +33,15 @@ def unlimited():
 
 
 @pytest.fixture
-def audit(repo):
-    return worker_factory(AuditService, store=repo, staff=authenticator(), throttle=unlimited())
+def signer(tmp_path):
+    """The signer of a log of its own: keys and checkpoints file in the test's directory."""
+    return Signer(Settings.load({"AUDIT_KEYS_FILE": str(tmp_path / "keys.json"),
+                                 "AUDIT_CHECKPOINTS_FILE": str(tmp_path / "checkpoints.jsonl")}))
+
+
+@pytest.fixture
+def audit(repo, signer):
+    return worker_factory(AuditService, store=repo, staff=authenticator(), throttle=unlimited(), transparency=signer)
 
 
 def lifecycle(code=CODE, center="hue-vyda"):
@@ -216,10 +225,93 @@ def test_verify_covers_only_the_tokens_centers(audit):
     assert status == 404 and body["fields"] == [{"field": "center", "reason": "unknown; known: hue-vyda"}]
 
 
-def test_the_audit_api_is_rate_limited_per_client_address(repo):
-    audit = worker_factory(AuditService, store=repo, staff=authenticator(),
+def test_the_audit_api_is_rate_limited_per_client_address(repo, signer):
+    audit = worker_factory(AuditService, store=repo, staff=authenticator(), transparency=signer,
                            throttle=ClientThrottle(RateLimiter(*parse_rate("2/60"))))
     assert [timeline(audit, CODE)[0] for _ in range(2)] == [404, 404]
     status, body, headers = verify(audit, full=True)
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert timeline(audit, CODE, headers={})[0] == 429  # before the token is even looked at
+
+
+# The Merkle log: checkpoints, what audit refuses to sign, and what verify now sees.
+
+def sign(service, center="hue-vyda", headers=AUDITOR):
+    request = EnvironBuilder(method="POST", path="/api/v1/audit/checkpoints", json={"center": center},
+                             headers=headers).get_request()
+    response = service.sign_checkpoint(request)
+    return response.status_code, json.loads(response.get_data())
+
+
+def record_dossiers(service, n, start=1):
+    for i in range(start, start + n):
+        for event in lifecycle(code=f"VYDA-260302-{i:04d}"):
+            service.record(event)
+
+
+def test_a_signed_checkpoint_goes_to_the_file_and_to_the_exchange_and_is_signed_once(audit, repo, signer):
+    record_dossiers(audit, 2)
+    status, checkpoint = sign(audit)
+    assert status == 201 and checkpoint["tree_size"] == 6 and checkpoint["origin"] == "onestop.local/audit/hue-vyda"
+    assert signer.log.ledger.last("hue-vyda")["note"] == checkpoint["note"]
+    stored = repo.checkpoints.find_one({"tree_size": 6})
+    assert [e["event"]["type"] for e in stored["outbox"]] == ["audit.checkpoint.v1"]
+    assert sign(audit) == (200, checkpoint)
+    audit.record(make_event("audit.checkpoint.v1", center="hue-vyda", subject=checkpoint["origin"],
+                            actor={"id": "audit", "role": "system"}, data=checkpoint))
+    assert repo.size("hue-vyda") == 6  # the log's statements about itself are not entries of it
+    status, keys = get(audit, "keys", "/api/v1/audit/keys", headers={})
+    assert status == 200 and {k["center"] for k in keys["keys"]} >= {"hue-vyda", "hue-phuxuan"}
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    (lambda repo: repo.entries.update_one({"seq": 8}, {"$set": {"event.data.department_id": "ktht"}}),
+     "entry_altered"),
+    (lambda repo: repo.entries.delete_one({"seq": 8}), "log_damaged"),
+    (lambda repo: (repo.entries.delete_many({"seq": {"$gt": 4}}),
+                   repo.heads.update_one({"_id": "hue-vyda"}, {"$set": {"seq": 4}})), "log_shrank"),
+])
+def test_audit_refuses_to_sign_a_store_that_does_not_extend_its_last_checkpoint(audit, repo, tamper, reason):
+    """Entries since the last checkpoint are each recomputed; older ones are the verifier's to judge
+    (tests/integration/test_audit_transparency.py), as signing does not re-read the whole log."""
+    record_dossiers(audit, 2)
+    assert sign(audit)[0] == 201
+    record_dossiers(audit, 1, start=3)
+    tamper(repo)
+    repo._known.clear()  # as after a restart
+    status, body = sign(audit)
+    assert status == 409 and body["error"] == "log_inconsistent" and body["reason"] == reason
+    assert sign(audit)[0] == 409
+    alarms = list(repo.alarms.find())
+    assert len(alarms) == 1 and alarms[0]["reason"] == reason  # one alarm per incident
+    assert alarms[0]["outbox"][0]["event"]["type"] == "audit.alarm.v1"
+
+
+def test_verify_sees_what_the_chain_alone_missed_once_a_checkpoint_was_signed(audit, repo):
+    """The issue's three: a cut tail with the head lowered, the head deleted, an emptied store."""
+    record_dossiers(audit, 2)
+    assert sign(audit)[0] == 201
+    repo.entries.delete_many({"seq": {"$gt": 4}})
+    kept = repo.entries.find_one({"seq": 4})
+    repo.heads.update_one({"_id": "hue-vyda"}, {"$set": {"seq": 4, "hash": kept["hash"]}})
+    status, body = verify(audit, "hue-vyda")
+    assert not body["ok"] and "last signed checkpoint is #6" in body["centers"][0]["first_break"]["reason"]
+    repo.heads.delete_many({})
+    assert not verify(audit, "hue-vyda")[1]["ok"]
+    repo.entries.delete_many({})
+    status, body = verify(audit)  # an empty store no longer answers {"ok": true, "centers": []}
+    assert status == 200 and not body["ok"] and body["centers"][0]["center"] == "hue-vyda"
+
+
+def test_proofs_need_a_center_of_the_token(audit):
+    record_dossiers(audit, 1)
+    sign(audit)
+    phuxuan = bearer("center_leader", "phuxuan-leader", centers=("hue-phuxuan",))
+    status, body = get(audit, "inclusion_proof", "/api/v1/audit/proofs/inclusion",
+                       query={"center": "hue-vyda", "leaf_index": 0}, headers=phuxuan)
+    assert status == 403
+    status, body = get(audit, "inclusion_proof", "/api/v1/audit/proofs/inclusion",
+                       query={"center": "hue-vyda", "leaf_index": 0})
+    assert status == 200 and body["tree_size"] == 3 and len(body["hashes"]) == 2
+    status, body = get(audit, "latest_checkpoint", "/api/v1/audit/checkpoints/latest", query={})
+    assert status == 422 and body["fields"] == [{"field": "center", "reason": "required"}]

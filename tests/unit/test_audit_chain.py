@@ -88,12 +88,26 @@ def test_changing_the_actor_is_found(repo):
     assert verdict(repo).first_break["seq"] == 3
 
 
-def test_rewriting_an_entry_and_its_hash_is_found_at_the_next_entry(repo):
+def test_rewriting_an_entry_and_its_chain_hash_is_found_at_that_entry_by_its_leaf(repo):
     append_all(repo, [routed(n) for n in (1, 2, 3)])
     forged = repo.entries.find_one({"seq": 2}, {"_id": 0})
     forged["event"]["data"]["department_id"] = "ktht"
     forged["hash"] = entry_hash(forged)
     repo.entries.update_one({"seq": 2}, {"$set": {"event": forged["event"], "hash": forged["hash"]}})
+
+    result = verdict(repo)
+    assert not result.ok and result.first_break["seq"] == 2
+    assert "leaf_hash" in result.first_break["reason"]
+
+
+def test_rewriting_an_entry_without_its_leaf_hash_is_still_found_at_the_next_entry(repo):
+    """An entry from before the tree (no leaf hash kept): the chain alone finds it."""
+    append_all(repo, [routed(n) for n in (1, 2, 3)])
+    forged = repo.entries.find_one({"seq": 2}, {"_id": 0})
+    forged["event"]["data"]["department_id"] = "ktht"
+    forged["hash"] = entry_hash(forged)
+    repo.entries.update_one({"seq": 2}, {"$set": {"event": forged["event"], "hash": forged["hash"]},
+                                         "$unset": {"leaf_hash": "", "nodes": ""}})
 
     result = verdict(repo)
     assert not result.ok and result.first_break["seq"] == 3

@@ -88,9 +88,19 @@ def test_the_keys_file_is_private_and_rotates_and_retires(tmp_path):
 
 
 def test_a_missing_or_broken_keys_file_says_what_to_do(tmp_path):
-    with pytest.raises(keys.KeyFileError, match="onestop audit keys init"):
+    with pytest.raises(keys.KeyFileError, match="python -m services.audit.keys init"):
         keys.load(tmp_path / "absent.json")
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"keys": [{"seed": "x"}]}))
     with pytest.raises(keys.KeyFileError, match="not readable"):
         keys.load(broken)
+
+
+def test_the_keys_command_lists_the_verifier_keys_of_every_centers_log(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AUDIT_KEYS_FILE", str(tmp_path / "keys.json"))
+    assert keys.main(["init"]) == 0
+    listed = capsys.readouterr().out.splitlines()[1:]
+    assert len(listed) == 4 and all(line.split()[0] == "active" for line in listed)
+    assert {Verifier.parse(line.split()[-1]).name for line in listed} == {
+        f"onestop.local/audit/{c}" for c in ("hue-vyda", "hue-phuxuan", "hue-thuanhoa", "hue-huongthuy")}
+    assert keys.main(["retire", "nothing"]) == 1
