@@ -7,6 +7,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from contracts import make_event
+from contracts.audit import leaf_hash as audit_leaf_hash
 from onestop.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, UnknownDossier
 from onestop.masking import mask_name
 from onestop.messaging.outbox import with_outbox
@@ -105,6 +106,7 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, caller,
         "working_days": procedure.working_days, "documents": payload["documents"],
         "missing_documents": [d.code for d in receipt.missing_documents],
         "citizen": citizen, "note": payload.get("note"), "actor": actor,
+        "receipt_leaf_hash": audit_leaf_hash(received),  # what the audit log will prove it holds
         "history": [{"status": "received", "step": "received", "seq": 0, "at": now, "event_id": received["id"]}],
         "seen": [],
     }

@@ -92,7 +92,7 @@ class IntakeService:
         payload = load(REQUEST, body, handlers.DOSSIER_REFUSED)
         taken = handlers.submit_dossier(payload, catalog=load_catalog(), repo=self.store, now=utcnow(), caller=caller,
                                         idempotency_key=key, request_hash=_body_hash(body))
-        receipt = views.receipt_view(taken.dossier, load_catalog(), taken.lookup_code)
+        receipt = views.receipt_view(taken.dossier, load_catalog(), taken.lookup_code, self.settings.audit_receipt_url)
         return respond(201, receipt, _receipt_headers(taken.dossier, taken.created))
 
     @http("GET", "/api/v1/dossiers/<string:code>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from onestop.config import DEFAULTS
 from onestop.timestamps import iso
 from services.intake import progress
 
@@ -61,12 +62,15 @@ def citizen_view(dossier: dict, catalog) -> dict:
     return view
 
 
-def receipt_view(dossier: dict, catalog, lookup_code: str | None = None) -> dict:
+def receipt_view(dossier: dict, catalog, lookup_code: str | None = None,
+                 audit_url: str = DEFAULTS["AUDIT_RECEIPT_URL"]) -> dict:
     """The answer to the counter at submission: the receipt and appointment slip.
 
     `lookup_code` (as printed) only in the answer that created the dossier: it is
     not kept, so a replay of the same Idempotency-Key shows null (the citizen
-    has it in the receipt SMS and email all the same)."""
+    has it in the receipt SMS and email all the same). ``audit`` is the receipt's
+    leaf in the center's audit log (contracts.audit): with its hash, anyone can
+    later have the log prove it holds this receipt, unchanged (`audit_url`)."""
     procedure = catalog.procedures[dossier["procedure_code"]]
     missing = [d for d in procedure.documents if d.code in set(dossier["missing_documents"])]
     return {
@@ -76,5 +80,11 @@ def receipt_view(dossier: dict, catalog, lookup_code: str | None = None) -> dict
         "official_code": dossier["official_code"], "working_days": dossier["working_days"],
         "missing_documents": [{"code": d.code, "name_vi": d.name_vi, "name_en": d.name_en} for d in missing],
         "lookup_code": lookup_code,
+        "audit": _audit_leaf(dossier, audit_url),
         "links": {"status": f"/api/v1/dossiers/{dossier['code']}"},
     }
+
+
+def _audit_leaf(dossier: dict, audit_url: str) -> dict | None:
+    leaf = dossier.get("receipt_leaf_hash")  # dossiers taken in before the audit log was a tree lack it
+    return {"leaf_hash": leaf, "proof": audit_url.format(leaf_hash=leaf)} if leaf else None

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from contracts.audit import leaf_hash as audit_leaf_hash
 from contracts.lifecycle import LIFECYCLE
 from onestop.timestamps import parse_time
 
@@ -59,10 +60,12 @@ class Message:
 
 @dataclass(frozen=True)
 class Links:
-    """URL patterns with ``{code}``: the public status page, the rating page."""
+    """URL patterns with ``{code}``: the public status page, the rating page; with
+    ``{leaf_hash}``: the audit log's proof of a receipt."""
 
     status: str
     rating: str = ""
+    audit_receipt: str = ""
 
 
 class Local:
@@ -128,16 +131,18 @@ def message_context(template: str, event: dict, catalog, language: str, links: L
         "status_url": links.status.format(code=data["code"]),
     }
     own = _BUILDERS[template](data=data, local=local, procedure=procedure, center=center, links=links,
-                              recipient=recipient)
+                              recipient=recipient, event=event)
     return {**common, **own}
 
 
-def _receipt(*, data, local, procedure, recipient, **_) -> dict:
+def _receipt(*, data, local, procedure, recipient, links, event, **_) -> dict:
     missing = set(data["missing_documents"])
+    leaf = audit_leaf_hash(event)  # the receipt's leaf in the audit log, as intake printed it
     return {"official_code": data["official_code"], "received_at": local.time(data["received_at"]),
             "appointment_date": local.date(data["appointment_date"]),
             "missing_documents": [local.name(d) for d in procedure.documents if d.code in missing],
-            "lookup_code": recipient.get("lookup_code") or None}
+            "lookup_code": recipient.get("lookup_code") or None,
+            "audit_leaf": leaf, "audit_url": links.audit_receipt.format(leaf_hash=leaf) if links.audit_receipt else None}
 
 
 def _supplement_requested(*, data, local, procedure, **_) -> dict:

@@ -51,7 +51,8 @@ def remember_contact(event: dict, repo) -> None:
 
 
 def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
-           rating_url: str = DEFAULTS["RATING_URL"], limits=None) -> list[str]:
+           rating_url: str = DEFAULTS["RATING_URL"], limits=None,
+           audit_receipt_url: str = DEFAULTS["AUDIT_RECEIPT_URL"]) -> list[str]:
     """Send each message an event calls for, once per (event id, channel, recipient).
 
     A delivery already sent (or permanently failed) is skipped on redelivery; a
@@ -59,7 +60,7 @@ def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
     Returns the delivery ids sent now. A citizen's message over `limits`
     (services.notification.limits) is held instead.
     """
-    return deliver(event, plan(event, catalog=catalog, repo=repo, links=Links(status_url, rating_url)),
+    return deliver(event, plan(event, catalog=catalog, repo=repo, links=Links(status_url, rating_url, audit_receipt_url)),
                    repo=repo, senders=senders, now=now, limits=limits)
 
 

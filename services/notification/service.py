@@ -70,7 +70,8 @@ class NotificationService:
             return
         handlers.notify(event, catalog=load_catalog(), repo=self.store, senders=self.senders,
                         status_url=self.settings.public_status_url, rating_url=self.settings.rating_url,
-                        now=utcnow(), limits=RecipientLimits.from_settings(self.settings))
+                        now=utcnow(), limits=RecipientLimits.from_settings(self.settings),
+                        audit_receipt_url=self.settings.audit_receipt_url)
 
     @http("GET", "/api/v1/held")
     @json_endpoint
