@@ -8,7 +8,9 @@ signature, asks the audit API for a consistency proof from the cosigned checkpoi
 checks that proof offline, and only then cosigns (C2SP tlog-cosignature, cosignature/v1), saves it and
 announces audit.cosigned.v1. A log that shrank, forked, or cannot prove that its new checkpoint extends
 the old one gets an audit.inconsistency.v1 event and a log line beginning "INCONSISTENCY"; the witness
-then keeps the checkpoint it cosigned last, so every later checkpoint is judged against it too.
+then keeps the checkpoint it cosigned last, so every later checkpoint is judged against it too. A smaller
+checkpoint it cosigned before, with the same root, is a late copy of an announcement (a redelivery): it is
+logged as stale, neither cosigned again nor an alarm.
 
     python examples/audit_witness.py keygen --name witness.example.org/w1 --key-file witness.key
     python examples/audit_witness.py run --amqp amqp://user:pass@host:5672/onestop --audit http://host:8004 \\
@@ -62,6 +64,7 @@ EVENTS = Exchange("onestop.events", type="topic", durable=True,
 CHECKPOINT = "audit.checkpoint.v1"
 COSIGNED = "audit.cosigned.v1"
 INCONSISTENCY = "audit.inconsistency.v1"
+HISTORY = 10_000  # cosigned sizes remembered per log, to tell a late copy of an announcement from a shrunk log
 MAX_BACKOFF = 60.0  # seconds between two tries while the audit API is unreachable
 
 
@@ -85,8 +88,13 @@ class Decision:
     checkpoint: Checkpoint | None = None
 
 
-def judge(last: Checkpoint | None, note: str, fetch_proof, vkeys) -> Decision:
-    """Decide on a checkpoint note, given the checkpoint cosigned last for its log (None: never).
+def judge(last: Checkpoint | None, note: str, fetch_proof, vkeys, cosigned: dict | None = None) -> Decision:
+    """Decide on a checkpoint note, given the checkpoint cosigned last for its log (None: never) and
+    the earlier ones (`cosigned`: size -> root hex).
+
+    A smaller checkpoint this witness cosigned before, with the same root, is a late copy of an
+    announcement (a redelivery): "stale", neither cosigned again nor an alarm. Any other smaller one
+    says the log shrank.
 
     fetch_proof(first, second) returns the audit API's consistency answer ({"origin", "first", "second",
     "hashes"}), raises ProofUnavailable when the log answers with no proof, or TransientError (which
@@ -102,6 +110,9 @@ def judge(last: Checkpoint | None, note: str, fetch_proof, vkeys) -> Decision:
     if last.origin != checkpoint.origin:
         raise ValueError(f"judging {checkpoint.origin} against the state of {last.origin}")
     if checkpoint.size < last.size:
+        if (cosigned or {}).get(str(checkpoint.size)) == checkpoint.root_hex:
+            return Decision(True, "stale", f"size {checkpoint.size} was cosigned before, with this root; the "
+                            f"log is at {last.size} since", checkpoint)
         return Decision(False, "log_shrank", f"size {checkpoint.size} is smaller than the cosigned size "
                         f"{last.size}", checkpoint)
     if checkpoint.size == last.size:
@@ -219,6 +230,11 @@ class StateDir:
         record = self.load(origin)
         return parse_checkpoint(parse_note(record["note"]).text) if record else None
 
+    def cosigned(self, origin: str) -> dict:
+        """Every size -> root hex this witness cosigned for the log (the last HISTORY of them)."""
+        record = self.load(origin)
+        return dict(record.get("cosigned", {})) if record else {}
+
     def save(self, origin: str, record: dict) -> None:
         target = self._file(origin)
         tmp = target.with_name(target.name + ".tmp")
@@ -306,8 +322,11 @@ class Witness:
             log.warning("ignored: a checkpoint of %s, for which no --vkey was given", origin)
             return None
         last = self.state.last_cosigned(origin)
-        decision = judge(last, note, lambda first, second: self.consistency(center, first, second), vkeys)
-        if decision.ok:
+        decision = judge(last, note, lambda first, second: self.consistency(center, first, second), vkeys,
+                         self.state.cosigned(origin))
+        if decision.reason == "stale":
+            log.info("stale: %s", decision.detail)
+        elif decision.ok:
             self._cosign(event, center, note, decision)
         else:
             self._alarm(event, center, origin, last, decision)
@@ -317,9 +336,11 @@ class Witness:
         checkpoint, now = decision.checkpoint, int(self.clock())
         cosigned_note = note + cosign(checkpoint, self.name, self.private_key, now)
         cosigned_at = _iso(datetime.fromtimestamp(now, timezone.utc))
+        history = {**self.state.cosigned(checkpoint.origin), str(checkpoint.size): checkpoint.root_hex}
         self.state.save(checkpoint.origin, {"origin": checkpoint.origin, "tree_size": checkpoint.size,
                                             "root_hash": checkpoint.root_hex, "note": note,
-                                            "cosigned_note": cosigned_note, "cosigned_at": cosigned_at})
+                                            "cosigned_note": cosigned_note, "cosigned_at": cosigned_at,
+                                            "cosigned": dict(list(history.items())[-HISTORY:])})
         if decision.reason == "first_seen":
             log.warning("trust on first use: cosigned %s size %d root %s (nothing cosigned before)",
                         checkpoint.origin, checkpoint.size, checkpoint.root_hex)

@@ -834,6 +834,10 @@ def test_the_witness_cosigns_remembers_and_never_advances_past_an_inconsistency(
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["onestop.local%2Faudit%2Fhue-vyda.json"]
 
     assert witness.handle(checkpoint_event(checkpoint_at(12))).reason == "consistent"  # judged against size 10
+    assert witness.handle(checkpoint_event(checkpoint_at(10))).reason == "stale"  # a late copy: no alarm
+    assert len(published) == 4 and state.last_cosigned(ORIGIN).size == 12
+    assert witness.handle(checkpoint_event(checkpoint_at(8))).reason == "log_shrank"  # never cosigned: the log shrank
+    published.pop()
     unknown = checkpoint_event(checkpoint_at(12))
     unknown["data"]["origin"] = "onestop.local/audit/hue-phuxuan"
     unknown["data"]["center"] = "hue-phuxuan"
