@@ -71,10 +71,11 @@ docs: install
 check-docs: install
 	$(BIN)/python -m onestop.dev.docsgen --check
 
-## everything made here but the services' data (var/data: the embedded store; delete it by hand, on purpose)
+## everything made here but the services' data (var/data: the embedded store and the audit checkpoints) and
+## the audit log's signing keys (var/keys): delete them by hand, on purpose
 clean:
 	rm -rf $(VENV) tools/asyncapi/node_modules
-	test ! -d var || find var -mindepth 1 -maxdepth 1 ! -name data -exec rm -rf {} +
+	test ! -d var || find var -mindepth 1 -maxdepth 1 ! -name data ! -name keys -exec rm -rf {} +
 
 ## delete leftover test vhosts (onestop-it-*, onestop-test-*, ...; never another's, never one in use):
 ## lists them and asks; CLEAN_ARGS=--yes deletes without asking. Nothing else ever deletes a vhost.

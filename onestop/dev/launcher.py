@@ -125,6 +125,12 @@ class Platform:
         return (f"embedded SQLite, one file per service in {self.root / settings.data_dir}/ "
                 "(durable on this machine only: back it up; MONGO_URI for MongoDB)")
 
+    def audit_files(self) -> str:
+        """Where audit's signing keys and the checkpoints it signed are: never in its database."""
+        settings = self.settings()
+        return (f"{self.root / settings.audit_keys_file} (signing; back it up apart), checkpoints "
+                f"{self.root / settings.audit_checkpoints_file} (ship it elsewhere)")
+
     def commands(self) -> dict:
         bindir = Path(sys.executable).parent
         cmds = {}
@@ -193,7 +199,9 @@ class Platform:
             f"  routing       http://127.0.0.1:{p.routing}   (staff: /api/v1/work/queue, /api/v1/work/dossiers/<code>, "
             "/api/v1/reports)",
             f"  notification  http://127.0.0.1:{p.notification}   (operators: /api/v1/held, /api/v1/held/<id>/release)",
-            f"  audit         http://127.0.0.1:{p.audit}   (staff: GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify)",
+            f"  audit         http://127.0.0.1:{p.audit}   (staff: GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify,"
+            " proofs; public: /api/v1/audit/keys)",
+            f"  audit keys    {self.audit_files()}",
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
             f"  RabbitMQ      {_without_password(self.amqp_uri)}   (vhost {urlparse(self.amqp_uri).path[1:] or '/'})",
