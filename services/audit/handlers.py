@@ -224,7 +224,7 @@ def page(center: str, args, *, repo, log: Log) -> dict:
     start, limit = _count(args, "start", 0), _count(args, "limit", PAGE_LIMIT, minimum=1)
     if limit > PAGE_LIMIT:
         raise InvalidInput([{"field": "limit", "reason": f"at most {PAGE_LIMIT}"}])
-    entries = repo.leaves(center, start, limit)
+    entries = list(repo.leaves(center, start, limit))
     return {"center": center, "origin": log.origin(center), "entries": [leaf_view(e) for e in entries],
             "next": start + limit if len(entries) == limit else None}
 

@@ -71,9 +71,13 @@ class AuditService:
         """The `?center=` (or body) a NAMED endpoint is about, checked against the caller's token."""
         self.throttle(request)
         principal = self.staff(request, endpoint)
-        center = (request.args.get("center") or "").strip()
+        center = request.args.get("center") or ""
         if request.method == "POST":
-            center = str(read_json(request).get("center") or "").strip()
+            body = read_json(request)
+            center = body.get("center") if isinstance(body, dict) else None
+            if not isinstance(center, str):
+                raise InvalidInput([{"field": "center", "reason": "required: a center id (a string)"}])
+        center = center.strip()
         if not center:
             raise InvalidInput([{"field": "center", "reason": "required"}])
         access.require_center(principal, endpoint, center)

@@ -139,10 +139,11 @@ class AuditRepository:
             return read[(level, index)]
         return node
 
-    def leaves(self, center: str, start: int, limit: int) -> list[dict]:
-        """Entries from leaf index `start` on, in order, as stored."""
-        return list(self.entries.find({"center": center, "seq": {"$gt": start}}, {"_id": 0})
-                    .sort("seq", ASCENDING).limit(limit))
+    def leaves(self, center: str, start: int, limit: int):
+        """Entries from leaf index `start` on, in order, as stored: a cursor (a first checkpoint of a
+        big log reads every entry once, one at a time)."""
+        return self.entries.find({"center": center, "seq": {"$gt": start}}, {"_id": 0}).sort("seq", ASCENDING) \
+            .limit(limit)
 
     def by_leaf_hash(self, leaf: str) -> dict | None:
         return self.entries.find_one({"leaf_hash": leaf}, {"_id": 0})

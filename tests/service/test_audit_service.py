@@ -315,3 +315,12 @@ def test_proofs_need_a_center_of_the_token(audit):
     assert status == 200 and body["tree_size"] == 3 and len(body["hashes"]) == 2
     status, body = get(audit, "latest_checkpoint", "/api/v1/audit/checkpoints/latest", query={})
     assert status == 422 and body["fields"] == [{"field": "center", "reason": "required"}]
+
+
+@pytest.mark.parametrize("body", [[], {"center": 5}, {}])
+def test_a_checkpoint_request_without_a_center_names_the_field(audit, body):
+    request = EnvironBuilder(method="POST", path="/api/v1/audit/checkpoints", json=body,
+                             headers=AUDITOR).get_request()
+    response = audit.sign_checkpoint(request)
+    assert response.status_code == 422
+    assert json.loads(response.get_data())["fields"][0]["field"] == "center"
