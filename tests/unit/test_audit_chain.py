@@ -198,3 +198,16 @@ def test_two_workers_on_one_store_keep_one_chain_and_each_event_once(repo):
     result = verdict(repo)
     assert result.ok and result.entries == 8
     assert [e["event_id"] for e in repo.chain("hue-vyda")] == [e["id"] for e in events]
+
+
+def test_a_log_recorded_before_the_tree_gets_its_hashes_once_and_the_same_tree(repo, mongo_db):
+    """Entries from before issue 15 have no leaf or node hashes: the first start computes them, in
+    order, and the tree is the one appending them now would have built."""
+    events = [routed(n) for n in range(1, 12)]
+    append_all(repo, events)
+    kept = {e["seq"]: (e["leaf_hash"], e["nodes"]) for e in repo.entries.find()}
+    repo.entries.update_many({}, {"$unset": {"leaf_hash": "", "nodes": ""}})
+    assert AuditRepository(repo.entries.database).backfill_tree() == 11
+    assert {e["seq"]: (e["leaf_hash"], e["nodes"]) for e in repo.entries.find()} == kept
+    assert verdict(repo).ok
+    assert AuditRepository(repo.entries.database).backfill_tree() == 0  # once
