@@ -402,8 +402,17 @@ def witness_queue(name: str, centers: list[str]) -> Queue:
 class Runner(ConsumerMixin):
     """One checkpoint at a time; while the audit API cannot answer, the same one again, backing off."""
 
-    def __init__(self, connection: Connection, queue: Queue, witness: Witness, stopping: threading.Event):
+    def __init__(self, connection: Connection, queue: Queue, witness: Witness, stopping: threading.Event,
+                 consuming: threading.Event | None = None):
         self.connection, self.queue, self.witness, self.stopping = connection, queue, witness, stopping
+        self.consuming = consuming or threading.Event()
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        self.consuming.set()  # the queue is declared and bound: announcements from now on reach it
+
+    def on_connection_error(self, exc, interval) -> None:
+        self.consuming.clear()
+        super().on_connection_error(exc, interval)
 
     def get_consumers(self, Consumer, channel):
         return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=["json"], prefetch_count=1,
@@ -428,18 +437,81 @@ class Runner(ConsumerMixin):
         # stopping: the message stays unacked and comes back at the next start
 
 
+def fetch_vkeys(url: str, stopping: threading.Event) -> list[str]:
+    """The active and retired keys the log lists about itself, once it answers. A witness that takes
+    them from the log it watches trusts the log on first use: for development only."""
+    delay = 1.0
+    while not stopping.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                keys = json.loads(answer.read().decode("utf-8"))["keys"]
+            log.warning("DEVELOPMENT: trusting the log's own key listing %s; a witness checks the keys out of band",
+                        url)
+            return [k["vkey"] for k in keys]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("the log's keys are not readable yet at %s (%s); trying again in %.0f s", url, error, delay)
+            stopping.wait(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+    return []
+
+
+class Status:
+    """GET /healthz (200 once consuming) and GET /cosigned (each log's last cosigned note), for operators."""
+
+    def __init__(self, address: str, state: "StateDir", consuming: threading.Event):
+        import http.server
+
+        host, _, port = address.rpartition(":")
+        status = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                code, body = status.answer(self.path)
+                payload = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.state, self.consuming = state, consuming
+        self.server = http.server.ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str) -> tuple[int, dict]:
+        if path == "/healthz":
+            ok = self.consuming.is_set()
+            return (200 if ok else 503), {"status": "ok" if ok else "starting"}
+        if path == "/cosigned":
+            records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.state.path.glob("*.json"))]
+            return 200, {"cosigned": [{k: r[k] for k in ("origin", "tree_size", "root_hash", "cosigned_note",
+                                                          "cosigned_at")} for r in records]}
+        return 404, {"message": "GET /healthz or /cosigned"}
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 def run(args) -> int:
     name, private_key = load_key(args.key_file)
-    vkeys = [parse_vkey(text.strip()) for text in args.vkey]
+    if not args.token:
+        raise InputError("give the witness a bearer token for the consistency proofs: --token or $WITNESS_TOKEN")
+    stopping = threading.Event()
+    vkey_texts = args.vkey or fetch_vkeys(args.vkeys_from, stopping)
+    vkeys = [parse_vkey(text.strip()) for text in vkey_texts]
     if any(v.alg != ALG_ED25519 for v in vkeys):
         raise InputError("--vkey takes the log's keys (type 0x01); a witness key (0x04) cosigns, it signs no log")
     centers = [c.strip() for c in args.centers.split(",") if c.strip()] if args.centers else ["*"]
     publisher = None if args.no_publish else Publisher(args.amqp)
-    witness = Witness(name, private_key, vkeys, StateDir(args.state_dir),
-                      AuditAPI(args.audit, args.token).consistency, publisher)
-    stopping = threading.Event()
+    state, consuming = StateDir(args.state_dir), threading.Event()
+    witness = Witness(name, private_key, vkeys, state, AuditAPI(args.audit, args.token).consistency, publisher)
+    status = Status(args.http, state, consuming) if args.http else None
     with Connection(args.amqp) as connection:
-        runner = Runner(connection, witness_queue(args.queue or f"witness.{name}", centers), witness, stopping)
+        runner = Runner(connection, witness_queue(args.queue or f"witness.{name}", centers), witness, stopping,
+                        consuming)
 
         def stop(signum, frame):
             runner.should_stop = True
@@ -450,6 +522,8 @@ def run(args) -> int:
         runner.run()
     if publisher:
         publisher.close()
+    if status:
+        status.close()
     log.info("witness %s stopped", name)
     return 0
 
@@ -463,8 +537,14 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("run", help="witness the log's checkpoints")
     runs.add_argument("--amqp", required=True, help="the broker, e.g. amqp://user:pass@host:5672/vhost")
     runs.add_argument("--audit", required=True, help="the audit API's base URL, e.g. http://127.0.0.1:8004")
-    runs.add_argument("--token", required=True, help="a staff bearer token for the consistency proofs")
-    runs.add_argument("--vkey", action="append", required=True, help="a log's verifier key; once per center")
+    runs.add_argument("--token", default=os.environ.get("WITNESS_TOKEN"),
+                      help="a staff bearer token for the consistency proofs (default: $WITNESS_TOKEN)")
+    trust = runs.add_mutually_exclusive_group(required=True)
+    trust.add_argument("--vkey", action="append", help="a log's verifier key, checked out of band; once per center")
+    trust.add_argument("--vkeys-from", metavar="URL",
+                       help="DEVELOPMENT ONLY: take the logs' keys from the log's own GET /api/v1/audit/keys")
+    runs.add_argument("--http", metavar="HOST:PORT",
+                      help="serve GET /healthz and GET /cosigned (the last cosigned note of each log) there")
     runs.add_argument("--key-file", required=True, help="the witness key written by keygen")
     runs.add_argument("--state-dir", required=True, help="where the last cosigned checkpoint of each log is kept")
     runs.add_argument("--centers", help="comma-separated centers to witness (default: all)")

@@ -29,9 +29,11 @@ from urllib.parse import urlparse
 
 import requests
 
+from onestop.catalog import load_catalog
 from onestop.config import DEFAULTS, Settings
 from onestop.dev.rabbit_admin import DEV_VHOST, ensure_vhost
 from onestop.dev.supervisor import Supervisor
+from onestop.web.auth import TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit")
@@ -74,6 +76,7 @@ class Ports:
     smtp: int = 1025
     smtp_http: int = 8025
     sms_http: int = 8026
+    witness: int = 8006
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -87,6 +90,9 @@ class Platform:
     env: dict = field(default_factory=dict)
     log_dir: Path = ROOT / "var" / "log"
     sinks: bool = True
+    # a witness of the audit log (examples/audit_witness.py), as another agency would run one beside the
+    # platform; the fault suite and the benchmark run without it
+    witness: bool = True
     # service -> one CENTERS value per worker process, e.g. {"routing": ["hue-vyda,hue-phuxuan",
     # "hue-thuanhoa,hue-huongthuy"]}; each extra worker listens on its service's port + 1000 * i
     shards: dict = field(default_factory=dict)
@@ -106,6 +112,7 @@ class Platform:
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
                "PUBLIC_STATUS_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}",
                "RATING_URL": f"http://127.0.0.1:{p.intake}/api/v1/dossiers/{{code}}/rating",
+               "AUDIT_RECEIPT_URL": f"http://127.0.0.1:{p.audit}/api/v1/audit/receipts/{{leaf_hash}}",
                "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_PORT": str(p.smtp),
                "SMTP_SINK_HTTP": f"127.0.0.1:{p.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{p.sms_http}"}
         env.update(self.env)
@@ -144,7 +151,30 @@ class Platform:
                 port = getattr(self.ports, name) + 1000 * i
                 env = {"WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **({"CENTERS": centers} if centers else {})}
                 cmds[name if i == 0 else f"{name}-{i + 1}"] = (argv, env, port)
+        if self.witness:
+            cmds["witness"] = self.witness_command()
         return cmds
+
+    def witness_command(self) -> tuple:
+        """The witness of examples/audit_witness.py: its own key and state beside the store
+        (<DATA_DIR>/<prefix>witness: a witness remembers one platform's logs), an auditor's token for
+        the consistency proofs, and (development only) the log's keys taken from the log's own
+        listing; its status on its port (/healthz, /cosigned)."""
+        settings = self.settings()
+        home = self.root / settings.data_dir / f"{settings.mongo_db_prefix}witness"
+        audit = f"http://127.0.0.1:{self.ports.audit}"
+        key = home / "witness.key"
+        script = self.root / "examples" / "audit_witness.py"
+        if not key.exists():
+            home.mkdir(parents=True, exist_ok=True)
+            subprocess.run([sys.executable, str(script), "keygen", "--name", "witness.onestop.local",
+                            "--key-file", str(key)], check=True, capture_output=True)
+        token = TokenIssuer(self.base_env()["JWT_SECRET"]).mint("witness-dev", "auditor",
+                                                               sorted(load_catalog().centers), ttl_s=30 * 24 * 3600)
+        argv = [sys.executable, str(script), "run", "--amqp", self.amqp_uri, "--audit", audit,
+                "--vkeys-from", f"{audit}/api/v1/audit/keys", "--key-file", str(key),
+                "--state-dir", str(home / "state"), "--http", f"127.0.0.1:{self.ports.witness}"]
+        return argv, {"WITNESS_TOKEN": token}, self.ports.witness
 
     def start(self, timeout: float = 60) -> "Platform":
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +232,8 @@ class Platform:
             f"  audit         http://127.0.0.1:{p.audit}   (staff: GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify,"
             " proofs; public: /api/v1/audit/keys)",
             f"  audit keys    {self.audit_files()}",
+            *([f"  witness       http://127.0.0.1:{p.witness}/cosigned   (examples/audit_witness.py: cosigns each "
+               "checkpoint it can prove extends the last; /healthz)"] if self.witness else []),
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
             f"  RabbitMQ      {_without_password(self.amqp_uri)}   (vhost {urlparse(self.amqp_uri).path[1:] or '/'})",

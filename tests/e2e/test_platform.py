@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def platform(amqp_uri, tmp_path_factory):
-    ports = Ports(*(free_port() for _ in range(7)))
+    ports = Ports(*(free_port() for _ in range(len(Ports().__dict__))))
     running = Platform(ports=ports, env={"AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": f"e2e{free_port()}_",
                                          "AUDIT_RATE_LIMIT": "100000/60"},  # the tests poll the audit log
                        log_dir=tmp_path_factory.mktemp("logs"))
@@ -272,3 +272,27 @@ def test_the_logs_of_the_whole_run_are_json_and_hold_no_personal_data(platform):
     for name, text in lines.items():
         hits = personal_data_in("\n".join(text))
         assert hits == [], (name, hits)
+
+
+def test_the_witness_of_make_run_cosigns_the_audit_logs_checkpoints(platform):
+    """make run starts a witness (examples/audit_witness.py) beside the services: a checkpoint audit
+    signs is checked and cosigned by it, and it says so at /cosigned, verifiable with its key."""
+    p = platform.ports
+    counter = mint(platform.base_env()["JWT_SECRET"], "counter-01", "counter_staff", ["hue-phuxuan"])
+    answer = requests.post(f"http://127.0.0.1:{p.intake}/api/v1/dossiers", timeout=10,
+                           json=dossier(center="hue-phuxuan", procedure_code="1.001612"),
+                           headers={"Authorization": f"Bearer {counter}"})
+    assert answer.status_code == 201, answer.text
+    auditor = {"Authorization": "Bearer " + mint(platform.base_env()["JWT_SECRET"], "auditor-01", "auditor",
+                                                 ["hue-phuxuan"])}
+    receipt = answer.json()["audit"]["proof"]  # the receipt's link, to this platform's audit
+    until(lambda: requests.get(receipt, timeout=5).ok, 30, 0.2, "audit recording the receipt's event")
+    signed = requests.post(f"http://127.0.0.1:{p.audit}/api/v1/audit/checkpoints", json={"center": "hue-phuxuan"},
+                           headers=auditor, timeout=10)
+    assert signed.status_code in (200, 201), signed.text
+    size = signed.json()["tree_size"]
+    cosigned = until(lambda: [c for c in requests.get(f"http://127.0.0.1:{p.witness}/cosigned", timeout=5)
+                              .json()["cosigned"] if c["origin"] == signed.json()["origin"] and c["tree_size"] >= size],
+                     30, 0.2, "the witness cosigning the checkpoint")[0]
+    assert cosigned["cosigned_note"].startswith(signed.json()["note"]) or cosigned["tree_size"] > size
+    assert "\u2014 witness.onestop.local " in cosigned["cosigned_note"]

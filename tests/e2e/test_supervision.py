@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 def launcher(amqp_uri, tmp_path_factory):
     """`python -m onestop.dev.launcher`, what `make run` runs, on free ports and the tests' vhost."""
     tmp = tmp_path_factory.mktemp("launcher")
-    ports = Ports(*(free_port() for _ in range(7)))
+    ports = Ports(*(free_port() for _ in range(len(Ports().__dict__))))
     env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": f"sv{free_port()}_",
            "JWT_SECRET": "e2e-supervision-secret-" + "x" * 32, "ONESTOP_LOG_DIR": str(tmp / "log"),
            "ONESTOP_STATE_FILE": str(tmp / "launcher.json"),
