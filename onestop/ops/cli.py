@@ -84,7 +84,9 @@ def audit_verify(args) -> int:
     report = response.json()
     for verdict in report["centers"]:
         if verdict["ok"]:
-            print(f"OK      {verdict['center']}: {verdict['entries']} entries, chain intact")
+            signed = verdict.get("checkpoint")
+            against = f", the tree has the root of checkpoint {signed}" if signed else ", no checkpoint signed yet"
+            print(f"OK      {verdict['center']}: {verdict['entries']} entries, chain and tree intact{against}")
         else:
             brk = verdict["first_break"]
             print(f"BROKEN  {verdict['center']}: entry #{brk['seq']} (event {brk['event_id']}): {brk['reason']}")

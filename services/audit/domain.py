@@ -41,9 +41,11 @@ class Verdict:
     ok: bool
     entries: int
     first_break: dict | None = None
+    checkpoint: int | None = None  # the size of the signed checkpoint the tree was compared with
 
     def to_dict(self) -> dict:
-        return {"center": self.center, "ok": self.ok, "entries": self.entries, "first_break": self.first_break}
+        return {"center": self.center, "ok": self.ok, "entries": self.entries, "first_break": self.first_break,
+                "checkpoint": self.checkpoint}
 
 
 def verify_chain(center: str, entries, head: dict | None = None, signed: dict | None = None) -> Verdict:
@@ -70,7 +72,7 @@ def verify_chain(center: str, entries, head: dict | None = None, signed: dict | 
             return Verdict(center, False, count, {"seq": count + 1, "event_id": None,
                                                   "reason": f"the log ends at #{count} but its {what} is #{kept}: "
                                                             "entries were removed"})
-    return Verdict(center, True, count)
+    return Verdict(center, True, count, checkpoint=signed["tree_size"] if signed else None)
 
 
 def _misfit(entry: dict, expected_seq: int, prev: str, frontier: Frontier) -> str | None:

@@ -34,7 +34,10 @@ def test_verify_reports_ok_then_the_first_tampered_entry(services, config):
     entries = database(Settings.load(config), "audit").entries
     until(lambda: entries.count_documents({}) == 3, 15, 0.1, "three audit entries")
     ok = verify(audit)
-    assert ok.returncode == 0 and "OK      hue-vyda: 3 entries" in ok.stdout
+    assert ok.returncode == 0 and "OK      hue-vyda: 3 entries" in ok.stdout and "no checkpoint signed yet" in ok.stdout
+    signed = cli(audit, "checkpoint", "--center", "hue-vyda")
+    assert signed.returncode == 0 and "signed checkpoint 3 of onestop.local/audit/hue-vyda" in signed.stdout
+    assert "the tree has the root of checkpoint 3" in verify(audit).stdout
 
     entries.update_one({"seq": 2}, {"$set": {"event.data.applicant": "X. X. X."}})
     broken = verify(audit)

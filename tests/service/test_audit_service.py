@@ -138,8 +138,8 @@ def test_verify_reports_every_centers_chain_ok(audit):
 
     assert status == 200 and body["ok"] is True
     assert body["centers"] == [
-        {"center": "hue-phuxuan", "ok": True, "entries": 2, "first_break": None},
-        {"center": "hue-vyda", "ok": True, "entries": 3, "first_break": None}]
+        {"center": "hue-phuxuan", "ok": True, "entries": 2, "first_break": None, "checkpoint": None},
+        {"center": "hue-vyda", "ok": True, "entries": 3, "first_break": None, "checkpoint": None}]
 
 
 def test_verify_finds_an_entry_changed_in_the_database(audit, repo):
@@ -177,7 +177,7 @@ def test_tampering_in_one_center_is_reported_for_that_center_only(audit, repo):
     assert verdicts["hue-phuxuan"]["first_break"]["seq"] == 3
 
     assert verify(audit, "hue-vyda")[1] == {"ok": True, "centers": [
-        {"center": "hue-vyda", "ok": True, "entries": 3, "first_break": None}]}
+        {"center": "hue-vyda", "ok": True, "entries": 3, "first_break": None, "checkpoint": None}]}
     assert verify(audit, "hue-phuxuan")[1]["ok"] is False
 
 

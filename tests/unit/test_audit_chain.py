@@ -48,7 +48,8 @@ def test_three_events_make_a_linked_chain_that_verifies(repo):
     assert [e["event_id"] for e in repo.chain("hue-vyda")] == [e["id"] for e in events]
     result = verdict(repo)
     assert result.ok and result.entries == 3 and result.first_break is None
-    assert result.to_dict() == {"center": "hue-vyda", "ok": True, "entries": 3, "first_break": None}
+    assert result.to_dict() == {"center": "hue-vyda", "ok": True, "entries": 3, "first_break": None,
+                                "checkpoint": None}
 
 
 def test_stored_entries_still_hash_to_their_recorded_hash(repo):
