@@ -33,7 +33,7 @@ class AuditService:
 
     store = MongoStore(AuditRepository)
     transparency = Transparency()
-    relay = OutboxRelay("checkpoints", "alarms")
+    relay = OutboxRelay("checkpoints", "alarms", after_workers=False)  # published within its 0.5 s look
     health = Health()
     staff = StaffAuth()
     throttle = Throttle("audit_rate_limit")
