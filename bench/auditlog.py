@@ -3,6 +3,7 @@
     python -m bench.auditlog             # 100 events/s for 60 s, two rounds; writes bench/results/<date>-auditlog.json
     python -m bench.auditlog --smoke     # 20 events/s for 3 s, one round: that it still runs
     python -m bench.auditlog --rate 50 --seconds 30 --rounds 3
+    python -m bench.auditlog --checkpoint-interval 3600   # the tree without signing under the load
 
 Issue 15 asks what the tree costs under load, beside the old chain. The pipeline
 benchmark cannot say: audit's share there is a few milliseconds among four
@@ -77,7 +78,7 @@ from services.audit.merkle import verify_consistency, verify_inclusion
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAIN_REV = "7fe5393"  # the tree before issue 15: services/audit/ there has only the hash chain
-CHECKPOINT_INTERVAL = "1"  # seconds: the tree side signs every second, the worst case
+CHECKPOINT_INTERVAL = 1.0  # seconds: the tree side signs every second, the worst case
 PROOFS = 100  # of each kind, after each tree run
 STOP_GRACE = 2.0  # seconds a side has to stop before it is killed
 FULL = {"rate": 100.0, "seconds": 60.0, "rounds": 2}
@@ -122,8 +123,10 @@ class Run:
 class AuditProcess:
     """One side's audit service: its own process, vhost, store and keys, as deployed."""
 
-    def __init__(self, tree: Path, side: str, log_file: Path, secret: str):
+    def __init__(self, tree: Path, side: str, log_file: Path, secret: str,
+                 checkpoint_interval: float = CHECKPOINT_INTERVAL):
         self.tree, self.side, self.log_file, self.secret = tree, side, log_file, secret
+        self.checkpoint_interval = checkpoint_interval
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.vhost = self.tmp = self.proc = None
@@ -156,7 +159,7 @@ class AuditProcess:
                "JWT_SECRET": self.secret, "EMBEDDED_STORE": "sqlite", "EMBEDDED_SYNC": "full", "CENTERS": "all",
                "DATA_DIR": str(tmp / "data"), "AUDIT_KEYS_FILE": str(tmp / "keys" / "audit-signing.json"),
                "AUDIT_RATE_LIMIT": "1000000/60",  # the proofs' requests are the bench's, not a flood
-               **({"AUDIT_CHECKPOINT_INTERVAL": CHECKPOINT_INTERVAL} if self.side == "tree" else {})}
+               **({"AUDIT_CHECKPOINT_INTERVAL": f"{self.checkpoint_interval:g}"} if self.side == "tree" else {})}
         for name in ("MONGO_URI", "AUDIT_CHECKPOINTS_FILE", "MONGO_DB_PREFIX"):  # the defaults, in the tmp dir
             env.pop(name, None)
         return env
@@ -349,7 +352,7 @@ def _get(http: requests.Session, url: str, params: dict) -> tuple[float, dict]:
 
 
 def run(log_dir: Path, smoke: bool = False, rate: float | None = None, seconds: float | None = None,
-        rounds: int | None = None) -> dict:
+        rounds: int | None = None, checkpoint_interval: float = CHECKPOINT_INTERVAL) -> dict:
     """Both sides, alternating, `rounds` times; the figures of each run, each side's medians, the ratios."""
     plan = SMOKE if smoke else FULL
     rate, seconds, rounds = rate or plan["rate"], seconds or plan["seconds"], rounds or plan["rounds"]
@@ -360,7 +363,8 @@ def run(log_dir: Path, smoke: bool = False, rate: float | None = None, seconds: 
     for round_ in range(rounds):
         for side in (list(sides) if round_ % 2 == 0 else list(reversed(sides))):  # chain, tree, tree, chain
             one = Run(side, round_ + 1, rate, seconds)
-            with AuditProcess(sides[side], side, log_dir / f"{side}-{round_ + 1}.log", secret) as audit:
+            with AuditProcess(sides[side], side, log_dir / f"{side}-{round_ + 1}.log", secret,
+                              checkpoint_interval) as audit:
                 measure(audit, one, timeout=max(30.0, seconds))
                 if side == "tree":
                     one.proofs = proofs(audit, issuer)
@@ -370,7 +374,7 @@ def run(log_dir: Path, smoke: bool = False, rate: float | None = None, seconds: 
     ratios = {key: round(medians["tree"][key] / medians["chain"][key], 3)
               for key in ("cpu_ms_per_entry", "p50_ms", "p99_ms") if medians["chain"][key]}
     return {"rate": rate, "seconds": seconds, "rounds": rounds, "chain_rev": CHAIN_REV,
-            "checkpoint_interval_s": float(CHECKPOINT_INTERVAL), "centers": list(CENTERS),
+            "checkpoint_interval_s": checkpoint_interval, "centers": list(CENTERS),
             "runs": [asdict(r) for r in runs], "sides": medians, "ratios_tree_over_chain": ratios}
 
 
@@ -416,15 +420,18 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, help="events/s (default 100)")
     parser.add_argument("--seconds", type=float, help="each run's load (default 60)")
     parser.add_argument("--rounds", type=int, help="rounds of both sides (default 2)")
+    parser.add_argument("--checkpoint-interval", type=float, default=CHECKPOINT_INTERVAL, metavar="SECONDS",
+                        help="the tree side's AUDIT_CHECKPOINT_INTERVAL (default 1; 3600: no signing under the load)")
     parser.add_argument("--out", type=Path, help="the JSON file (default bench/results/<date>-auditlog.json)")
     args = parser.parse_args(argv)
     stamp = datetime.now(timezone.utc)
-    name = f"{stamp:%Y-%m-%d}-auditlog{'-smoke' if args.smoke else ''}.json"
+    variant = "" if args.checkpoint_interval == CHECKPOINT_INTERVAL else f"-every{args.checkpoint_interval:g}s"
+    name = f"{stamp:%Y-%m-%d}-auditlog{variant}{'-smoke' if args.smoke else ''}.json"
     out_file = args.out or ROOT / "bench" / "results" / name
     print(f"audit alone: the chain ({CHAIN_REV}) against the tree", flush=True)
     result = {"date": stamp.isoformat(timespec="seconds"),
               "audit_log": run(ROOT / "var" / "bench" / f"{stamp:%Y%m%dT%H%M%S}" / "auditlog", args.smoke,
-                               args.rate, args.seconds, args.rounds)}
+                               args.rate, args.seconds, args.rounds, args.checkpoint_interval)}
     from bench.run import machine  # bench.run imports this module; by now both are loaded
     result["machine"] = machine()
     print(summary(result["audit_log"]), flush=True)
