@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -215,7 +216,7 @@ class AuditProcess:
 
     def _query(self, sql: str) -> list:
         try:
-            with sqlite3.connect(f"file:{self.store_file}?mode=ro", uri=True, timeout=30) as conn:
+            with closing(sqlite3.connect(f"file:{self.store_file}?mode=ro", uri=True, timeout=30)) as conn:
                 return conn.execute(sql).fetchall()
         except sqlite3.OperationalError:  # no file or no table yet: nothing recorded
             return []
