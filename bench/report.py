@@ -1,8 +1,11 @@
 """The results table of docs/performance.md, written from a results file.
 
     python -m bench.report bench/results/2026-11-26.json     # refresh docs/performance.md
+    python -m bench.report bench/results/2026-12-01.json bench/results/2026-12-01-auditlog.json
 
 `make bench` does this after a full run; the text around the table is kept.
+Further files add the sections the first one lacks: a part of the benchmark run
+on its own (``python -m bench.auditlog`` writes the ``audit_log`` section).
 """
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ def render(result: dict, source: str) -> str:
                   f"highest sustained rate {s['max_sustained_rate']:.0f}/s, ratio to one worker each: "
                   f"**{s['ratio']}**."]
     lines += _stores(result)
+    lines += _audit_log(result)
     return "\n".join(lines)
 
 
@@ -100,13 +104,55 @@ def _stores(result: dict) -> list[str]:
     return lines
 
 
-def refresh(result_file: Path, doc: Path = DOC) -> None:
+def _audit_log(result: dict) -> list[str]:
+    """The audit service's Merkle tree against the hash chain it replaced (bench/auditlog.py)."""
+    if "audit_log" not in result:
+        return []
+    a = result["audit_log"]
+    names = {"chain": f"hash chain ({a['chain_rev']})", "tree": "Merkle tree, signed checkpoints"}
+    lines = ["", f"**The audit log's cost** (issue 15; bench/auditlog.py): the audit service alone, as deployed, on "
+             f"the durable store (EMBEDDED_SYNC=full), {a['rate']:.0f} real events/s for {a['seconds']:.0f} s over "
+             f"{len(a['centers'])} centers, sides alternating for {a['rounds']} round{'s' if a['rounds'] > 1 else ''}; "
+             "the tree signs a checkpoint "
+             f"of every grown log each {a['checkpoint_interval_s']:g} s; latency from the publish to `recorded_at`; "
+             "medians of each side's runs:", "",
+             "| audit | CPU ms/entry | latency p50 ms | p95 | p99 | max | drain s | RSS MB | lost |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for side, f in a["sides"].items():
+        lines.append(f"| {names.get(side, side)} | {f['cpu_ms_per_entry']:.2f} | {f['p50_ms']:.0f} | "
+                     f"{f['p95_ms']:.0f} | {f['p99_ms']:.0f} | {f['max_ms']:.0f} | {f['drain_s']} | "
+                     f"{f['rss_mb']:.0f} | {f['lost']} |")
+    r = a["ratios_tree_over_chain"]
+    lines.append(f"| **tree / chain** | **{r.get('cpu_ms_per_entry', 0):.2f}** | {r.get('p50_ms', 0):.2f} | | "
+                 f"**{r.get('p99_ms', 0):.2f}** | | | | |")
+    p = a["sides"].get("tree", {}).get("proofs")
+    if p:
+        lines += ["", f"Proofs over HTTP after the load, as an auditor asks for them ({p['tree_size']:,} leaves in "
+                  f"{len(a['centers'])} logs, {a['sides']['tree']['checkpoints_signed']:.0f} checkpoints signed "
+                  f"in a run): inclusion p50/p99 {p['inclusion_p50']:.1f}/{p['inclusion_p99']:.1f} ms, consistency "
+                  f"{p['consistency_p50']:.1f}/{p['consistency_p99']:.1f} ms; verified against the signed roots: "
+                  f"{p['verified']['inclusion']}/{p['asked']['inclusion']} and "
+                  f"{p['verified']['consistency']}/{p['asked']['consistency']}."]
+    return lines
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+
+
+def refresh(result_file: Path, doc: Path = DOC, sections: tuple[Path, ...] = ()) -> None:
+    """Rewrite the generated part of `doc` from `result_file`, with the sections of
+    `sections` (files of parts run on their own) that it does not have."""
     result = json.loads(result_file.read_text())
+    source = _name(result_file)
+    for extra in sections:
+        added = {k: v for k, v in json.loads(extra.read_text()).items() if k not in result}
+        result.update(added)
+        source += f"; {', '.join(added)} from {_name(extra)}"
     text = doc.read_text()
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    table = render(result, str(result_file.relative_to(ROOT)) if result_file.is_relative_to(ROOT) else result_file.name)
-    doc.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+    doc.write_text(text[:start] + "\n" + render(result, source) + "\n" + text[end:])
 
 
 if __name__ == "__main__":
-    refresh(Path(sys.argv[1]).resolve())
+    refresh(Path(sys.argv[1]).resolve(), sections=tuple(Path(a).resolve() for a in sys.argv[2:]))

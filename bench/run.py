@@ -9,6 +9,8 @@ nothing about speed; the figures and their ratios go into docs/performance.md.
 Environment: BENCH_PEAK_SECONDS (how long the 60/s phase runs, default 600),
 BENCH_STEP_SECONDS (each step of the search for the highest rate, default 15),
 BENCH_STORED (dossiers in store for the start-up and memory figures, default 100,000).
+The audit service's tree against its old chain (bench/auditlog.py) runs on its own
+vhosts, one per side and run; like the stored figures, not with MONGO_URI.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench import baseline, report, stored
+from bench import auditlog, baseline, report, stored
 from bench.pipeline import CENTERS, Pipeline
 from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, AUTH, MGMT, drop_vhost, make_vhost
 
@@ -127,6 +129,11 @@ def main(argv=None) -> int:
             n = 500 if args.smoke else int(os.environ.get("BENCH_STORED", STORED))
             print(f"start-up and memory with {n:,} dossiers stored", flush=True)
             result["stored"] = stored.run(amqp_uri, log_dir / "stored", n, 5 if args.smoke else 60)
+            # the embedded store's files are what it reads back; with MONGO_URI the services hold none
+            print(f"audit alone: the Merkle tree against the chain of {auditlog.CHAIN_REV} (bench/auditlog.py)",
+                  flush=True)
+            result["audit_log"] = auditlog.run(log_dir / "auditlog", args.smoke)
+            print(auditlog.summary(result["audit_log"]), flush=True)
         if not args.no_scale_out:
             half = (",".join(CENTERS[0::2]), ",".join(CENTERS[1::2]))
             print("scale-out: two routing and two notification workers (two centers each)", flush=True)

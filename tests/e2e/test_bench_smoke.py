@@ -41,6 +41,16 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     assert stored["dossiers"] == 500 and stored["phase"]["lost"] == 0 and stored["audit_verify"]["ok"]
     assert stored["audit_verify"]["entries"] >= 500 * 5  # the copies went into the chains, which verify
     assert all(stored["startup_s"][s] > 0 and stored["file_mb"][s] > 0 for s in ("intake", "routing", "notification", "audit"))
+    audit_log = result["audit_log"]  # the audit log's tree beside its old chain, each alone under the same load
+    assert set(audit_log["sides"]) == {"chain", "tree"} and {r["side"] for r in audit_log["runs"]} == {"chain", "tree"}
+    assert all(r["published"] > 0 and r["lost"] == 0 and r["recorded"] == r["published"] for r in audit_log["runs"])
+    assert all(s["lost"] == 0 and s["cpu_ms_per_entry"] > 0 and s["p99_ms"] >= s["p50_ms"]
+               for s in audit_log["sides"].values())
+    assert set(audit_log["ratios_tree_over_chain"]) >= {"cpu_ms_per_entry", "p99_ms"}
+    proofs = audit_log["sides"]["tree"]["proofs"]  # an auditor's proofs after the load, each checked
+    assert proofs["tree_size"] == audit_log["sides"]["tree"]["published"] // audit_log["rounds"]
+    assert proofs["verified"] == proofs["asked"] == {"inclusion": 100, "consistency": 100}
     table = render(result, "smoke")  # what docs/performance.md would show
     assert "R = **" in table and "Scale-out" in table
     assert "The durable store's cost" in table and "dossiers stored" in table
+    assert "The audit log's cost" in table
