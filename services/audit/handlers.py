@@ -22,6 +22,7 @@ from services.audit.notes import Checkpoint, NoteError, open_checkpoint, sign_ch
 from services.audit.store import LogDamaged
 
 PAGE_LIMIT = 1000
+PAUSE_EVERY = 100  # entries recomputed between two pauses of a signature (about 10 ms of work)
 SYSTEM = {"id": "audit", "role": "system"}
 
 
@@ -65,9 +66,12 @@ def _damaged(center: str, exc: LogDamaged, signed: dict | None, size: int) -> Re
     return Refused(center, "log_damaged", str(exc), signed["tree_size"] if signed else 0, size)
 
 
-def sign(center: str, *, repo, log: Log, now) -> tuple[dict, bool] | None:
+def sign(center: str, *, repo, log: Log, now, pause=lambda: None) -> tuple[dict, bool] | None:
     """Sign a checkpoint of `center`'s log if it grew: (checkpoint, True); the last one if it
-    did not: (checkpoint, False); None for a log with no entries and no past. Raises Refused."""
+    did not: (checkpoint, False); None for a log with no entries and no past. Raises Refused.
+
+    `pause()` is called every PAUSE_EVERY entries recomputed: the service passes one that lets
+    its other work run (the entries of a minute at the national peak take a while to re-read)."""
     size, signed = repo.size(center), log.last_signed(center, repo)
     if size == 0 and signed is None:
         return None
@@ -76,7 +80,7 @@ def sign(center: str, *, repo, log: Log, now) -> tuple[dict, bool] | None:
         root = subtree(0, size, node) if size else EMPTY_ROOT
         if signed:
             _extends(center, signed, size, root, node)
-        _recompute(center, repo, node, signed["tree_size"] if signed else 0, size, root)
+        _recompute(center, repo, node, signed["tree_size"] if signed else 0, size, root, pause)
     except LogDamaged as exc:
         raise _damaged(center, exc, signed, size) from None
     if signed and signed["tree_size"] == size:
@@ -112,10 +116,12 @@ def _extends(center: str, signed: dict, size: int, root: bytes, node) -> None:
                       f"the tree of {size} leaves does not extend checkpoint {old_size}", old_size, size)
 
 
-def _recompute(center: str, repo, node, start: int, size: int, root: bytes) -> None:
+def _recompute(center: str, repo, node, start: int, size: int, root: bytes, pause) -> None:
     """Each leaf since `start` recomputed from its entry's content, and the root from them."""
     frontier = Frontier.at(start, node)
-    for entry in (repo.leaves(center, start, size - start) if size > start else ()):
+    for count, entry in enumerate(repo.leaves(center, start, size - start) if size > start else (), start=1):
+        if count % PAUSE_EVERY == 0:
+            pause()
         if leaf_hash(leaf_bytes(entry["event"])).hex() != entry.get("leaf_hash"):
             raise Refused(center, "entry_altered", f"entry #{entry['seq']} no longer gives its leaf hash",
                           start, size)

@@ -40,7 +40,9 @@ class Ledger:
                     continue
                 last = self._last.get(checkpoint["center"])
                 if last is None or checkpoint["tree_size"] >= last["tree_size"]:
-                    self._last[checkpoint["center"]] = checkpoint
+                    last = self._last.get(checkpoint["center"])
+            if last is None or checkpoint["tree_size"] >= last["tree_size"]:  # two signers may finish out of order
+                self._last[checkpoint["center"]] = checkpoint
 
     def last(self, center: str) -> dict | None:
         return self._last.get(center)
@@ -53,4 +55,6 @@ class Ledger:
                 fh.write(line)
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._last[checkpoint["center"]] = checkpoint
+            last = self._last.get(checkpoint["center"])
+            if last is None or checkpoint["tree_size"] >= last["tree_size"]:  # two signers may finish out of order
+                self._last[checkpoint["center"]] = checkpoint

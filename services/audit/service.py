@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import eventlet
 from nameko.web.handlers import http
 
 from contracts.audit import about_the_log
@@ -56,7 +57,8 @@ class AuditService:
 
     def _sign(self, center: str):
         try:
-            signed = handlers.sign(center, repo=self.store, log=self.transparency.log, now=utcnow())
+            signed = handlers.sign(center, repo=self.store, log=self.transparency.log, now=utcnow(),
+                                   pause=lambda: eventlet.sleep(0))  # the hub runs between batches of entries
         except Refused as refused:
             if self.transparency.first_refusal(refused):
                 body, event = handlers.alarm(refused, self.transparency.log)
