@@ -26,7 +26,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from contracts.envelope import EventType
 
-ABOUT_THE_LOG = "audit."  # the type prefix of the events about the log, which the log does not record
+ABOUT_THE_LOG = "audit."
+WITNESS_SOURCE = "witness/<the witness's name>"  # a witness is not the platform's: its own name, not a center  # the type prefix of the events about the log, which the log does not record
 HEX = validate.Regexp(r"^[0-9a-f]{64}$", error="a SHA-256 hash in lowercase hex")
 
 
@@ -132,8 +133,8 @@ EVENTS = [
               "(docs/audit.md, what to do)."),
     EventType("audit.cosigned.v1", CosignedV1, "witness",
               "A witness checked a checkpoint against the last one it cosigned (a consistency proof) and "
-              "cosigned it."),
+              "cosigned it.", source=WITNESS_SOURCE),
     EventType("audit.inconsistency.v1", InconsistencyV1, "witness",
               "A witness found a checkpoint that does not extend the last one it cosigned: the log was "
-              "rewritten, rolled back or forked."),
+              "rewritten, rolled back or forked.", source=WITNESS_SOURCE),
 ]

@@ -79,6 +79,10 @@ class EventType:
     producer: str
     summary: str
     visibility: str = PUBLIC
+    source: str = ""  # the envelope's source when the producer is not a platform service ({center} filled in)
+
+    def source_for(self, center: str) -> str:
+        return (self.source or f"onestop/{self.producer}/{{center}}").format(center=center)
 
     def routing_key(self, center: str) -> str:
         return f"{self.type}.{center}"
@@ -156,7 +160,7 @@ class Registry(Mapping):
             "specversion": "1.0",
             "id": event_id,
             "type": type_,
-            "source": f"onestop/{event_type.producer}/{center}",
+            "source": event_type.source_for(center),
             "time": iso(time or utcnow()),
             "subject": subject,
             "center": center,

@@ -136,7 +136,7 @@ def example(js: dict, name: str = "value"):
 def example_envelope(event) -> dict:
     envelope = example(schema_json(EnvelopeSchema))
     return {**envelope, "id": EXAMPLE_ID, "correlation_id": EXAMPLE_ID, "type": event.type,
-            "source": f"onestop/{event.producer}/{envelope['center']}", "data": example(schema_json(event.schema))}
+            "source": event.source_for(envelope["center"]), "data": example(schema_json(event.schema))}
 
 
 # --- docs/events.md --------------------------------------------------------------
