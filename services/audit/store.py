@@ -53,7 +53,7 @@ class AuditRepository:
         crash midway is harmless: the hashes follow from the entries alone. An entry that
         has hashes keeps them: recomputing them would launder an entry changed since."""
         done = 0
-        for center in self.entries.distinct("center", {"leaf_hash": {"$exists": False}}):
+        for center in self._recorded_before_the_tree():
             log.warning("audit: computing the Merkle tree of the %s log, recorded before it had one", center)
             frontier = Frontier()
             for entry in self.chain(center):
@@ -65,6 +65,17 @@ class AuditRepository:
                                             {"$set": {"leaf_hash": leaf.hex(), "nodes": nodes}})
                     done += 1
         return done
+
+    def _recorded_before_the_tree(self) -> list[str]:
+        """The centers whose entry at the head has no leaf hash: recorded before the tree, or a
+        backfill cut short (it goes in order, and runs before any new entry is appended). One
+        read a center, not a scan of the log at every start."""
+        centers = []
+        for head in self.heads.find({}, {"seq": 1}):
+            entry = self.entries.find_one({"_id": _entry_id(head["_id"], head["seq"])}, {"leaf_hash": 1})
+            if entry is not None and "leaf_hash" not in entry:
+                centers.append(head["_id"])
+        return centers
 
     def append(self, event: dict, recorded_at: str, attempts: int = 50) -> dict | None:
         """Add the event at the head of its center's log; None if already recorded.

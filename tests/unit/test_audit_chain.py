@@ -212,3 +212,6 @@ def test_a_log_recorded_before_the_tree_gets_its_hashes_once_and_the_same_tree(r
     assert {e["seq"]: (e["leaf_hash"], e["nodes"]) for e in repo.entries.find()} == kept
     assert verdict(repo).ok
     assert AuditRepository(repo.entries.database).backfill_tree() == 0  # once
+    repo.entries.update_many({"seq": {"$gte": 6}}, {"$unset": {"leaf_hash": "", "nodes": ""}})  # a backfill cut short
+    assert AuditRepository(repo.entries.database).backfill_tree() == 6
+    assert {e["seq"]: (e["leaf_hash"], e["nodes"]) for e in repo.entries.find()} == kept
