@@ -42,7 +42,7 @@ class Signer:
 
     def __init__(self, settings: Settings):
         self.centers = settings.center_ids(list(load_catalog().centers))
-        ledger = Ledger(settings.audit_checkpoints_file)
+        ledger = Ledger(settings.audit_checkpoints_file, self.centers)
         self.log = Log(settings.audit_origin, lambda: keys.load(settings.audit_keys_file), ledger)
         open_keys(settings.audit_keys_file, ledger, self.origins())
         self._alarmed: dict[str, str] = {}  # center -> the reason it was refused for
