@@ -10,7 +10,7 @@ rewritten gets an alarm instead of a signature (docs/audit.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts import make_event
 from contracts.audit import leaf_bytes
@@ -22,6 +22,7 @@ from services.audit.notes import Checkpoint, NoteError, open_checkpoint, sign_ch
 from services.audit.store import LogDamaged
 
 PAGE_LIMIT = 1000
+VERIFIED_KEPT = 1000  # checked notes remembered (a few a center: the file's last, the store's last)
 PAUSE_EVERY = 100  # entries recomputed between two pauses of a signature (about 10 ms of work)
 SYSTEM = {"id": "audit", "role": "system"}
 
@@ -43,6 +44,7 @@ class Log:
     origin_prefix: str
     keyring: Callable  # () -> services.audit.keys.KeyRing, the keys file read afresh (a rotation needs no restart)
     ledger: object  # services.audit.ledger.Ledger
+    _verified: set = field(default_factory=set, repr=False)  # notes whose signature checked out once
 
     def origin(self, center: str) -> str:
         return f"{self.origin_prefix}/{center}"
@@ -55,10 +57,17 @@ class Log:
         return max(trusted, key=lambda c: c["tree_size"], default=None)
 
     def _signed(self, checkpoint: dict) -> bool:
+        """Whether one of our keys signed it; a note checked once is not read, nor the keys file, again
+        (a retired key still verifies what it signed, so the answer cannot change)."""
+        if checkpoint["note"] in self._verified:
+            return True
         try:
             open_checkpoint(checkpoint["note"], self.keyring().verifiers(checkpoint["origin"]))
         except NoteError:
             return False
+        if len(self._verified) > VERIFIED_KEPT:
+            self._verified.clear()
+        self._verified.add(checkpoint["note"])
         return True
 
 
