@@ -62,12 +62,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import bson
+import orjson
 import psutil
 import requests
 from kombu import Connection
 
 from bench.pipeline import CENTERS, _free_port, _summary
-from contracts import make_event
+from contracts import CONTENT_TYPE, legacy_form, make_event
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.dev.launcher import QUIET_EVENTLET
@@ -262,10 +263,11 @@ class Events:
                           actor={"id": "counter-01", "role": "counter_staff"}, time=now)
 
 
-def publish(amqp_uri: str, rate: float, seconds: float) -> tuple[list[str], float]:
+def publish(amqp_uri: str, rate: float, seconds: float, legacy: bool = False) -> tuple[list[str], float]:
     """Publish rate x seconds events on an open loop, persistent, each confirmed before
     the next (kombu's confirm_publish, as ConfirmedPublisher.publish); returns their ids
-    and the seconds it took."""
+    and the seconds it took. `legacy`: in the form before CloudEvents, the only one the
+    chain's code (7fe5393) reads."""
     events, ids = Events(), []
     n = int(rate * seconds)
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
@@ -276,8 +278,9 @@ def publish(amqp_uri: str, rate: float, seconds: float) -> tuple[list[str], floa
             if delay > 0:
                 time.sleep(delay)
             event = events.next()  # its time is now: the latency starts at the publish
-            producer.publish(event, exchange=EVENTS, routing_key=f"{event['type']}.{event['center']}",
-                             serializer="json", delivery_mode=2, content_encoding="utf-8",
+            body, content_type = (legacy_form(event), "application/json") if legacy else (event, CONTENT_TYPE)
+            producer.publish(orjson.dumps(body), exchange=EVENTS, routing_key=f"{event['type']}.{event['center']}",
+                             content_type=content_type, delivery_mode=2, content_encoding="utf-8",
                              declare=[EVENTS])  # declared as the platform does, once per channel
             ids.append(event["id"])
         took = time.monotonic() - start
@@ -287,7 +290,7 @@ def publish(amqp_uri: str, rate: float, seconds: float) -> tuple[list[str], floa
 def measure(audit: AuditProcess, run: Run, timeout: float) -> None:
     """Load one running side and fill `run` with what it took."""
     cpu0 = audit.cpu_s()
-    ids, took = publish(audit.amqp_uri, run.rate, run.seconds)
+    ids, took = publish(audit.amqp_uri, run.rate, run.seconds, legacy=audit.side == "chain")
     sent_at = time.monotonic()
     while audit.recorded() < len(ids) and time.monotonic() - sent_at < timeout:
         time.sleep(0.05)
