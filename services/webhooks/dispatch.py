@@ -168,7 +168,7 @@ class Dispatch(DependencyProvider):
         for sub_id in self.repo.due(utcnow(), limit=free + len(self.running)) if free else ():
             if sub_id not in self.running and self.pool.free():
                 self.running.add(sub_id)
-                self.pool.spawn_n(self._deliver, sub_id)
+                self.pool.spawn(self._deliver, sub_id)
 
     def _deliver(self, sub_id: str):
         try:
