@@ -117,3 +117,10 @@ def test_webhook_settings_are_checked_at_start():
     assert Settings.load({"WEBHOOK_RETRY_SCHEDULE": "1s,2m,1h"}).webhook_retry_schedule == (1.0, 120.0, 3600.0)
     with pytest.raises(ValueError, match="WEBHOOK_RETRY_SCHEDULE"):
         Settings.load({"WEBHOOK_RETRY_SCHEDULE": "soon"})
+
+
+def test_module_doctests():
+    import doctest
+
+    from services.webhooks import domain, targets
+    assert doctest.testmod(domain).failed == 0 and doctest.testmod(targets).failed == 0
