@@ -56,7 +56,8 @@ class Deliverer:
         while True:
             now = self.clock()
             subscription = self.repo.lease(sub_id, self.owner, now, self.lease)
-            if subscription is None:  # another process has it, or it is no longer active
+            if subscription is None:  # another process has it, or it was paused or deleted meanwhile
+                self.repo.release(sub_id, self.owner)  # ours, if it was: resuming must not wait for it
                 return delivered
             head = self.repo.head(sub_id)
             if head is None:

@@ -39,10 +39,15 @@ def accept(event: dict, *, repo, catalog, now) -> int:
 
 
 def _delivery(delivery_id: str, sub_id: str, event: dict, payload: str, now, seq: int, replay_of=None) -> dict:
+    """A queued event. Its place (``order_time``, then ``seq``) is the event's own time, so that two
+    events of a dossier handled at once by two workers still go in the order they happened; a
+    replay's is when it was asked for: behind the backlog."""
+    event_time = parse_time(event["time"])
     return {"_id": delivery_id, "subscription_id": sub_id, "seq": seq, "event_id": event["id"],
             "event_type": event["type"], "center": event["center"], "subject": event.get("subject"),
-            "event_time": parse_time(event["time"]), "payload": payload, "status": PENDING, "attempts": 0,
-            "failures": 0, "history": [], "queued_at": now, "replay_of": replay_of}
+            "event_time": event_time, "order_time": now if replay_of else event_time, "payload": payload,
+            "status": PENDING, "attempts": 0, "failures": 0, "history": [], "queued_at": now,
+            "replay_of": replay_of}
 
 
 def replay_one(sub_id: str, event_id: str, principal, *, repo, now) -> dict:

@@ -22,6 +22,8 @@ class WebhooksRepository:
         ensure_outbox_index(self.subscriptions)
         self.deliveries.create_index([("status", ASCENDING), ("subscription_id", ASCENDING)])
         self.deliveries.create_index([("subscription_id", ASCENDING), ("seq", ASCENDING)])
+        self.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING), ("order_time", ASCENDING),
+                                      ("seq", ASCENDING)])
         self.deliveries.create_index([("subscription_id", ASCENDING), ("event_time", ASCENDING)])
 
     # Subscriptions
@@ -87,8 +89,10 @@ class WebhooksRepository:
             return False
 
     def head(self, sub_id: str) -> dict | None:
-        """The subscription's oldest undelivered event: delivered before any later one."""
-        docs = self.deliveries.find({"subscription_id": sub_id, "status": PENDING}).sort("seq", ASCENDING).limit(1)
+        """The subscription's oldest undelivered event, delivered before any later one: by the event's
+        time (a replay's: when it was asked for), then by arrival (``seq``)."""
+        docs = self.deliveries.find({"subscription_id": sub_id, "status": PENDING}).sort(
+            [("order_time", ASCENDING), ("seq", ASCENDING)]).limit(1)
         return next(iter(docs), None)
 
     def attempted(self, delivery_id: str, attempt: dict, fields: dict) -> None:
