@@ -24,12 +24,12 @@ from urllib.parse import urlsplit
 
 import eventlet
 from eventlet.greenpool import GreenPool
-from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 
 from contracts import make_event
 from onestop.config import Settings
 from onestop.storage.mongo import database
+from onestop.timers import Wakeup
 from onestop.timestamps import iso, utcnow
 from services.webhooks.alerts import Alerts
 from services.webhooks.domain import DELIVERED, DISABLED, PAUSED, Outcome, Schedule, signing_secrets
@@ -134,7 +134,7 @@ class Dispatch(DependencyProvider):
         self.repo, self.interval = repo, settings.webhook_poll_interval
         self.pool = GreenPool(settings.webhook_concurrency)
         self.running: set[str] = set()
-        self._kicks = LightQueue(maxsize=1)
+        self.wakeup = Wakeup()
 
     def start(self):
         self.container.spawn_managed_thread(self._run, identifier="webhook-dispatcher")
@@ -144,20 +144,14 @@ class Dispatch(DependencyProvider):
             thread.kill()
 
     def kick(self):
-        try:
-            self._kicks.put_nowait(True)
-        except eventlet.queue.Full:
-            pass
+        self.wakeup.kick()
 
     def get_dependency(self, worker_ctx):
         return self
 
     def _run(self):
         while True:
-            try:
-                self._kicks.get(timeout=self.interval)
-            except Empty:
-                pass
+            self.wakeup.wait(self.interval)
             try:
                 self._spawn_due()
             except Exception:  # the store is away: look again later
