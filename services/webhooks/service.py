@@ -138,8 +138,10 @@ class WebhooksService:
     @http("GET", "/healthz")
     @json_endpoint
     def healthz(self, request):
+        # A receiver that is down is its subscription's business, not this service being unhealthy.
         status, body = self.health(self.store.subscriptions.database,
-                                   outbox_lag_seconds=round(self.relay.lag_seconds(), 3))
+                                   outbox_lag_seconds=round(self.relay.lag_seconds(), 3),
+                                   subscriptions_in_delivery=len(self.dispatch.running))
         return respond(status, body)
 
     def _policy(self) -> Policy:
