@@ -124,3 +124,14 @@ def test_module_doctests():
 
     from services.webhooks import domain, targets
     assert doctest.testmod(domain).failed == 0 and doctest.testmod(targets).failed == 0
+
+
+
+def test_an_untrusted_certificate_is_refused_not_ignored():
+    """In a process of its own, patched as `nameko run` patches it (before anything imports ssl:
+    under pytest, ssl is imported first and eventlet's green SSL context recurses)."""
+    import subprocess
+    import sys
+    probe = subprocess.run([sys.executable, "-W", "ignore", "-m", "tests.support.tls_probe"], capture_output=True,
+                           text=True, timeout=60)
+    assert probe.stdout.strip() == "retry TLS certificate refused", probe.stderr[-2000:]
