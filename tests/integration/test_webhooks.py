@@ -11,6 +11,7 @@ from onestop.messaging.topology import EVENTS
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
 from services.webhooks.service import WebhooksService
+from tests.conftest import free_port
 from tests.support.receiver import Receiver
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, bearer
@@ -91,14 +92,21 @@ def test_a_receiver_that_was_down_gets_every_event_once_in_order(platform, recei
     intake, webhooks = platform
     receiver.behave("/down", status=503)
     sub = subscribe(webhooks, receiver.url("/down"), event_types=list(FLOW))
+    port = free_port()  # nothing listens there yet: connection refused
+    refused = subscribe(webhooks, f"http://127.0.0.1:{port}/later", event_types=list(FLOW))
     codes = [submit(intake) for _ in range(3)]
     until(lambda: len(receiver.received("/down", delivered_only=False)) >= 3, 20, 0.05, "attempts while down")
     receiver.behave("/down", status=204)
+    later = Receiver(port).start()
 
-    until(lambda: len(receiver.received("/down")) >= 9, 20, 0.05, "all nine events")
-    events = verified(receiver, "/down", sub["secret"])
-    assert len({e["id"] for e in events}) == len(events) == 9  # each once
-    assert by_dossier(events) == {code: list(FLOW) for code in codes}  # in order per dossier
+    try:
+        for where, path, secret in ((receiver, "/down", sub["secret"]), (later, "/later", refused["secret"])):
+            until(lambda: len(where.received(path)) >= 9, 20, 0.05, f"all nine events at {path}")
+            events = verified(where, path, secret)
+            assert len({e["id"] for e in events}) == len(events) == 9  # each once
+            assert by_dossier(events) == {code: list(FLOW) for code in codes}  # in order per dossier
+    finally:
+        later.stop()
     head = requests.get(f"{webhooks.http}/api/v1/subscriptions/{sub['id']}/deliveries", headers=INTEGRATOR,
                         params={"status": "delivered", "limit": 500}, timeout=5).json()["deliveries"][-1]
     assert [a["status"] for a in head["attempts"]][-1] == 204 and head["attempts"][0]["status"] == 503
