@@ -72,6 +72,7 @@ DEFAULTS = {
     "WEBHOOK_ALLOW_LOOPBACK": "false",  # true: 127.0.0.0/8 and ::1 allowed (development)
     "WEBHOOK_ALLOW_HTTP": "false",  # true: http:// receivers allowed (development); else https only
     "OPERATORS_EMAIL": "",  # comma-separated addresses told when a subscription is paused
+    "WEBHOOK_KEEP_DELIVERED": "30d",  # how long a delivered event is kept (to be replayed); undelivered: for ever
 }
 
 
@@ -198,6 +199,7 @@ class Settings:
     webhook_allow_loopback: bool = False
     webhook_allow_http: bool = False
     operators_email: tuple = ()
+    webhook_keep_delivered: float = 30 * 86400.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -286,4 +288,5 @@ def _webhook_settings(config: dict | None) -> dict:
         "webhook_allow_loopback": _bool(_get(config, "WEBHOOK_ALLOW_LOOPBACK")),
         "webhook_allow_http": _bool(_get(config, "WEBHOOK_ALLOW_HTTP")),
         "operators_email": _list(config, "OPERATORS_EMAIL"),
+        "webhook_keep_delivered": _duration(config, "WEBHOOK_KEEP_DELIVERED"),
     }

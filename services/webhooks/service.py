@@ -2,6 +2,8 @@
 in order per subscription, retried for days; the subscription API at /api/v1/subscriptions."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
@@ -9,6 +11,7 @@ from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.storage.mongo import MongoStore
+from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, load, read_json, respond
 from services.webhooks import fanout, handlers
@@ -44,6 +47,11 @@ class WebhooksService:
         (the body kept exactly as received): {"specversion": "1.0", "type": "dossier.received.v1", ...}"""
         if fanout.accept(event, repo=self.store, catalog=load_catalog(), now=utcnow()):
             self.dispatch.kick()
+
+    @every("retention_sweep_interval")
+    def forget_delivered(self):
+        """Delivered events older than WEBHOOK_KEEP_DELIVERED go; nothing undelivered ever does."""
+        self.store.forget_delivered(utcnow() - timedelta(seconds=self.settings.webhook_keep_delivered))
 
     @http("POST", "/api/v1/subscriptions")
     @json_endpoint

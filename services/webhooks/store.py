@@ -7,7 +7,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from onestop.messaging.outbox import ensure_outbox_index, push_outbox
-from services.webhooks.domain import ACTIVE, DELETED, PENDING
+from services.webhooks.domain import ACTIVE, DELETED, DELIVERED, PENDING
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 HIDDEN = {"outbox": 0, "outbox_pending": 0}
@@ -25,6 +25,7 @@ class WebhooksRepository:
         self.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING), ("order_time", ASCENDING),
                                       ("seq", ASCENDING)])
         self.deliveries.create_index([("subscription_id", ASCENDING), ("event_time", ASCENDING)])
+        self.deliveries.create_index([("status", ASCENDING), ("delivered_at", ASCENDING)])
 
     # Subscriptions
 
@@ -103,6 +104,10 @@ class WebhooksRepository:
     def restart_schedules(self, sub_id: str) -> None:
         """A resumed subscription's backlog starts its retry schedule over."""
         self.deliveries.update_many({"subscription_id": sub_id, "status": PENDING}, {"$set": {"failures": 0}})
+
+    def forget_delivered(self, before: datetime) -> int:
+        """Delivered events older than `before` go (undelivered ones never do)."""
+        return self.deliveries.delete_many({"status": DELIVERED, "delivered_at": {"$lt": before}}).deleted_count
 
     def backlog(self, sub_id: str) -> int:
         return self.deliveries.count_documents({"subscription_id": sub_id, "status": PENDING})

@@ -115,3 +115,13 @@ def test_an_exhausted_schedule_pauses_with_its_event_and_resume_starts_it_over(r
     repo.restart_schedules("whsub_1")
     repo.change("whsub_1", paused["version"], {"state": "active", "retry_at": clock.now})
     assert run.run("whsub_1") == 1 and len(receiver.got) == 4  # the backlog, its schedule fresh
+
+
+def test_delivered_events_are_forgotten_after_their_time_undelivered_ones_never(repo):
+    clock = Clock()
+    subscription(repo, clock)
+    for minute in (1, 2):
+        fanout.accept(event(minute), repo=repo, catalog=CATALOG, now=clock())
+    deliverer(repo, Receiver(204, 500), clock).run("whsub_1")  # the first delivered, the second not
+    assert repo.forget_delivered(clock.now + timedelta(days=30)) == 1
+    assert repo.backlog("whsub_1") == 1 and repo.deliveries.count_documents({}) == 1
