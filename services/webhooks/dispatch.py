@@ -73,7 +73,8 @@ class Deliverer:
         record = {"at": now, "outcome": result.kind, "status": result.status, "error": result.error,
                   "duration_ms": round(took * 1000)}
         if result.kind == "delivered":
-            self.repo.attempted(head["_id"], record, {"status": DELIVERED, "delivered_at": self.clock()})
+            done = self.clock()
+            self.repo.attempted(head["_id"], record, {"status": DELIVERED, "delivered_at": done, "closed_at": done})
             return True
         failures = head.get("failures", 0) + 1
         delay = None if result.kind == "gone" else self.schedule.next_delay(failures, result.retry_after, self.rng)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 ACTIVE, PAUSED, DISABLED, DELETED = "active", "paused", "disabled", "deleted"
-PENDING, DELIVERED = "pending", "delivered"
+PENDING, DELIVERED, CANCELLED = "pending", "delivered", "cancelled"
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ def set_state(sub_id: str, state: str, principal, *, repo, now) -> dict:
 def delete(sub_id: str, principal, *, repo, now) -> dict:
     current = find(sub_id, principal, repo)
     _write(repo, current, {"state": DELETED, "updated_at": now, "state_changed_by": principal.user})
+    repo.cancel(sub_id, now)
     return {"id": sub_id, "state": DELETED}
 
 

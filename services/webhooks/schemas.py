@@ -77,7 +77,7 @@ class DeliveryQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(validate=validate.OneOf(("pending", "delivered")))
+    status = fields.String(validate=validate.OneOf(("pending", "delivered", "cancelled")))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -125,7 +125,7 @@ class DeliverySchema(Schema):
     subject = fields.String()
     center = fields.String()
     event_time = fields.String()
-    status = fields.String(metadata={"description": "pending or delivered"})
+    status = fields.String(metadata={"description": "pending, delivered, or cancelled (its subscription deleted)"})
     replay_of = fields.String(allow_none=True)
     attempts = fields.List(fields.Nested(AttemptSchema))
 

@@ -7,7 +7,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from onestop.messaging.outbox import ensure_outbox_index, push_outbox
-from services.webhooks.domain import ACTIVE, DELETED, DELIVERED, PENDING
+from services.webhooks.domain import ACTIVE, CANCELLED, DELETED, DELIVERED, PENDING
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 HIDDEN = {"outbox": 0, "outbox_pending": 0}
@@ -25,7 +25,7 @@ class WebhooksRepository:
         self.deliveries.create_index([("subscription_id", ASCENDING), ("status", ASCENDING), ("order_time", ASCENDING),
                                       ("seq", ASCENDING)])
         self.deliveries.create_index([("subscription_id", ASCENDING), ("event_time", ASCENDING)])
-        self.deliveries.create_index([("status", ASCENDING), ("delivered_at", ASCENDING)])
+        self.deliveries.create_index([("status", ASCENDING), ("closed_at", ASCENDING)])
 
     # Subscriptions
 
@@ -106,8 +106,15 @@ class WebhooksRepository:
         self.deliveries.update_many({"subscription_id": sub_id, "status": PENDING}, {"$set": {"failures": 0}})
 
     def forget_delivered(self, before: datetime) -> int:
-        """Delivered events older than `before` go (undelivered ones never do)."""
-        return self.deliveries.delete_many({"status": DELIVERED, "delivered_at": {"$lt": before}}).deleted_count
+        """Events delivered (or given up with their deleted subscription) before `before` go;
+        undelivered ones never do."""
+        return self.deliveries.delete_many({"status": {"$in": [DELIVERED, CANCELLED]},
+                                            "closed_at": {"$lt": before}}).deleted_count
+
+    def cancel(self, sub_id: str, now: datetime) -> None:
+        """A deleted subscription's backlog is given up (its owner's choice)."""
+        self.deliveries.update_many({"subscription_id": sub_id, "status": PENDING},
+                                    {"$set": {"status": CANCELLED, "closed_at": now}})
 
     def backlog(self, sub_id: str) -> int:
         return self.deliveries.count_documents({"subscription_id": sub_id, "status": PENDING})

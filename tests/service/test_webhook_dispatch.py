@@ -117,7 +117,7 @@ def test_an_exhausted_schedule_pauses_with_its_event_and_resume_starts_it_over(r
     assert run.run("whsub_1") == 1 and len(receiver.got) == 4  # the backlog, its schedule fresh
 
 
-def test_delivered_events_are_forgotten_after_their_time_undelivered_ones_never(repo):
+def test_delivered_events_are_forgotten_after_their_time_undelivered_ones_never_unless_deleted(repo):
     clock = Clock()
     subscription(repo, clock)
     for minute in (1, 2):
@@ -125,3 +125,5 @@ def test_delivered_events_are_forgotten_after_their_time_undelivered_ones_never(
     deliverer(repo, Receiver(204, 500), clock).run("whsub_1")  # the first delivered, the second not
     assert repo.forget_delivered(clock.now + timedelta(days=30)) == 1
     assert repo.backlog("whsub_1") == 1 and repo.deliveries.count_documents({}) == 1
+    repo.cancel("whsub_1", clock.now)  # its subscription deleted: the backlog is given up, then forgotten
+    assert repo.forget_delivered(clock.now + timedelta(days=30)) == 1 and repo.deliveries.count_documents({}) == 0
