@@ -32,7 +32,7 @@ from onestop.storage.mongo import database
 from onestop.timers import Wakeup
 from onestop.timestamps import iso, utcnow
 from services.webhooks.alerts import Alerts
-from services.webhooks.domain import DELIVERED, DISABLED, PAUSED, Outcome, Schedule, signing_secrets
+from services.webhooks.domain import ACTIVE, DELIVERED, DISABLED, PAUSED, Outcome, Schedule, signing_secrets
 from services.webhooks.sender import Sender, signed_headers
 from services.webhooks.store import WebhooksRepository
 from services.webhooks.targets import Policy, TargetRefused
@@ -100,7 +100,7 @@ class Deliverer:
         fields = {"state": STOPPED[reason], "state_reason": reason, "updated_at": now}
         for _ in range(5):  # an owner's edit may have moved the version meanwhile
             current = self.repo.get(subscription["_id"])
-            if current is None or current["state"] != "active":
+            if current is None or current["state"] != ACTIVE:
                 break
             events = paused_events(current, head, reason, error, now)
             written = self.repo.change(current["_id"], current["version"], fields, events, now)
