@@ -79,11 +79,15 @@ class Policy:
 
     def check_url(self, url: str) -> tuple:
         """(scheme, host, port, path) of a URL that may be used, else TargetRefused."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError as exc:  # "Invalid IPv6 URL", a bad port, ...
+            raise TargetRefused(f"is not a URL ({exc})") from None
         allowed = ("https", "http") if self.allow_http else ("https",)
         if parts.scheme not in allowed:
             raise TargetRefused(f"must be {' or '.join(allowed)}:// (got {parts.scheme or 'no scheme'})")
-        if not parts.hostname:
+        if not host:
             raise TargetRefused("has no host")
         if parts.username or parts.password:
             raise TargetRefused("may not carry a user or password; the signature authenticates OneStop")
@@ -91,14 +95,14 @@ class Policy:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise TargetRefused("has an invalid port") from None
-        return parts.scheme, parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return parts.scheme, host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def resolve(self, url: str, resolver=socket.getaddrinfo) -> Target:
         """The checked destination of `url`: every address its host resolves to must be allowed."""
         scheme, host, port, path = self.check_url(url)
         try:
             infos = resolver(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+        except (OSError, UnicodeError, ValueError) as exc:  # unknown host, a label too long, a NUL
             raise TargetRefused(f"host {host} does not resolve ({exc})") from None
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
         if not addresses:
