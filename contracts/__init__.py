@@ -10,7 +10,8 @@ registry. It imports no service and no runtime code.
 """
 from contracts import audit, intake, notification, operations, routing, webhooks
 from contracts.dossier import dossier_id, same_dossier
-from contracts.envelope import PRIVATE, PUBLIC, EventType, Registry, parse_envelope, routing_key
+from contracts.envelope import (CONTENT_TYPE, PRIVATE, PUBLIC, EventType, Registry, actor_of, filter_headers,
+                               current_form, legacy_form, parse_envelope, routing_key)
 
 REGISTRY = Registry([*intake.EVENTS, *routing.EVENTS, *notification.EVENTS, *operations.EVENTS, *audit.EVENTS,
                      *webhooks.EVENTS])
@@ -18,4 +19,5 @@ make_event = REGISTRY.make_event
 parse_event = REGISTRY.parse_event
 
 __all__ = ["REGISTRY", "PUBLIC", "PRIVATE", "EventType", "Registry", "make_event", "parse_event",
-           "parse_envelope", "routing_key", "dossier_id", "same_dossier"]
+           "parse_envelope", "routing_key", "dossier_id", "same_dossier", "CONTENT_TYPE", "actor_of",
+           "filter_headers", "legacy_form", "current_form"]

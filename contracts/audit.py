@@ -127,14 +127,14 @@ EVENTS = [
     EventType("audit.checkpoint.v1", CheckpointV1, "audit",
               "Audit signed a checkpoint of a center's log (at AUDIT_CHECKPOINT_INTERVAL when it grew, or on "
               "demand). Keep it: with it you can later prove any entry was in the log, and that the log never "
-              "rewrote what it had."),
+              "rewrote what it had.", about_dossier=False),
     EventType("audit.alarm.v1", AlarmV1, "audit",
               "Audit refused to sign a checkpoint: its store no longer extends the last checkpoint it signed "
-              "(docs/audit.md, what to do)."),
+              "(docs/audit.md, what to do).", about_dossier=False),
     EventType("audit.cosigned.v1", CosignedV1, "witness",
               "A witness checked a checkpoint against the last one it cosigned (a consistency proof) and "
-              "cosigned it.", source=WITNESS_SOURCE),
+              "cosigned it.", source=WITNESS_SOURCE, about_dossier=False),
     EventType("audit.inconsistency.v1", InconsistencyV1, "witness",
               "A witness found a checkpoint that does not extend the last one it cosigned: the log was "
-              "rewritten, rolled back or forked.", source=WITNESS_SOURCE),
+              "rewritten, rolled back or forked.", source=WITNESS_SOURCE, about_dossier=False),
 ]

@@ -1,16 +1,33 @@
 """The envelope every event travels in, and the registry of event types.
 
-Every event on the wire is one envelope (CloudEvents 1.0 style)::
+Every event is a CloudEvents 1.0 event in structured mode: on AMQP the body is
+the JSON event format and the message's content type is
+``application/cloudevents+json``::
 
     {"specversion": "1.0", "id": "6f0c...", "type": "dossier.received.v1",
-     "source": "onestop/intake/hue-vyda", "time": "2026-02-13T02:15:00Z",
-     "subject": "VYDA-260213-0007", "center": "hue-vyda",
-     "correlation_id": "6f0c...", "actor": {"id": "counter-01", "role": "counter_staff"},
-     "datacontenttype": "application/json", "data": {...}}
+     "source": "onestop/intake/hue-vyda", "time": "2026-02-13T02:15:00.000Z",
+     "subject": "VYDA-260213-0007", "datacontenttype": "application/json",
+     "dataschema": "https://onestop.local/schemas/events/dossier.received.v1.json",
+     "center": "hue-vyda", "correlationid": "6f0c...", "actorid": "counter-01",
+     "actorrole": "counter_staff", "procedure": "1.001193", "field": "justice",
+     "data": {...}}
 
-The routing key is the type suffixed by the center
-(``dossier.received.v1.hue-vyda``), so a consumer binds to one center
-(``*.*.v1.hue-vyda``), a set, or all (``dossier.received.v1.*``).
+The extension attributes follow the spec's naming rule (lowercase letters and
+digits): ``center``, ``correlationid``, ``actorid``, ``actorrole``, and on events
+about a dossier ``procedure`` and ``field`` (absent on the others).
+
+A subscriber filters on them two ways. The routing key is the type suffixed by
+the center (``dossier.received.v1.hue-vyda``), so a queue on the topic exchange
+binds to one center (``*.*.v1.hue-vyda``), a set, or all
+(``dossier.received.v1.*``). Every message also carries the headers of
+``filter_headers`` (``ce-type``, ``ce-center``, ``ce-procedure``, ``ce-field``,
+the RabbitMQ binding's names), which the headers exchange ``onestop.events.match``
+matches exactly (``x-match: all``): one procedure, one field, any mix.
+
+The form before CloudEvents (``correlation_id`` and an ``actor`` object, no
+dataschema) is deprecated: ``legacy_form`` turns an event into it for the
+deprecation copy, and ``parse_envelope`` still reads it (messages in flight
+or dead-lettered before an upgrade), turning it into the current form.
 
 A ``Registry`` knows each type's data schema. It is built explicitly, from
 the list each producer's module declares (``contracts/__init__.py``): no
@@ -29,14 +46,10 @@ from onestop.timestamps import iso, utcnow
 
 PUBLIC = "public"
 PRIVATE = "private"
-
-
-class ActorSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE  # producers may add optional actor fields
-
-    id = fields.String(required=True, metadata={"description": "who acted: a staff user id, a citizen or a service", "example": "counter-01"})
-    role = fields.String(required=True, metadata={"description": "counter_staff, officer, portal, citizen, system, ...", "example": "counter_staff"})
+CONTENT_TYPE = "application/cloudevents+json"  # the JSON event format, structured mode
+DATA_CONTENT_TYPE = "application/json"
+DATASCHEMA = "https://onestop.local/schemas/events/{type}.json"  # docs/schemas/events/<type>.json
+FILTER_ATTRIBUTES = ("type", "center", "procedure", "field")  # what a headers binding matches on
 
 
 def _is_utc_time(text: str) -> bool:
@@ -63,10 +76,22 @@ class EnvelopeSchema(Schema):
     time = fields.String(required=True, validate=lambda text: _is_utc_time(text),
                          metadata={"description": "UTC, ISO 8601", "example": "2026-02-13T02:15:00.000Z"})
     subject = fields.String(required=True, metadata={"description": "the dossier code", "example": "VYDA-260213-0007"})
-    center = fields.String(required=True, metadata={"description": "center id", "example": "hue-vyda"})
-    correlation_id = fields.String(required=True, metadata={"description": "shared by all events caused by one request"})
-    actor = fields.Nested(ActorSchema, required=True)
-    datacontenttype = fields.String(load_default="application/json")
+    datacontenttype = fields.String(load_default=DATA_CONTENT_TYPE, validate=validate.Equal(DATA_CONTENT_TYPE),
+                                    metadata={"description": "always application/json", "example": DATA_CONTENT_TYPE})
+    dataschema = fields.String(required=True, metadata={
+        "description": "the JSON Schema of `data` (docs/schemas/events/<type>.json)",
+        "example": DATASCHEMA.format(type="dossier.received.v1")})
+    center = fields.String(required=True, metadata={"description": "extension: the center's id", "example": "hue-vyda"})
+    correlationid = fields.String(required=True, metadata={
+        "description": "extension: shared by all events caused by one request"})
+    actorid = fields.String(required=True, metadata={
+        "description": "extension: who acted: a staff user id, a citizen, a service", "example": "counter-01"})
+    actorrole = fields.String(required=True, metadata={
+        "description": "extension: counter_staff, officer, portal, citizen, system, ...", "example": "counter_staff"})
+    procedure = fields.String(metadata={
+        "description": "extension, on events about a dossier: the procedure's code", "example": "1.001193"})
+    field = fields.String(metadata={
+        "description": "extension, on events about a dossier: the procedure's field", "example": "justice"})
     data = fields.Dict(required=True)
 
 
@@ -80,6 +105,7 @@ class EventType:
     summary: str
     visibility: str = PUBLIC
     source: str = ""  # the envelope's source when the producer is not a platform service ({center} filled in)
+    about_dossier: bool = True  # its subject is a dossier code, and it carries the procedure and field
 
     def source_for(self, center: str) -> str:
         return (self.source or f"onestop/{self.producer}/{{center}}").format(center=center)
@@ -89,6 +115,7 @@ class EventType:
 
 
 _ENVELOPE = EnvelopeSchema()
+_LEGACY = ("correlation_id", "actor")  # the attributes only the form before CloudEvents has
 
 
 def routing_key(envelope: dict) -> str:
@@ -96,14 +123,68 @@ def routing_key(envelope: dict) -> str:
     return f"{envelope['type']}.{envelope['center']}"
 
 
+def actor_of(envelope: dict) -> dict:
+    """Who acted, as the ``{"id", "role"}`` a producer passes to ``make_event``."""
+    return {"id": envelope["actorid"], "role": envelope["actorrole"]}
+
+
+def filter_headers(envelope: dict) -> dict:
+    """The message headers a headers-exchange binding matches on (the RabbitMQ
+    binding's ``ce-`` names; a structured-mode reader ignores them).
+
+    >>> filter_headers({"type": "dossier.routed.v1", "center": "hue-vyda", "procedure": "1.001193"})
+    {'ce-type': 'dossier.routed.v1', 'ce-center': 'hue-vyda', 'ce-procedure': '1.001193'}
+    """
+    return {f"ce-{name}": envelope[name] for name in FILTER_ATTRIBUTES if envelope.get(name)}
+
+
+def legacy_form(envelope: dict) -> dict:
+    """The event in the deprecated form before CloudEvents (``correlation_id``, an
+    ``actor`` object, no dataschema, procedure or field), for the deprecation copy.
+
+    >>> e = {"specversion": "1.0", "id": "1", "type": "t.x.v1", "source": "s", "time": "t", "subject": "c",
+    ...      "datacontenttype": "application/json", "dataschema": "u", "center": "hue-vyda", "correlationid": "1",
+    ...      "actorid": "routing", "actorrole": "system", "procedure": "1.001193", "data": {}}
+    >>> legacy_form(e)["actor"], legacy_form(e)["correlation_id"], "dataschema" in legacy_form(e)
+    ({'id': 'routing', 'role': 'system'}, '1', False)
+    """
+    return {"specversion": "1.0", "id": envelope["id"], "type": envelope["type"], "source": envelope["source"],
+            "time": envelope["time"], "subject": envelope["subject"], "center": envelope["center"],
+            "correlation_id": envelope["correlationid"],
+            "actor": {"id": envelope["actorid"], "role": envelope["actorrole"]},
+            "datacontenttype": DATA_CONTENT_TYPE, "data": envelope["data"]}
+
+
+def _from_legacy(body: dict) -> dict:
+    """The current form of an event that came in the form before CloudEvents."""
+    actor = body.get("actor")
+    if not isinstance(actor, dict):
+        raise ValidationError({"actor": ["the deprecated form's actor must be an object with id and role"]})
+    current = {k: v for k, v in body.items() if k not in _LEGACY}
+    current.update(correlationid=body.get("correlation_id"), actorid=actor.get("id"), actorrole=actor.get("role"))
+    if isinstance(body.get("type"), str):
+        current.setdefault("dataschema", DATASCHEMA.format(type=body["type"]))
+    procedure = (body.get("data") or {}).get("procedure_code") if isinstance(body.get("data"), dict) else None
+    if procedure:
+        current.setdefault("procedure", procedure)
+    return current
+
+
+def current_form(body: dict) -> dict:
+    """The event in the current form, unchecked (an outbox written before an upgrade)."""
+    return _from_legacy(body) if any(name in body for name in _LEGACY) else body
+
+
 def parse_envelope(body) -> dict:
     """Check the envelope only (any type, data as it came); raises ValidationError.
 
     For a consumer that keeps every event, whatever its type, such as audit:
-    a producer may ship a new type before the consumer is redeployed.
+    a producer may ship a new type before the consumer is redeployed. An event
+    in the deprecated form comes back in the current one.
     """
     if not isinstance(body, dict):
         raise ValidationError("event body is not a JSON object")
+    body = current_form(body)
     envelope = _ENVELOPE.load(body, unknown=EXCLUDE)
     envelope["id"] = str(envelope["id"])
     envelope["data"] = body["data"]
@@ -142,33 +223,47 @@ class Registry(Mapping):
         return tuple(self.schema(self._types[type_]).fields)
 
     def make_event(self, type_: str, *, center: str, subject: str, data: dict, actor: dict,
-                   correlation_id: str | None = None, time: datetime | None = None) -> dict:
-        """Build and validate an envelope; the data is checked against its schema.
+                   correlation_id: str | None = None, time: datetime | None = None,
+                   procedure: str | None = None, field: str | None = None) -> dict:
+        """Build and validate an event; the data is checked against its schema.
+
+        ``actor`` is ``{"id", "role"}`` (a principal's ``actor()``); ``procedure``
+        defaults to the data's ``procedure_code``; ``field`` is the procedure's
+        field, given by the producer (the catalog knows it) or inherited from
+        the event that caused this one.
 
         >>> from contracts import make_event
         >>> e = make_event("dossier.routed.v1", center="hue-vyda", subject="VYDA-260213-0007",
         ...     data={"code": "VYDA-260213-0007", "procedure_code": "1.001193",
         ...           "department_id": "vp", "department_name": "Văn phòng", "routed_at": "2026-02-13T02:15:00Z"},
-        ...     actor={"id": "routing", "role": "system"})
-        >>> e["type"], e["center"]
-        ('dossier.routed.v1', 'hue-vyda')
+        ...     actor={"id": "routing", "role": "system"}, field="justice")
+        >>> e["type"], e["center"], e["actorid"], e["procedure"], e["field"]
+        ('dossier.routed.v1', 'hue-vyda', 'routing', '1.001193', 'justice')
         """
         event_type = self._types[type_]
         schema = self.schema(event_type)
         event_id = str(uuid.uuid4())
-        return {
+        event = {
             "specversion": "1.0",
             "id": event_id,
             "type": type_,
             "source": event_type.source_for(center),
             "time": iso(time or utcnow()),
             "subject": subject,
+            "datacontenttype": DATA_CONTENT_TYPE,
+            "dataschema": DATASCHEMA.format(type=type_),
             "center": center,
-            "correlation_id": correlation_id or event_id,
-            "actor": actor,
-            "datacontenttype": "application/json",
-            "data": schema.dump(schema.load(data)),
+            "correlationid": correlation_id or event_id,
+            "actorid": actor["id"],
+            "actorrole": actor["role"],
         }
+        procedure = procedure or data.get("procedure_code")
+        if procedure:
+            event["procedure"] = procedure
+        if field:
+            event["field"] = field
+        event["data"] = schema.dump(schema.load(data))
+        return event
 
     def parse_event(self, body) -> dict:
         """Validate an incoming envelope and its data; raises ValidationError.

@@ -39,5 +39,6 @@ class DeadLetterReplayedV1(_Strict):
 
 EVENTS = [
     EventType("deadletter.replayed.v1", DeadLetterReplayedV1, "operations",
-              "An operator put a dead-lettered event back on its work queue (onestop dlq replay)."),
+              "An operator put a dead-lettered event back on its work queue (onestop dlq replay).",
+              about_dossier=False),
 ]

@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from kombu import Connection, Exchange, Queue, binding
 from kombu.mixins import ConsumerMixin
+from kombu.serialization import register
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from audit_verify import (ALG_COSIGNATURE_V1, ALG_ED25519, SIGNATURE_PREFIX, Checkpoint, InputError,  # noqa: E402
@@ -62,6 +63,8 @@ log = logging.getLogger("audit_witness")
 EVENTS = Exchange("onestop.events", type="topic", durable=True,
                   arguments={"alternate-exchange": "onestop.unrouted"})  # exactly as the platform declares it
 CHECKPOINT = "audit.checkpoint.v1"
+CLOUDEVENTS = "application/cloudevents+json"  # the events' content type: CloudEvents 1.0, structured mode
+register("cloudevents", json.dumps, json.loads, content_type=CLOUDEVENTS, content_encoding="utf-8")
 COSIGNED = "audit.cosigned.v1"
 INCONSISTENCY = "audit.inconsistency.v1"
 HISTORY = 10_000  # cosigned sizes remembered per log, to tell a late copy of an announcement from a shrunk log
@@ -369,8 +372,10 @@ class Witness:
         self.publish({
             "specversion": "1.0", "id": event_id, "type": event_type, "source": f"witness/{self.name}",
             "time": _iso(datetime.fromtimestamp(self.clock(), timezone.utc)), "subject": origin,
-            "center": center, "correlation_id": cause.get("correlation_id") or cause.get("id") or event_id,
-            "actor": {"id": self.name, "role": "system"}, "datacontenttype": "application/json", "data": data})
+            "datacontenttype": "application/json",
+            "dataschema": f"https://onestop.local/schemas/events/{event_type}.json",
+            "center": center, "correlationid": cause.get("correlationid") or cause.get("id") or event_id,
+            "actorid": self.name, "actorrole": "system", "data": data})
 
 
 # --- The broker ----------------------------------------------------------------------------------------
@@ -385,7 +390,8 @@ class Publisher:
 
     def __call__(self, envelope: dict) -> None:
         self.producer.publish(envelope, exchange=EVENTS, routing_key=f"{envelope['type']}.{envelope['center']}",
-                              serializer="json", delivery_mode=2, message_id=envelope["id"], declare=[EVENTS],
+                              serializer="cloudevents", delivery_mode=2, message_id=envelope["id"], declare=[EVENTS],
+                              headers={"ce-type": envelope["type"], "ce-center": envelope["center"]},
                               retry=True, retry_policy={"max_retries": 10, "interval_start": 0.5,
                                                         "interval_step": 1, "interval_max": 5})
 
@@ -415,7 +421,7 @@ class Runner(ConsumerMixin):
         super().on_connection_error(exc, interval)
 
     def get_consumers(self, Consumer, channel):
-        return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=["json"], prefetch_count=1,
+        return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=["json", CLOUDEVENTS], prefetch_count=1,
                          on_decode_error=self.on_decode_error)]
 
     def on_decode_error(self, message, error) -> None:

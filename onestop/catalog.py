@@ -179,6 +179,11 @@ class Catalog:
         except KeyError:
             raise KeyError(f"unknown procedure code {code!r}") from None
 
+    def field_of(self, procedure_code: str | None) -> str | None:
+        """The field of a procedure (what a subscriber filters on), None if unknown."""
+        procedure = self.procedures.get(procedure_code)
+        return procedure.field if procedure is not None else None
+
     def center(self, center_id: str) -> Center:
         try:
             return self.centers[center_id]

@@ -1,4 +1,6 @@
-"""Generate docs/events.md and docs/asyncapi.yaml from the event registry (and docs/access.md).
+"""Generate docs/events.md, docs/asyncapi.yaml and each type's JSON Schema
+(docs/schemas/events/<type>.json, the events' `dataschema`) from the event
+registry (and docs/access.md).
 
     python -m onestop.dev.docsgen           # (re)write both files (`make docs`)
     python -m onestop.dev.docsgen --check   # exit 1 naming the stale file(s)
@@ -19,13 +21,14 @@ from marshmallow import fields, missing, validate
 
 from contracts import PRIVATE, REGISTRY
 from contracts.dossier import RULE as DOSSIER_RULE
-from contracts.envelope import ActorSchema, EnvelopeSchema
+from contracts.envelope import CONTENT_TYPE, DATASCHEMA, FILTER_ATTRIBUTES, EnvelopeSchema
 from onestop.catalog import DEFAULT_PATH, load_catalog
 from onestop.dev import accessdoc
-from onestop.messaging.topology import EXCHANGES, UNROUTED
+from onestop.messaging.topology import EXCHANGES, LEGACY, MATCH, UNROUTED
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE_ID = "6f0c2a4e-9b1d-4c3e-8f7a-5d2b1e0c9a84"
+CONTRACT_VERSION = "2.0.0"  # 2: CloudEvents 1.0 (structured mode); 1: the envelope before it, now deprecated
 
 
 def _events():
@@ -135,8 +138,21 @@ def example(js: dict, name: str = "value"):
 
 def example_envelope(event) -> dict:
     envelope = example(schema_json(EnvelopeSchema))
-    return {**envelope, "id": EXAMPLE_ID, "correlation_id": EXAMPLE_ID, "type": event.type,
-            "source": event.source_for(envelope["center"]), "data": example(schema_json(event.schema))}
+    if not event.about_dossier:
+        envelope = {k: v for k, v in envelope.items() if k not in ("procedure", "field")}
+    return {**envelope, "id": EXAMPLE_ID, "correlationid": EXAMPLE_ID, "type": event.type,
+            "source": event.source_for(envelope["center"]), "dataschema": DATASCHEMA.format(type=event.type),
+            "data": example(schema_json(event.schema))}
+
+
+def data_schema(event) -> dict:
+    """The JSON Schema (2020-12) of one type's `data`, at the URI its events name as dataschema."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": DATASCHEMA.format(type=event.type),
+            "title": f"{event.type} data", "description": event.summary, **schema_json(event.schema)}
+
+
+def schema_path(type_: str) -> Path:
+    return DOCS / "schemas" / "events" / f"{type_}.json"
 
 
 # --- docs/events.md --------------------------------------------------------------
@@ -197,15 +213,36 @@ def render_markdown() -> str:
         "| exchange | type | carries | who may read |", "|---|---|---|---|",
         f"| `{pub}` | topic | public events | any consumer |",
         f"| `{priv}` | topic | private events (citizen contact data) | the notification service only |",
-        f"| `{UNROUTED.name}` | fanout | alternate exchange of both: messages no queue was bound for | operators |", "",
+        f"| `{MATCH.name}` | headers | every public event again, for filtering on headers | any consumer |",
+        f"| `{LEGACY.name}` | topic | public events in the deprecated form, while `EVENTS_LEGACY_FORM` is on "
+        "([Migrating](#migrating-to-cloudevents)) | any consumer |",
+        f"| `{UNROUTED.name}` | fanout | alternate exchange of `{pub}` and `{priv}`: messages no queue was bound for "
+        "| operators |", "",
+        "### By center and type: the routing key", "",
         "The routing key is `<type>.<center>`, e.g. `dossier.received.v1.hue-vyda`. "
-        f"Centers: {', '.join(f'`{c}`' for c in centers)}. Bind a queue to:", "",
+        f"Centers: {', '.join(f'`{c}`' for c in centers)}. Bind a queue on `{pub}` to:", "",
         "- one center: `dossier.received.v1.hue-vyda`, or every type of it with `#.hue-vyda`;",
         "- a set of centers: one binding per center "
         "(`dossier.received.v1.hue-vyda`, `dossier.received.v1.hue-phuxuan`);",
         "- all centers: `dossier.received.v1.*` (a center id is one routing-key word).", "",
+        "### By procedure and field: the headers", "",
+        "Every message carries the headers "
+        + ", ".join(f"`ce-{a}`" for a in FILTER_ATTRIBUTES)
+        + " (the names of the RabbitMQ binding of CloudEvents; `ce-procedure` and `ce-field` only on events about "
+        f"a dossier). Bind a queue on `{MATCH.name}` with `x-match: all` and the headers you want, matched "
+        "exactly:", "",
+        '- one procedure: `{"x-match": "all", "ce-procedure": "1.001193"}`;',
+        '- one field in one center: `{"x-match": "all", "ce-field": "justice", "ce-center": "hue-vyda"}`;',
+        '- one type of one procedure: add `"ce-type": "dossier.received.v1"` (one binding per type: headers '
+        "have no wildcards).", "",
+        "`examples/subscriber.py` does each (`--procedure`, `--field`, `--events`).", "",
         "## Envelope", "",
-        "Every event is one JSON envelope (CloudEvents 1.0 style); the event's own fields are in `data`.", "",
+        "Every event is a [CloudEvents 1.0](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md) "
+        f"event in structured mode: the message body is the JSON event format and its content type is `{CONTENT_TYPE}`. "
+        "The official SDKs read it (the Python one: `cloudevents.core.bindings.rabbitmq.from_structured`, or "
+        "`cloudevents.core.formats.json.JSONFormat().read` on the body). `data` is the event's own fields; "
+        "`dataschema` is the URI of its JSON Schema, whose file is `docs/schemas/events/<type>.json`. "
+        "The extension attributes follow the spec's naming rule (lowercase letters and digits).", "",
         *_table(schema_json(EnvelopeSchema)), "",
         "## Rules", "",
         "- **Versioning.** Adding an optional field to `data` is compatible: do it freely, and consumers "
@@ -218,6 +255,22 @@ def render_markdown() -> str:
         "- **Delivery is at-least-once.** An event may arrive more than once and out of order (redeliveries, "
         "retries): deduplicate on `id`.",
         f"- **Which dossier.** {DOSSIER_RULE}", "",
+        "## Migrating to CloudEvents", "",
+        f"This is version {CONTRACT_VERSION} of the contract (asyncapi.yaml's `info.version`). "
+        "Until 2.0.0 the envelope was CloudEvents-like but not CloudEvents: its extension `correlation_id` "
+        "broke the naming rule, `actor` was an object (no CloudEvents type), the content type was "
+        "`application/json`, and there was no `dataschema`; the official SDKs refused the events. The data of "
+        "every type is unchanged, and so are the type names (`.v1`) and the routing keys.", "",
+        "| before | now |", "|---|---|",
+        "| `correlation_id` | `correlationid` |", "| `actor.id` | `actorid` |", "| `actor.role` | `actorrole` |",
+        "| (none) | `dataschema`, and `procedure`, `field` on events about a dossier |",
+        f"| content type `application/json` | `{CONTENT_TYPE}` |", "",
+        f"While the deprecation lasts, every public event is also published in the old form to `{LEGACY.name}` "
+        "(topic, the same routing keys, header `deprecation: true`): a subscriber that is not ready moves its "
+        f"bindings from `{pub}` to `{LEGACY.name}` and changes nothing else, then moves back when it reads the "
+        "new form. Operators stop the copy with `EVENTS_LEGACY_FORM=off` once their subscribers have moved "
+        "(the copy costs one more publish per public event). The platform's own consumers read both forms, so "
+        "messages published before an upgrade (queued, delayed, dead-lettered) are still understood.", "",
         "## Event types", "",
         "| type | producer | visibility | summary |", "|---|---|---|---|",
         *(f"| `{e.type}` | {e.producer} | {e.visibility} | {_md(e.summary)} |" for e in _events()), "",
@@ -226,7 +279,8 @@ def render_markdown() -> str:
         out += [f"### `{e.type}`", "", _md(e.summary), "",
                 f"- Producer: `{e.producer}`",
                 f"- Exchange: `{EXCHANGES[e.visibility].name}` ({e.visibility})",
-                f"- Routing key: `{e.type}.<center>`", "",
+                f"- Routing key: `{e.type}.<center>`",
+                f"- JSON Schema of `data`: [schemas/events/{e.type}.json](schemas/events/{e.type}.json)", "",
                 "Data fields:", "", *_table(schema_json(e.schema)), "",
                 "Example:", "", "```json", json.dumps(example_envelope(e), indent=2, ensure_ascii=False), "```", ""]
     return "\n".join(out)
@@ -235,15 +289,15 @@ def render_markdown() -> str:
 # --- docs/asyncapi.yaml ----------------------------------------------------------
 
 def asyncapi() -> dict:
-    refs = {ActorSchema: "#/components/schemas/Actor"}
-    channels, operations, messages, schemas = {}, {}, {}, {
-        "Envelope": schema_json(EnvelopeSchema, refs), "Actor": schema_json(ActorSchema)}
+    channels, operations, messages, schemas = {}, {}, {}, {"Envelope": schema_json(EnvelopeSchema)}
+    headers = {"type": "object", "properties": {f"ce-{a}": {"type": "string"} for a in FILTER_ATTRIBUTES},
+               "description": f"what a binding on {MATCH.name} matches on (x-match: all)"}
     for e in _events():
         exchange = EXCHANGES[e.visibility]
         schemas[e.type] = schema_json(e.schema)
         messages[e.type] = {
-            "name": e.type, "title": e.type, "summary": e.summary, "contentType": "application/json",
-            "correlationId": {"location": "$message.payload#/correlation_id"},
+            "name": e.type, "title": e.type, "summary": e.summary, "contentType": CONTENT_TYPE,
+            "correlationId": {"location": "$message.payload#/correlationid"}, "headers": headers,
             "payload": {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {"type": "object", "properties": {
                 "type": {"const": e.type}, "data": {"$ref": f"#/components/schemas/{e.type}"}}}]},
             "examples": [{"name": "example", "payload": example_envelope(e)}],
@@ -265,12 +319,13 @@ def asyncapi() -> dict:
         }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "OneStop events", "version": "1.0.0", "description": (
-            "Events of the OneStop platform for ward Public Administrative Service Centers. Routing key "
-            "`<type>.<center>`. Public events on `onestop.events`, private ones (citizen contact data, "
+        "info": {"title": "OneStop events", "version": CONTRACT_VERSION, "description": (
+            "Events of the OneStop platform for ward Public Administrative Service Centers, each a CloudEvents "
+            "1.0 event in structured mode. Routing key `<type>.<center>`; headers `ce-type`, `ce-center`, "
+            "`ce-procedure`, `ce-field` for bindings on the headers exchange `onestop.events.match`. Public events on `onestop.events`, private ones (citizen contact data, "
             "notification service only) on `onestop.private`. Delivery is at-least-once: deduplicate on `id`. "
             "Generated from the marshmallow schemas by `python -m onestop.dev.docsgen`; see docs/events.md.")},
-        "defaultContentType": "application/json",
+        "defaultContentType": CONTENT_TYPE,
         "servers": {"local": {"host": "127.0.0.1:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
                               "description": "RabbitMQ started by `make run`"}},
         "channels": channels,
@@ -290,6 +345,8 @@ def render_asyncapi() -> str:
 
 OUTPUTS = {DOCS / "events.md": render_markdown, DOCS / "asyncapi.yaml": render_asyncapi}
 OUTPUTS[DOCS / "access.md"] = accessdoc.render_markdown  # who may call what (onestop.web.access)
+OUTPUTS.update({schema_path(t): (lambda e=REGISTRY[t]: json.dumps(data_schema(e), indent=2, ensure_ascii=False) + "\n")
+                for t in sorted(REGISTRY)})
 
 
 def main(argv: list[str] | None = None) -> int:

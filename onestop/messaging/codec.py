@@ -1,4 +1,5 @@
-"""orjson as kombu's JSON codec (the same `application/json` on the wire).
+"""orjson as kombu's JSON codec, for `application/json` and for CloudEvents'
+JSON event format (`application/cloudevents+json`, serializer ``cloudevents``).
 
 kombu's own codec is the standard library's json behind a hook for extra
 types; orjson encodes and decodes our envelopes several times faster. A value
@@ -10,6 +11,8 @@ imported, in every process that publishes or consumes.
 from __future__ import annotations
 
 import orjson
+
+from contracts import CONTENT_TYPE
 from kombu.serialization import registry
 from kombu.utils import json as kombu_json
 
@@ -28,5 +31,9 @@ def loads(data):
     return orjson.loads(data)
 
 
+CLOUDEVENTS = "cloudevents"  # kombu's name for the serializer of CloudEvents' structured mode
+
+
 def install() -> None:
     registry.register("json", dumps, loads, content_type="application/json", content_encoding="utf-8")
+    registry.register(CLOUDEVENTS, dumps, loads, content_type=CONTENT_TYPE, content_encoding="utf-8")

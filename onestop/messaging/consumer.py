@@ -35,7 +35,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
-from contracts import parse_envelope, parse_event
+from contracts import CONTENT_TYPE, parse_envelope, parse_event
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import DomainError, PermanentError, Unavailable
@@ -96,6 +96,8 @@ class OneStopQueueConsumer(QueueConsumer):
         consumers = super().get_consumers(consumer_cls, channel)
         for consumer in consumers:
             consumer.on_decode_error = self._on_decode_error
+            if consumer.accept is not None:  # CloudEvents' structured mode, beside nameko's own serializer
+                consumer.accept = set(consumer.accept) | {CONTENT_TYPE}
         return consumers
 
     @staticmethod
@@ -203,7 +205,7 @@ class ReliableHandler(Entrypoint):
             return
         try:
             self.container.spawn_worker(self, (event,), {}, context_data={
-                "correlation_id": event["correlation_id"], "center": event["center"],
+                "correlation_id": event["correlationid"], "center": event["center"],
                 "event_id": event["id"], "code": event["subject"]},  # what the worker's log records carry
                 handle_result=handle_result)
         except ContainerBeingKilled:

@@ -28,7 +28,7 @@ from contracts import REGISTRY, routing_key
 from onestop.config import Settings
 from onestop.messaging.chaos import Chaos
 from onestop.messaging.publisher import get_publisher
-from onestop.messaging.topology import EXCHANGES
+from onestop.messaging.topology import event_messages
 from onestop.storage.mongo import database
 from onestop.timers import Wakeup
 from onestop.timestamps import as_utc
@@ -151,10 +151,9 @@ class OutboxRelay(DependencyProvider):
     def setup(self):
         settings = Settings.load(self.container.config)
         publisher = get_publisher(settings.amqp_uri)
+        legacy = settings.events_legacy_form
         self.relay = Relay(database(settings, self.container.service_name), self.collections,
-                           lambda entries: publisher.publish_many([
-                               {"body": e["event"], "exchange": EXCHANGES[e["exchange"]],
-                                "routing_key": e["routing_key"], "message_id": e["id"]} for e in entries]),
+                           lambda entries: publisher.publish_many(event_messages(entries, legacy=legacy)),
                            chaos=Chaos(settings.chaos))
         self.wakeup = Wakeup()
 

@@ -1,5 +1,9 @@
 """Publishing with publisher confirms.
 
+Every body is a CloudEvent in structured mode (content type
+`application/cloudevents+json`) unless a caller names another serializer (the
+deprecated form's copy is plain `application/json`).
+
 One `ConfirmedPublisher` per process and broker URI, safe to use from many
 green threads. Two ways to publish, both returning only once the broker has
 confirmed every message (so the caller may then delete its outbox entries or
@@ -24,6 +28,8 @@ import time
 from kombu import Connection, Producer
 from kombu.pools import producers
 
+from onestop.messaging.codec import CLOUDEVENTS
+
 RETRY_POLICY = {"max_retries": 5, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 3}
 CONFIRM_TIMEOUT = 30.0  # seconds a batch may wait for its confirms before it counts as unconfirmed
 
@@ -43,19 +49,19 @@ class ConfirmedPublisher:
         self._batch = None  # (connection, producer on its confirm-mode channel, confirms) of publish_many
 
     def publish(self, body: dict, *, exchange, routing_key: str, headers: dict | None = None,
-                message_id: str | None = None, declare=None) -> None:
+                message_id: str | None = None, declare=None, serializer: str = CLOUDEVENTS) -> None:
         """Publish persistently and wait for the broker's confirm (raises if nacked)."""
         with producers[self.connection].acquire(block=True, timeout=30) as producer:
             producer.publish(
-                body, exchange=exchange, routing_key=routing_key, serializer="json",
+                body, exchange=exchange, routing_key=routing_key, serializer=serializer,
                 delivery_mode=2, headers=headers or {}, message_id=message_id,
                 content_encoding="utf-8", retry=True, retry_policy=RETRY_POLICY,
                 declare=declare or [],
             )
 
     def publish_many(self, messages: list[dict], timeout: float = CONFIRM_TIMEOUT) -> None:
-        """Publish each {"body", "exchange", "routing_key", "message_id", "headers"?}
-        persistently, then wait until the broker has confirmed them all."""
+        """Publish each {"body", "exchange", "routing_key", "message_id", "headers"?, "serializer"?}
+        persistently (a CloudEvent unless the serializer says otherwise), then wait until the broker has confirmed them all."""
         if not messages:
             return
         with self._batch_lock:
@@ -69,7 +75,7 @@ class ConfirmedPublisher:
         connection, producer, state = self._batch_channel()
         for message in messages:
             producer.publish(message["body"], exchange=message["exchange"], routing_key=message["routing_key"],
-                             serializer="json", delivery_mode=2, headers=message.get("headers") or {},
+                             serializer=message.get("serializer", CLOUDEVENTS), delivery_mode=2, headers=message.get("headers") or {},
                              message_id=message.get("message_id"), content_encoding="utf-8")
             state.next_tag += 1
         last = state.next_tag - 1

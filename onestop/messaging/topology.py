@@ -4,7 +4,16 @@
 - ``onestop.private`` (topic): data only the notification service may read
   (citizen contact details), same routing-key scheme. In production the
   notification user alone gets read permission on it.
-- Both have the alternate exchange ``onestop.unrouted`` (fanout) whose queue
+- ``onestop.events.match`` (headers): every public event again, for a
+  subscriber to match the ``ce-`` headers exactly (``x-match: all``,
+  ``ce-center``, ``ce-procedure``, ``ce-field``, ``ce-type``). Published to
+  beside ``onestop.events``, not bound to it: an exchange-to-exchange binding
+  counts as a route, so ``onestop.events`` would no longer hand an event no
+  queue wants to its alternate exchange.
+- ``onestop.events.legacy`` (topic): the deprecated form of the public events,
+  same routing keys, while ``EVENTS_LEGACY_FORM`` is on; nothing binds it
+  inside the platform.
+- ``onestop.events`` and ``onestop.private`` have the alternate exchange ``onestop.unrouted`` (fanout) whose queue
   keeps any message no queue was bound for, so nothing vanishes silently.
 - Each consuming service has, per center, a quorum work queue
   ``onestop.<service>.<center>`` with a delivery limit and dead-lettering
@@ -18,16 +27,21 @@ from dataclasses import dataclass
 
 from kombu import Exchange, Queue, binding
 
+from contracts import PUBLIC, current_form, filter_headers, legacy_form
+
 EVENTS = Exchange("onestop.events", type="topic", durable=True,
                   arguments={"alternate-exchange": "onestop.unrouted"})
 PRIVATE = Exchange("onestop.private", type="topic", durable=True,
                    arguments={"alternate-exchange": "onestop.unrouted"})
+MATCH = Exchange("onestop.events.match", type="headers", durable=True)
+LEGACY = Exchange("onestop.events.legacy", type="topic", durable=True)
 UNROUTED = Exchange("onestop.unrouted", type="fanout", durable=True)
 DLX = Exchange("onestop.dlx", type="direct", durable=True)
 UNROUTED_QUEUE = Queue("onestop.unrouted", exchange=UNROUTED, durable=True,
                        queue_arguments={"x-queue-type": "quorum"})
 
 EXCHANGES = {"public": EVENTS, "private": PRIVATE}
+DEPRECATION = {"deprecation": "true", "link": "docs/events.md#migrating-to-cloudevents"}  # on each legacy copy
 QUORUM_SAFE_DLX = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
@@ -90,7 +104,7 @@ class ServiceQueues:
 
 
 def declare_exchanges(channel) -> None:
-    for exchange in (UNROUTED, DLX, EVENTS, PRIVATE):
+    for exchange in (UNROUTED, DLX, EVENTS, PRIVATE, MATCH, LEGACY):
         exchange.bind(channel).declare()
     UNROUTED_QUEUE.bind(channel).declare()
 
@@ -101,3 +115,22 @@ def declare_service(channel, queues: list[ServiceQueues]) -> None:
     for sq in queues:
         for queue in sq.all_queues():
             queue.bind(channel).declare()
+
+
+def event_messages(entries: list[dict], legacy: bool = False) -> list[dict]:
+    """What the broker gets for these outbox entries (confirmed as one batch): each
+    event as a CloudEvent with its filter headers; a public one also to the headers
+    exchange and, with `legacy`, in its deprecated form to onestop.events.legacy."""
+    out = []
+    for e in entries:
+        event = current_form(e["event"])  # an outbox written before the upgrade holds the old form
+        message = {"body": event, "exchange": EXCHANGES[e["exchange"]], "routing_key": e["routing_key"],
+                   "message_id": e["id"], "headers": filter_headers(event)}
+        out.append(message)
+        if e["exchange"] != PUBLIC:
+            continue
+        out.append({**message, "exchange": MATCH})
+        if legacy:
+            out.append({"body": legacy_form(event), "exchange": LEGACY, "routing_key": e["routing_key"],
+                        "message_id": e["id"], "serializer": "json", "headers": DEPRECATION})
+    return out

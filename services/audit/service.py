@@ -7,6 +7,7 @@ import logging
 import eventlet
 from nameko.web.handlers import http
 
+from contracts import actor_of, current_form
 from contracts.audit import about_the_log
 from onestop.catalog import load_catalog
 from onestop.dependencies import Health, LogContext, StaffAuth
@@ -99,7 +100,8 @@ class AuditService:
         entries = [e for e in self.store.timeline(code) if access.covers(principal, "audit.timeline", e["center"])]
         if not entries:  # another center's dossier answers exactly as a missing one
             raise NotFound("No audit entries for this dossier code.", fields=[{"field": "code", "reason": "unknown"}])
-        shown = [{**{k: e[k] for k in PUBLIC_FIELDS}, "actor": e["event"]["actor"], "data": e["event"]["data"]}
+        shown = [{**{k: e[k] for k in PUBLIC_FIELDS}, "actor": actor_of(current_form(e["event"])),
+                  "data": e["event"]["data"]}
                  for e in entries]
         if request.args.get("proofs", "").lower() not in ("true", "1", "yes"):
             return respond(200, {"code": code, "entries": shown})

@@ -85,7 +85,7 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, caller,
                            handed_in)
     citizen = payload["citizen"]
     rating_code, lookup_code = new_rating_code(), LOOKUP_CODE.new()
-    common = {"center": center.id, "subject": receipt.code, "actor": actor, "time": now}
+    common = {"center": center.id, "subject": receipt.code, "actor": actor, "time": now, "field": procedure.field}
     received = make_event("dossier.received.v1", data={
         "code": receipt.code, "official_code": receipt.official_code,
         "procedure_code": procedure.code, "procedure_name": procedure.name_vi, "field": procedure.field,
@@ -99,7 +99,7 @@ def submit_dossier(payload: dict, *, catalog, repo, now: datetime, caller,
         "rating_code": rating_code, "lookup_code": LOOKUP_CODE.shown(lookup_code)}, **common)
     dossier = {
         "_id": receipt.code, "code": receipt.code, "official_code": receipt.official_code,
-        "center": center.id, "procedure_code": procedure.code, "channel": payload["channel"],
+        "center": center.id, "procedure_code": procedure.code, "field": procedure.field, "channel": payload["channel"],
         "status": "received", "seq": 0, "rating_code_sha256": rating_code_hash(rating_code),
         "lookup_code_sha256": LOOKUP_CODE.sha256(lookup_code),
         "received_at": now, "appointment_date": receipt.appointment_date.isoformat(),
@@ -211,7 +211,7 @@ def rate_dossier(dossier: dict, payload: dict, *, repo, now: datetime) -> dict:
     _check_ratable(dossier)
     rating = {"score": payload["score"], "comment": payload.get("comment"), "rated_at": iso(now)}
     event = make_event("dossier.rated.v1", center=dossier["center"], subject=dossier["code"], actor=CITIZEN,
-                       correlation_id=dossier_id_of(dossier), time=now,
+                       correlation_id=dossier_id_of(dossier), time=now, field=dossier.get("field"),
                        data={"code": dossier["code"], "dossier_id": dossier_id_of(dossier),
                              "procedure_code": dossier["procedure_code"],
                              "score": rating["score"], "has_comment": bool(rating["comment"]),

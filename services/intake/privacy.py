@@ -99,7 +99,8 @@ def erase(dossier: dict, basis: str, actor: dict, now: datetime, repo, reason: s
     """Erase one dossier's personal data with its event; None if it was erased before."""
     erased = erased_fields(dossier)
     event = make_event("citizen.data_erased.v1", center=dossier["center"], subject=dossier["code"], actor=actor,
-                       correlation_id=correlation_id, time=now, data={
+                       correlation_id=correlation_id, time=now, procedure=dossier.get("procedure_code"),
+                       field=dossier.get("field"), data={
                            "code": dossier["code"], "dossier_id": dossier_id_of(dossier), "basis": basis,
                            "erased": erased, "requested_by": actor["id"], "closed_at": closed_at(dossier),
                            "erased_at": iso(now)})

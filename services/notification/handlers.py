@@ -169,7 +169,8 @@ def _finish(repo, event, delivery_id, record, status, now, error=None, provider_
     if error is not None:
         data["error"] = error
     outcome = make_event(f"notification.{status}.v1", center=event["center"], subject=record["code"],
-                         data=data, actor=SYSTEM, correlation_id=event["correlation_id"], time=now)
+                         data=data, actor=SYSTEM, correlation_id=event["correlationid"], time=now,
+                         procedure=event.get("procedure"), field=event.get("field"))  # what the cause is filtered on
     fields = {"finished_at": iso(now), "error": error, "provider_id": provider_id}
     repo.finish(delivery_id, status, fields, outcome, now)
 

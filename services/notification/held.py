@@ -94,5 +94,5 @@ def _outgoing(record: dict) -> Outgoing:
 def _trigger(record: dict) -> dict:
     """What delivery needs of the event the message was for."""
     trigger = record["trigger"]
-    return {"id": trigger["id"], "center": trigger["center"], "correlation_id": trigger["correlation_id"],
-            "data": {"code": trigger["code"]}}
+    return {"id": trigger["id"], "center": trigger["center"], "correlationid": trigger["correlation_id"],
+            "procedure": trigger.get("procedure"), "field": trigger.get("field"), "data": {"code": trigger["code"]}}

@@ -102,7 +102,8 @@ def held_fields(event: dict, out, reason: dict, now: datetime) -> dict:
             "held_message": {"channel": message.channel, "to": message.to, "subject": message.subject,
                              "text": message.text},
             "trigger": {"id": event["id"], "center": event["center"],
-                        "correlation_id": event.get("correlation_id"), "code": event["data"]["code"]}}
+                        "correlation_id": event.get("correlationid"), "procedure": event.get("procedure"),
+                        "field": event.get("field"), "code": event["data"]["code"]}}
 
 
 def reason_text(reason: dict) -> str:

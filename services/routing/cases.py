@@ -183,8 +183,8 @@ def open_case(event: dict, *, center, procedure, loads: dict, now: datetime,
         "seq": 2, "version": 0,
     }
     case.update(_derived(life, clock, case, due_soon, now))
-    common = {"center": center.id, "subject": data["code"], "actor": SYSTEM,
-              "correlation_id": event["correlation_id"], "time": now}
+    common = {"center": center.id, "subject": data["code"], "actor": SYSTEM, "field": procedure.field,
+              "correlation_id": event["correlationid"], "time": now}
     events = [
         make_event("dossier.routed.v1", data={
             "code": data["code"], "dossier_id": event["id"], "procedure_code": procedure.code,
@@ -430,7 +430,7 @@ def _transition_event(rec, case, changes, center, procedure, correlation_id, now
     data = {name: DATA[name](source) for name in REGISTRY.data_fields(event_type)}
     return make_event(event_type, data=data, center=center.id, subject=case["_id"],
                       actor={"id": rec["actor"]["id"], "role": rec["actor"]["role"]},
-                      correlation_id=correlation_id, time=now)
+                      correlation_id=correlation_id, time=now, field=procedure.field)
 
 
 def _officer_name(source: Source) -> str:
@@ -472,7 +472,8 @@ DATA = {
 
 # --- timers ----------------------------------------------------------------------
 
-def fire_timers(case: dict, *, center, now: datetime, due_soon=DEFAULT_DUE_SOON) -> Change | None:
+def fire_timers(case: dict, *, center, now: datetime, due_soon=DEFAULT_DUE_SOON,
+                field: str | None = None) -> Change | None:
     """The due-soon / overdue events now due for this case, once each.
 
     When several points have passed (the service was down), only the latest
@@ -490,10 +491,11 @@ def fire_timers(case: dict, *, center, now: datetime, due_soon=DEFAULT_DUE_SOON)
             "department_id": case.get("department_id"), "officer_id": case.get("officer_id"),
             "due_at": latest["due"], "escalate_to": ESCALATE_TO}
     if label == "overdue":
-        event = make_event("dossier.overdue.v1", center=center.id, subject=case["_id"], actor=SYSTEM, data=data, time=now)
+        event = make_event("dossier.overdue.v1", center=center.id, subject=case["_id"], actor=SYSTEM, data=data,
+                           time=now, field=field)
     else:
         event = make_event("dossier.due_soon.v1", center=center.id, subject=case["_id"], actor=SYSTEM,
-                           data={**data, "point": label.split(":", 1)[1]}, time=now)
+                           data={**data, "point": label.split(":", 1)[1]}, time=now, field=field)
     changes = {"fired": fired, "timers": remaining,
                "next_timer_at": min((as_utc(t["at"]) for t in remaining), default=None)}
     if label == "overdue":

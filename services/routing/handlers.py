@@ -63,7 +63,8 @@ def fire_due_timers(*, catalog, repo, now, centers: list[str], due_soon=cases.DE
         center = catalog.centers.get(case["center"])
         if center is None:
             continue
-        change = cases.fire_timers(case, center=center, now=now, due_soon=due_soon)
+        change = cases.fire_timers(case, center=center, now=now, due_soon=due_soon,
+                                   field=catalog.field_of(case.get("procedure_code")))
         if change is not None and repo.apply(change, now):  # lost the race: another worker fired it
             fired += 1
     return fired

@@ -253,7 +253,7 @@ def test_the_logs_of_the_whole_run_are_json_and_hold_no_personal_data(platform):
                  30, 0.2, "routing to dead-letter the poison event")[0]
     assert dead["level"] == "ERROR" and "unknown center hue-vyda or procedure {'full_name': '[masked]'" in dead["message"]
     assert (dead["service"], dead["center"], dead["code"], dead["correlation_id"]) == (
-        "routing", "hue-vyda", "VYDA-990101-0001", poison["correlation_id"])
+        "routing", "hue-vyda", "VYDA-990101-0001", poison["correlationid"])
 
     lines = log_lines(platform)
     assert set(SERVICES) <= set(lines)

@@ -65,7 +65,7 @@ def test_a_withdrawn_dossiers_personal_data_is_erased_once_its_retention_has_pas
                              if e["type"] == "citizen.data_erased.v1"], SECONDS, 0.1, "the erasure's audit entry")
     [entry] = entries
     data = entry["event"]["data"]
-    assert data["basis"] == "retention" and entry["event"]["actor"] == {"id": "intake", "role": "system"}
+    assert data["basis"] == "retention" and (entry["event"]["actorid"], entry["event"]["actorrole"]) == ("intake", "system")
     waited = parse_time(data["erased_at"]) - parse_time(data["closed_at"])
     assert waited.total_seconds() >= RETENTION_DAYS * 86400
     verdict = requests.get(f"{audit.http}/api/v1/audit/verify", headers=bearer("auditor", "auditor-01"),

@@ -135,7 +135,7 @@ def test_counter_intake_needs_a_counter_staff_token_for_the_center(intake, repo)
     assert status == 201
     received = next(e["event"] for e in repo.dossiers.find_one({"_id": answer["code"]})["outbox"]
                     if e["event"]["type"] == "dossier.received.v1")
-    assert received["actor"] == {"id": "counter-07", "role": "counter_staff"}  # who took it in, from the token
+    assert (received["actorid"], received["actorrole"]) == ("counter-07", "counter_staff")  # who took it in, from the token
 
 
 def test_online_intake_needs_a_portal_token_for_the_center(intake, repo):
@@ -152,7 +152,7 @@ def test_online_intake_needs_a_portal_token_for_the_center(intake, repo):
     assert status == 201
     received = next(e["event"] for e in repo.dossiers.find_one({"_id": answer["code"]})["outbox"]
                     if e["event"]["type"] == "dossier.received.v1")
-    assert received["actor"] == {"id": "portal-dvc", "role": "portal"}  # the portal client, from its token
+    assert (received["actorid"], received["actorrole"]) == ("portal-dvc", "portal")  # the portal client, from its token
     assert received["data"]["channel"] == "online"
 
 

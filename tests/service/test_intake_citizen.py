@@ -375,7 +375,7 @@ def test_a_returned_dossier_is_rated_once_and_the_event_goes_with_it(intake, rep
     stored = repo.dossiers.find_one({"_id": code})
     assert stored["rating"]["score"] == 5
     [rated] = [e["event"] for e in stored["outbox"] if e["event"]["type"] == "dossier.rated.v1"]
-    assert rated["data"]["score"] == 5 and rated["data"]["code"] == code and rated["actor"]["role"] == "citizen"
+    assert rated["data"]["score"] == 5 and rated["data"]["code"] == code and rated["actorrole"] == "citizen"
     assert rated["data"]["has_comment"] is True and "comment" not in rated["data"]  # its words stay in intake
     assert rated["id"] == stored["rating"]["event_id"] and rated_event_count(repo, code) == 1
     assert details(intake, code)["rated"] is True and "next_step" not in details(intake, code)

@@ -102,7 +102,7 @@ def test_a_returned_dossier_keeps_its_data_until_the_retention_ends_then_keeps_o
     assert doc["documents"][0] == {"code": doc["documents"][0]["code"], "copies": 1}
     assert doc["personal_data"]["basis"] == "retention" and doc["personal_data"]["requested_by"] == "intake"
     [event] = erasure_events(outbox)
-    assert event["actor"] == {"id": "intake", "role": "system"} and event["subject"] == code
+    assert (event["actorid"], event["actorrole"]) == ("intake", "system") and event["subject"] == code
     assert event["data"] == {"code": code, "dossier_id": doc["history"][0]["event_id"], "basis": "retention",
                              "requested_by": "intake",
                              "erased": ["full_name", "id_number", "phone", "email", "notes", "rating_comment"],
@@ -149,8 +149,8 @@ def test_an_erasure_request_erases_every_closed_dossier_of_the_citizen_once(inta
     assert status == 200 and [d["code"] for d in body["erased"]] == [first, second]
     events = [erasure_events(stored(repo, code)[1])[0] for code in (first, second)]
     assert {e["data"]["basis"] for e in events} == {"request"}
-    assert {e["actor"]["id"] for e in events} == {"ops-lan"} and events[0]["data"]["requested_by"] == "ops-lan"
-    assert events[0]["correlation_id"] == events[1]["correlation_id"]  # one request
+    assert {e["actorid"] for e in events} == {"ops-lan"} and events[0]["data"]["requested_by"] == "ops-lan"
+    assert events[0]["correlationid"] == events[1]["correlationid"]  # one request
     assert stored(repo, first)[0]["personal_data"]["reason"] == "Đơn yêu cầu số 12/2026 ngày 05/01/2026"
     assert all(personal_in(stored(repo, code)[0]) == [] for code in (first, second))
     assert stored(repo, bystander)[0]["citizen"]["id_number"] == "046095009999"

@@ -800,8 +800,9 @@ def test_judge_makes_no_decision_while_the_audit_api_is_unreachable():
 def checkpoint_event(note: str) -> dict:
     checkpoint = av.parse_checkpoint(av.parse_note(note).text)
     return {"specversion": "1.0", "id": "e1", "type": "audit.checkpoint.v1", "source": "onestop/audit/hue-vyda",
-            "time": "2026-02-13T03:00:00.000Z", "subject": ORIGIN, "center": CENTER, "correlation_id": "c1",
-            "actor": {"id": "audit", "role": "system"}, "datacontenttype": "application/json",
+            "time": "2026-02-13T03:00:00.000Z", "subject": ORIGIN, "center": CENTER, "correlationid": "c1",
+            "actorid": "audit", "actorrole": "system", "datacontenttype": "application/json",
+            "dataschema": "https://onestop.local/schemas/events/audit.checkpoint.v1.json",
             "data": {"center": CENTER, "origin": ORIGIN, "tree_size": checkpoint.size,
                      "root_hash": checkpoint.root_hex, "note": note, "signed_at": "2026-02-13T03:00:00.000Z"}}
 
@@ -817,7 +818,8 @@ def test_the_witness_cosigns_remembers_and_never_advances_past_an_inconsistency(
     cosigned_event = published[-1]
     assert (cosigned_event["type"], cosigned_event["source"], cosigned_event["subject"]) == (
         "audit.cosigned.v1", f"witness/{WITNESS}", ORIGIN)
-    assert cosigned_event["correlation_id"] == "c1" and cosigned_event["actor"] == {"id": WITNESS, "role": "system"}
+    assert cosigned_event["correlationid"] == "c1"
+    assert (cosigned_event["actorid"], cosigned_event["actorrole"]) == (WITNESS, "system")
     data = cosigned_event["data"]
     assert (data["tree_size"], data["root_hash"], data["witness"]) == (10, ROOT.hex(), WITNESS)
     witness_key = av.parse_vkey(vkey(WITNESS, WITNESS_KEY, 4))

@@ -90,7 +90,8 @@ def test_the_audit_event_is_valid_and_the_same_for_the_same_replay():
     assert (event["type"], event["subject"], event["center"]) == (
         "deadletter.replayed.v1", "VYDA-260213-0007", "hue-vyda")
     assert event["data"]["replayed_by"] == "ops-lan" and event["data"]["event_id"] == ENVELOPE["id"]
-    assert event["correlation_id"] == "corr-1" and event["actor"] == {"id": "ops-lan", "role": "operator"}
+    # the letter was dead-lettered in the form before CloudEvents: its correlation still carries over
+    assert event["correlationid"] == "corr-1" and (event["actorid"], event["actorrole"]) == ("ops-lan", "operator")
     assert audit_event(letter, queue, "ops-lan")["id"] == event["id"]  # a re-publish after a crash is deduplicated
     replayed_again = describe(BODY, {**CONSUMER_HEADERS, "x-onestop-replay-count": 1}, {})
     assert audit_event(replayed_again, queue, "ops-lan")["id"] != event["id"]  # a later replay is recorded too

@@ -9,7 +9,9 @@ import pytest
 from marshmallow import ValidationError
 
 from onestop.config import Settings
-from contracts import PRIVATE, PUBLIC, REGISTRY, make_event, parse_event, routing_key
+import orjson
+
+from contracts import PRIVATE, PUBLIC, REGISTRY, legacy_form, make_event, parse_event, routing_key
 from onestop.timestamps import parse_time
 from onestop.errors import InvalidInput
 from onestop.web.http import flatten, forbid_operators, status_of
@@ -37,16 +39,41 @@ def test_make_event_builds_a_cloudevents_envelope():
     assert event["source"] == "onestop/routing/hue-vyda"
     assert event["time"].endswith("Z")
     assert parse_time(event["time"]) == datetime(2026, 2, 13, 2, 15, tzinfo=timezone.utc)
-    assert (event["subject"], event["center"], event["actor"]) == (CODE, "hue-vyda", ACTOR)
-    assert event["correlation_id"] == event["id"]  # a new request starts its own correlation
+    assert (event["subject"], event["center"], event["actorid"], event["actorrole"]) == (
+        CODE, "hue-vyda", "routing", "system")
+    assert event["correlationid"] == event["id"]  # a new request starts its own correlation
     assert event["datacontenttype"] == "application/json" and event["data"] == ROUTED
+    assert event["dataschema"] == "https://onestop.local/schemas/events/dossier.routed.v1.json"
+    assert event["procedure"] == "1.001193" and "field" not in event  # the producer names the field
+
+
+def test_every_extension_attribute_follows_the_cloudevents_naming_rule():
+    import re
+
+    from cloudevents.core.formats.json import JSONFormat
+    from cloudevents.core.v1.event import REQUIRED_ATTRIBUTES, OPTIONAL_ATTRIBUTES
+    event = make_event("dossier.routed.v1", center="hue-vyda", subject=CODE, actor=ACTOR, data=ROUTED,
+                       field="justice")
+    extensions = set(event) - set(REQUIRED_ATTRIBUTES) - set(OPTIONAL_ATTRIBUTES) - {"data"}
+    assert extensions == {"center", "correlationid", "actorid", "actorrole", "procedure", "field"}
+    assert all(re.fullmatch(r"[a-z0-9]{1,20}", name) for name in extensions)
+    read = JSONFormat().read(None, orjson.dumps(event))  # the official SDK's reader, which validates
+    assert read.get_extension("procedure") == "1.001193" and read.get_data() == ROUTED
+
+
+def test_the_deprecated_form_is_read_as_the_current_one_and_written_for_the_copy():
+    event = routed()
+    old = legacy_form(event)
+    assert old["correlation_id"] == event["correlationid"] and old["actor"] == ACTOR
+    assert not {"correlationid", "actorid", "actorrole", "dataschema", "procedure"} & set(old)
+    assert parse_event(old) == parse_event(event)  # a message published before an upgrade is still understood
 
 
 def test_each_event_gets_its_own_id_and_keeps_a_given_correlation():
     a = routed()
     b = make_event("dossier.routed.v1", center="hue-vyda", subject=CODE, actor=ACTOR, data=ROUTED,
                    correlation_id=a["id"])
-    assert a["id"] != b["id"] and b["correlation_id"] == a["id"]
+    assert a["id"] != b["id"] and b["correlationid"] == a["id"]
 
 
 def test_make_event_time_is_utc_even_from_local_time():
@@ -104,10 +131,9 @@ def test_parse_event_tolerates_fields_a_newer_producer_added():
     assert parsed["data"]["floor"] == "2"  # the data is passed on as it came
 
 
-def test_parse_event_tolerates_a_field_added_to_the_actor():
-    event = routed()
-    event["actor"] = {**ACTOR, "display_name": "Routing service"}
-    assert parse_event(event)["actor"]["id"] == "routing"
+def test_parse_event_tolerates_an_extension_attribute_it_does_not_know():
+    event = {**routed(), "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    assert parse_event(event)["actorid"] == "routing" and "traceparent" not in parse_event(event)
 
 
 def test_parse_event_refuses_unknown_types():
@@ -125,8 +151,10 @@ BAD_ENVELOPES = {
     "wrong specversion": ("specversion", "0.3"),
     "unversioned type": ("type", "dossier.routed"),
     "no center": "center",
-    "no actor": "actor",
-    "actor without role": ("actor", {"id": "x"}),
+    "no actorid": "actorid",
+    "no actorrole": "actorrole",
+    "no dataschema": "dataschema",
+    "deprecated form with an actor that is not an object": ("actor", "counter-01"),
     "no data": "data",
     "data not an object": ("data", "routed"),
     "data missing a required field": ("data", {k: v for k, v in ROUTED.items() if k != "code"}),
@@ -249,3 +277,27 @@ def test_container_config_beats_the_environment(monkeypatch):
     assert Settings.load({"CENTERS": "hue-vyda"}).center_ids(KNOWN) == ["hue-vyda"]
     with pytest.raises(ValueError):
         Settings.load({}).center_ids(KNOWN)
+
+
+def test_the_old_form_is_what_the_official_sdk_refused():
+    from cloudevents.core.exceptions import CloudEventValidationError
+    from cloudevents.core.formats.json import JSONFormat
+    with pytest.raises(CloudEventValidationError, match="correlation_id"):
+        JSONFormat().read(None, orjson.dumps(legacy_form(routed())))
+
+
+def test_the_broker_gets_each_public_event_three_ways_and_a_private_one_once():
+    from onestop.messaging.topology import EVENTS, LEGACY, MATCH, PRIVATE as PRIVATE_EXCHANGE, event_messages
+    event = make_event("dossier.routed.v1", center="hue-vyda", subject=CODE, actor=ACTOR, data=ROUTED, field="justice")
+    entry = {"exchange": PUBLIC, "routing_key": routing_key(event), "id": event["id"], "event": event}
+    topic, match, old = event_messages([entry], legacy=True)
+    assert (topic["exchange"], match["exchange"], old["exchange"]) == (EVENTS, MATCH, LEGACY)
+    assert topic["body"] == match["body"] == event and old["body"] == legacy_form(event)
+    assert topic["headers"] == {"ce-type": "dossier.routed.v1", "ce-center": "hue-vyda",
+                                "ce-procedure": "1.001193", "ce-field": "justice"}
+    assert "serializer" not in topic and old["serializer"] == "json"  # CloudEvents' content type, and the old one
+    assert [m["exchange"] for m in event_messages([entry], legacy=False)] == [EVENTS, MATCH]  # EVENTS_LEGACY_FORM=off
+    # an outbox written before the upgrade still goes out, in the current form
+    assert event_messages([{**entry, "event": legacy_form(event)}])[0]["body"]["correlationid"] == event["correlationid"]
+    private = {**entry, "exchange": PRIVATE}
+    assert [m["exchange"] for m in event_messages([private], legacy=True)] == [PRIVATE_EXCHANGE]

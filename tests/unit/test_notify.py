@@ -97,7 +97,9 @@ def test_one_email_and_one_sms_are_sent_and_recorded(repo):
         assert entry["event"]["data"]["channel"] == channel
         assert entry["event"]["data"]["recipient"] == "citizen" and entry["event"]["data"]["staff_id"] is None
         assert entry["event"]["data"]["trigger_event_id"] == event["id"]
-        assert entry["event"]["correlation_id"] == event["correlation_id"]
+        assert entry["event"]["correlationid"] == event["correlationid"]
+        # filtered like the event it answers
+        assert (entry["event"]["procedure"], entry["event"].get("field")) == (event["procedure"], event.get("field"))
 
 
 def test_the_same_event_again_sends_nothing_more(repo):

@@ -190,8 +190,9 @@ def test_assignment_carries_routed_and_assigned_events_in_its_outbox(repo):
     routed, assigned = (e["event"] for e in doc["outbox"])
     for out in (routed, assigned):
         assert out["subject"] == code and out["center"] == "hue-vyda"
-        assert out["correlation_id"] == event["correlation_id"]  # the citizen's request, end to end
-        assert out["actor"] == {"id": "routing", "role": "system"}
+        assert out["correlationid"] == event["correlationid"]  # the citizen's request, end to end
+        assert (out["actorid"], out["actorrole"]) == ("routing", "system")
+        assert (out["procedure"], out["field"]) == ("1.013978", CATALOG.field_of("1.013978"))  # what subscribers filter on
     assert [e["id"] for e in doc["outbox"]] == [routed["id"], assigned["id"]]
     assert routed["id"] != assigned["id"]
     routed_at = routed["data"].pop("routed_at")

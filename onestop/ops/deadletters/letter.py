@@ -115,7 +115,12 @@ def audit_event(letter: DeadLetter, queue: DlqName, actor: str, now=None) -> dic
                           event_type=letter.event_type, reason=letter.reason, subject=letter.subject,
                           replay_count=letter.replay_count + 1, replayed_by=actor,
                           dead_lettered_at=letter.dead_lettered_at,
-                          correlation_id=(letter.envelope or {}).get("correlation_id"), now=now)
+                          correlation_id=_correlation(letter.envelope or {}), now=now)
+
+
+def _correlation(envelope: dict) -> str | None:
+    # a letter dead-lettered before the CloudEvents upgrade carries the deprecated name
+    return envelope.get("correlationid") or envelope.get("correlation_id")
 
 
 _REPLAY_IDS = uuid.UUID("5b0e6a4c-3f7d-4f0b-9a51-2d8c1e0f7a13")  # namespace of replay event ids

@@ -26,9 +26,10 @@ from amqp import spec
 from amqp.exceptions import AMQPError, NotFound
 from kombu import Connection
 
-from contracts import routing_key
+from contracts import PUBLIC, routing_key
+from onestop.config import Settings
 from onestop.messaging.publisher import get_publisher
-from onestop.messaging.topology import EVENTS
+from onestop.messaging.topology import event_messages
 from onestop.ops.deadletters.letter import NAME, DeadLetter, DlqName, audit_event, describe, fresh_headers, parse_queue
 
 __all__ = ["DeadLetter", "DlqName", "QueueRow", "ReplayReport", "UnknownQueue", "browse", "depth",
@@ -150,7 +151,7 @@ def replay(amqp_uri: str, queue: str, ids=None, actor: str = "unknown") -> Repla
     (confirmed), then ack it here. A crash in between leaves it in the DLQ and
     a second replay is harmless: consumers and the audit dedupe by event id."""
     name, wanted, report = parse_queue(queue), None if ids is None else set(ids), ReplayReport()
-    publisher = get_publisher(amqp_uri)
+    publisher, legacy = get_publisher(amqp_uri), Settings.load().events_legacy_form
     with _held(amqp_uri, name, also_needs=(name.work_queue,)) as (channel, letters):
         for letter in letters:
             if wanted is not None and letter.id not in wanted:
@@ -161,8 +162,8 @@ def replay(amqp_uri: str, queue: str, ids=None, actor: str = "unknown") -> Repla
             publisher.publish(letter.envelope, exchange="", routing_key=name.work_queue,
                               headers=fresh_headers(letter, name), message_id=letter.id)
             event = audit_event(letter, name, actor)
-            publisher.publish(event, exchange=EVENTS, routing_key=routing_key(event),
-                              message_id=event["id"])
+            publisher.publish_many(event_messages([{"exchange": PUBLIC, "routing_key": routing_key(event),
+                                                    "id": event["id"], "event": event}], legacy=legacy))
             channel.basic_ack(letter.delivery_tag)
             letter.delivery_tag = None
             report.replayed.append(letter)
