@@ -34,5 +34,5 @@ class SubscriptionPausedV1(Schema):
 EVENTS = [
     EventType("webhook.subscription_paused.v1", SubscriptionPausedV1, "webhooks",
               "A webhook subscription stopped being delivered to (retries exhausted, or 410 Gone); its backlog "
-              "is kept and resuming it delivers it."),
+              "is kept and resuming it delivers it.", about_dossier=False),
 ]

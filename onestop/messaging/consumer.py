@@ -35,7 +35,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
-from contracts import CONTENT_TYPE, parse_envelope, parse_event
+from contracts import CONTENT_TYPE, current_form, parse_envelope, parse_event
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import DomainError, PermanentError, Unavailable
@@ -285,7 +285,7 @@ class ReliableHandler(Entrypoint):
 def _verbatim(check):
     def parse(body):
         check(body)
-        return body
+        return current_form(body)  # as it came, but an event of the deprecated form in the current one
     return parse
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from standardwebhooks import Webhook
 
 from onestop.messaging.topology import EVENTS
@@ -82,8 +83,11 @@ def test_each_subscriber_gets_what_it_filters_signed_and_in_order(platform, rece
     assert by_dossier(events) == {codes[0]: list(FLOW), codes[1]: list(FLOW)}
     first = receiver.received("/births")[0]
     assert first["headers"]["webhook-id"] == events[0]["id"]
-    assert first["headers"]["content-type"] == "application/cloudevents+json"
     assert "OneStop" in first["headers"]["user-agent"]
+    cloud = from_http_event(HTTPMessage(first["headers"], first["body"]))  # the official SDK: structured mode
+    assert (cloud.get_id(), cloud.get_type(), cloud.get_extension("procedure"), cloud.get_extension("field")) == \
+        (events[0]["id"], "dossier.received.v1", BIRTH, "justice")
+    assert cloud.get_dataschema().endswith("/dossier.received.v1.json") and cloud.get_extension("correlationid")
     assert [(e["type"], e["subject"]) for e in verified(receiver, "/land", land["secret"])] == \
         [("dossier.received.v1", codes[2])]
 
