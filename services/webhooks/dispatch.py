@@ -27,6 +27,7 @@ from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 
 from contracts import make_event
+from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.storage.mongo import database
 from onestop.timers import Wakeup
@@ -122,7 +123,9 @@ def paused_events(subscription: dict, head: dict, reason: str, error: str, now) 
 
 class Dispatch(DependencyProvider):
     """Runs the dispatcher in the service: a look for due subscriptions every WEBHOOK_POLL_INTERVAL,
-    and at once when the consumer queued something (``kick()``, injected into workers)."""
+    and at once when the consumer queued something (``kick()``, injected into workers). A process
+    delivers the subscriptions of the centers it serves (CENTERS); one of several centers is
+    delivered by whichever of their processes leases it first."""
 
     def setup(self):
         settings = Settings.load(self.container.config)
@@ -133,6 +136,7 @@ class Dispatch(DependencyProvider):
                                             settings.webhook_retry_after_max),
                                    Alerts(settings), owner=owner, lease=settings.webhook_total_timeout + 30)
         self.repo, self.interval = repo, settings.webhook_poll_interval
+        self.centers = settings.center_ids(list(load_catalog().centers))
         self.pool = GreenPool(settings.webhook_concurrency)
         self.running: set[str] = set()
         self.wakeup = Wakeup()
@@ -161,7 +165,7 @@ class Dispatch(DependencyProvider):
 
     def _spawn_due(self):
         free = self.pool.free()
-        for sub_id in self.repo.due(utcnow(), limit=free + len(self.running)) if free else ():
+        for sub_id in self.repo.due(utcnow(), free + len(self.running), self.centers) if free else ():
             if sub_id not in self.running and self.pool.free():
                 self.running.add(sub_id)
                 self.pool.spawn(self._deliver, sub_id)

@@ -56,13 +56,14 @@ class WebhooksRepository:
 
     # The dispatcher's lease: one process delivers a subscription at a time, in order.
 
-    def due(self, now: datetime, limit: int) -> list[str]:
-        """Active subscriptions with events waiting, not in backoff, not leased."""
+    def due(self, now: datetime, limit: int, centers: list[str]) -> list[str]:
+        """Active subscriptions of any of these centers with events waiting, not in backoff, not leased."""
         waiting = self.deliveries.distinct("subscription_id", {"status": PENDING})
         if not waiting:
             return []
-        docs = self.subscriptions.find({"_id": {"$in": waiting}, "state": ACTIVE, "retry_at": {"$lte": now},
-                                        "lease_until": {"$lt": now}}, {"_id": 1}).limit(limit)
+        docs = self.subscriptions.find({"_id": {"$in": waiting}, "state": ACTIVE, "centers": {"$in": centers},
+                                        "retry_at": {"$lte": now}, "lease_until": {"$lt": now}},
+                                       {"_id": 1}).limit(limit)
         return [d["_id"] for d in docs]
 
     def lease(self, sub_id: str, owner: str, now: datetime, seconds: float) -> dict | None:
