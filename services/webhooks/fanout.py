@@ -16,8 +16,9 @@ HISTORY_SHOWN = 50  # attempts shown per delivery, the latest
 
 
 def facts(event: dict, catalog) -> dict:
-    """What filters look at: type, center, and the dossier's procedure and field where it has one
-    (the envelope's ``procedure``/``field``; else the data's procedure_code and the catalog's field)."""
+    """What filters look at: type, center, and the dossier's procedure and field where it has one:
+    the envelope's ``procedure`` and ``field`` (an event of the deprecated form has neither field nor,
+    always, procedure: then the data's procedure_code and the catalog's field of it)."""
     procedure = event.get("procedure") or (event.get("data") or {}).get("procedure_code")
     field = event.get("field") or (catalog.procedures[procedure].field if procedure in catalog.procedures else None)
     return {"type": event["type"], "center": event["center"], "procedure": procedure, "field": field}
