@@ -119,6 +119,16 @@ class AttemptSchema(Schema):
     next_attempt_in = fields.Float(allow_none=True, metadata={"description": "seconds; null: no retry left"})
 
 
+class SubscriptionListSchema(Schema):
+    subscriptions = fields.List(fields.Nested(SubscriptionSchema))
+    total = fields.Integer()
+
+
+class DeletedSchema(Schema):
+    id = fields.String()
+    state = fields.String(metadata={"example": "deleted"})
+
+
 class DeliverySchema(Schema):
     event_id = fields.String()
     event_type = fields.String()
@@ -126,8 +136,16 @@ class DeliverySchema(Schema):
     center = fields.String()
     event_time = fields.String()
     status = fields.String(metadata={"description": "pending, delivered, or cancelled (its subscription deleted)"})
-    replay_of = fields.String(allow_none=True)
-    attempts = fields.List(fields.Nested(AttemptSchema))
+    replay_of = fields.String(allow_none=True, metadata={"description": "the replayed event's id; null: the first"})
+    attempts_made = fields.Integer()
+    attempts = fields.List(fields.Nested(AttemptSchema), metadata={"description": "the latest 50"})
+
+
+class DeliveryPageSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
 
 
 class ReplayedSchema(Schema):
