@@ -11,6 +11,7 @@ from standardwebhooks import Webhook
 from onestop.messaging.topology import EVENTS
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
+from services.webhooks.schemas import DeliveryPageSchema
 from services.webhooks.service import WebhooksService
 from tests.conftest import free_port
 from tests.support.receiver import Receiver
@@ -111,8 +112,10 @@ def test_a_receiver_that_was_down_gets_every_event_once_in_order(platform, recei
             assert by_dossier(events) == {code: list(FLOW) for code in codes}  # in order per dossier
     finally:
         later.stop()
-    head = requests.get(f"{webhooks.http}/api/v1/subscriptions/{sub['id']}/deliveries", headers=INTEGRATOR,
-                        params={"status": "delivered", "limit": 500}, timeout=5).json()["deliveries"][-1]
+    page = requests.get(f"{webhooks.http}/api/v1/subscriptions/{sub['id']}/deliveries", headers=INTEGRATOR,
+                        params={"status": "delivered", "limit": 500}, timeout=5).json()
+    assert DeliveryPageSchema().validate(page) == {} and page["total"] == 9
+    head = page["deliveries"][-1]
     assert [a["status"] for a in head["attempts"]][-1] == 204 and head["attempts"][0]["status"] == 503
 
 

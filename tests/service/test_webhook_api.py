@@ -10,6 +10,7 @@ from standardwebhooks import Webhook
 from werkzeug.test import EnvironBuilder
 
 from onestop.config import Settings
+from services.webhooks import schemas
 from services.webhooks.domain import signing_secrets
 from services.webhooks.sender import signed_headers
 from services.webhooks.service import WebhooksService
@@ -112,3 +113,15 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_the_grace_period(webhooks
     assert all(Webhook(s).verify("{}", headers) == {} for s in (sub["secret"], rotation["secret"]))
     later = signing_secrets(stored, now + timedelta(hours=1, seconds=5))
     assert later == [rotation["secret"]]
+
+
+def test_every_answer_has_the_shape_its_schema_documents(webhooks):
+    sub = created(webhooks)
+    assert schemas.CreatedSubscriptionSchema().validate(sub) == {}
+    assert schemas.SubscriptionListSchema().validate(call(webhooks, "GET", "listing", MINE)[1]) == {}
+    assert schemas.SubscriptionSchema().validate(call(webhooks, "GET", "get", MINE, None, sub["id"])[1]) == {}
+    assert schemas.SecretRotatedSchema().validate(call(webhooks, "POST", "rotate_secret", MINE, None, sub["id"])[1]) \
+        == {}
+    page = call(webhooks, "GET", "deliveries", MINE, None, sub["id"])[1]
+    assert schemas.DeliveryPageSchema().validate(page) == {} and page["total"] == 0
+    assert schemas.DeletedSchema().validate(call(webhooks, "DELETE", "delete", MINE, None, sub["id"])[1]) == {}
