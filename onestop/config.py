@@ -60,6 +60,22 @@ DEFAULTS = {
     # personal data; docs/privacy.md says why 90.
     "PERSONAL_DATA_RETENTION_DAYS": "90",
     "RETENTION_SWEEP_INTERVAL": "3600",  # seconds between two looks for personal data past its retention
+    # Webhooks (docs/webhooks.md). The retry schedule: the delays between a failed attempt and the next
+    # (Standard Webhooks' own suggestion, extended to about 3.7 days); each delay gets +-WEBHOOK_JITTER.
+    "WEBHOOK_RETRY_SCHEDULE": "5s,5m,30m,2h,5h,10h,10h,14h,24h,24h",
+    "WEBHOOK_JITTER": "0.2",  # a fraction: each delay is drawn from [d * (1 - j), d * (1 + j)]
+    "WEBHOOK_RETRY_AFTER_MAX": "1d",  # the longest Retry-After (429/503) honoured as it is
+    "WEBHOOK_CONNECT_TIMEOUT": "5",  # seconds to connect to a receiver
+    "WEBHOOK_READ_TIMEOUT": "15",  # seconds a receiver may stay silent
+    "WEBHOOK_TOTAL_TIMEOUT": "30",  # seconds one attempt may take in all
+    "WEBHOOK_SECRET_GRACE": "1d",  # how long a rotated-out secret keeps signing beside the new one
+    "WEBHOOK_CONCURRENCY": "50",  # subscriptions delivered at once per process (one green thread each)
+    "WEBHOOK_POLL_INTERVAL": "1",  # seconds between two looks for subscriptions with work due
+    "WEBHOOK_ALLOW_NETWORKS": "",  # comma-separated CIDRs receivers may be in despite the SSRF rules
+    "WEBHOOK_ALLOW_LOOPBACK": "false",  # true: 127.0.0.0/8 and ::1 allowed (development)
+    "WEBHOOK_ALLOW_HTTP": "false",  # true: http:// receivers allowed (development); else https only
+    "OPERATORS_EMAIL": "",  # comma-separated addresses told when a subscription is paused
+    "WEBHOOK_KEEP_DELIVERED": "30d",  # how long a delivered event is kept (to be replayed); undelivered: for ever
 }
 
 
@@ -93,6 +109,35 @@ def _choice(config: dict | None, key: str, allowed: tuple) -> str:
     if text not in allowed:
         raise ValueError(f"{key} must be one of {', '.join(allowed)}; got {_get(config, key)!r}")
     return text
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(config: dict | None, key: str, text: str | None = None) -> float:
+    """Seconds from "90", "5s", "5m", "2h" or "1d"; ValueError naming the setting.
+
+    >>> _duration({"X": "2h"}, "X")
+    7200.0
+    """
+    text = (_get(config, key) if text is None else text).strip().lower()
+    scale = _UNITS.get(text[-1:], None) if text else None
+    number = text[:-1] if scale else text
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{key} must be a duration like 90, 5s, 5m, 2h or 1d; got {text!r}")
+    return value
+
+
+def _durations(config: dict | None, key: str) -> tuple:
+    return tuple(_duration(config, key, part) for part in _get(config, key).split(",") if part.strip())
+
+
+def _list(config: dict | None, key: str) -> tuple:
+    return tuple(x.strip() for x in _get(config, key).split(",") if x.strip())
 
 
 def _bool(text: str) -> bool:
@@ -145,6 +190,20 @@ class Settings:
     audit_checkpoints_file: str = ""
     audit_checkpoint_interval: float = 60.0
     audit_receipt_url: str = DEFAULTS["AUDIT_RECEIPT_URL"]
+    webhook_retry_schedule: tuple = ()
+    webhook_jitter: float = 0.2
+    webhook_retry_after_max: float = 86400.0
+    webhook_connect_timeout: float = 5.0
+    webhook_read_timeout: float = 15.0
+    webhook_total_timeout: float = 30.0
+    webhook_secret_grace: float = 86400.0
+    webhook_concurrency: int = 50
+    webhook_poll_interval: float = 1.0
+    webhook_allow_networks: tuple = ()
+    webhook_allow_loopback: bool = False
+    webhook_allow_http: bool = False
+    operators_email: tuple = ()
+    webhook_keep_delivered: float = 30 * 86400.0
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -195,6 +254,7 @@ class Settings:
             or os.path.join(g("DATA_DIR").strip() or DEFAULTS["DATA_DIR"], f"{g('MONGO_DB_PREFIX')}audit.checkpoints.jsonl"),
             audit_checkpoint_interval=_number(config, "AUDIT_CHECKPOINT_INTERVAL", 0.01),
             audit_receipt_url=g("AUDIT_RECEIPT_URL"),
+            **_webhook_settings(config),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:
@@ -210,3 +270,28 @@ class Settings:
         if unknown:
             raise ValueError(f"CENTERS names unknown centers: {', '.join(unknown)}; known: {', '.join(known)}")
         return wanted
+
+
+def _webhook_settings(config: dict | None) -> dict:
+    """The webhooks service's settings (docs/webhooks.md), checked at start-up."""
+    schedule = _durations(config, "WEBHOOK_RETRY_SCHEDULE")
+    if not schedule:
+        raise ValueError("WEBHOOK_RETRY_SCHEDULE needs at least one delay, e.g. 5s,5m,30m")
+    jitter = _number(config, "WEBHOOK_JITTER", 0)
+    if jitter >= 1:
+        raise ValueError(f"WEBHOOK_JITTER must be a fraction under 1; got {jitter:g}")
+    return {
+        "webhook_retry_schedule": schedule, "webhook_jitter": jitter,
+        "webhook_retry_after_max": _duration(config, "WEBHOOK_RETRY_AFTER_MAX"),
+        "webhook_connect_timeout": _number(config, "WEBHOOK_CONNECT_TIMEOUT", 0.01),
+        "webhook_read_timeout": _number(config, "WEBHOOK_READ_TIMEOUT", 0.01),
+        "webhook_total_timeout": _number(config, "WEBHOOK_TOTAL_TIMEOUT", 0.01),
+        "webhook_secret_grace": _duration(config, "WEBHOOK_SECRET_GRACE"),
+        "webhook_concurrency": _count(config, "WEBHOOK_CONCURRENCY"),
+        "webhook_poll_interval": _number(config, "WEBHOOK_POLL_INTERVAL", 0.01),
+        "webhook_allow_networks": _list(config, "WEBHOOK_ALLOW_NETWORKS"),
+        "webhook_allow_loopback": _bool(_get(config, "WEBHOOK_ALLOW_LOOPBACK")),
+        "webhook_allow_http": _bool(_get(config, "WEBHOOK_ALLOW_HTTP")),
+        "operators_email": _list(config, "OPERATORS_EMAIL"),
+        "webhook_keep_delivered": _duration(config, "WEBHOOK_KEEP_DELIVERED"),
+    }

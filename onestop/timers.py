@@ -10,6 +10,7 @@ process, or a test, can each have their own interval.
 """
 from __future__ import annotations
 
+from eventlet.queue import Empty, Full, LightQueue
 from nameko.timer import Timer
 
 from onestop.config import Settings
@@ -27,3 +28,24 @@ class SettingTimer(Timer):
 
 
 every = SettingTimer.decorator
+
+
+class Wakeup:
+    """What a background loop waits on: at most `interval` seconds, or until someone calls
+    `kick()` (the outbox relay after a worker wrote events, the webhook dispatcher after events
+    were queued); kicks while the loop is busy count as one."""
+
+    def __init__(self):
+        self._kicks = LightQueue(maxsize=1)
+
+    def kick(self) -> None:
+        try:
+            self._kicks.put_nowait(True)
+        except Full:
+            pass
+
+    def wait(self, interval: float) -> None:
+        try:
+            self._kicks.get(timeout=interval)
+        except Empty:
+            pass

@@ -8,18 +8,20 @@ from __future__ import annotations
 from onestop.web import access
 from onestop.web.auth import ROLES
 
-PORTS = {"intake": 8001, "routing": 8002, "notification": 8003, "audit": 8004}  # make run's defaults
+PORTS = {"intake": 8001, "routing": 8002, "notification": 8003, "audit": 8004, "webhooks": 8005}  # make run's defaults
 WHO = {
     "counter_staff": "the one-stop desk: takes dossiers in, hands results back",
     "officer": "works the dossiers assigned to them",
     "department_head": "leads a department: assigns, transfers, sends back; the department's reports",
     "center_leader": "leads the center: extends a due date once; the center's reports and audit",
     "auditor": "reads cases, queues, reports and the audit log (read-only)",
-    "operator": "runs the platform: the audit log, no dossier work",
+    "operator": "runs the platform: the audit log, webhook subscriptions' deliveries and replays, no dossier work",
     "portal": "a public-service portal's client credential: submits citizens' online dossiers",
+    "integrator": "another system's credential: manages its own webhook subscriptions (docs/webhooks.md)",
 }
 SCOPE = {access.PUBLIC.name: "—", access.DOSSIER.name: "the dossier's", access.NAMED.name: "the named one",
-         access.HIDDEN.name: "the token's", access.FILTERED.name: "the token's data only"}
+         access.HIDDEN.name: "the token's", access.FILTERED.name: "the token's data only",
+         access.SUBSCRIPTION.name: "the subscription's"}
 
 
 def _intro() -> list[str]:
@@ -40,7 +42,8 @@ def _intro() -> list[str]:
         "role the row does not list **403** (naming the roles that may), a listed role holding a token",
         "of another center what the row's scope says:",
         "",
-        *[f"- **{SCOPE[s.name]}**: {s.rule}." for s in (access.DOSSIER, access.NAMED, access.HIDDEN, access.FILTERED)],
+        *[f"- **{SCOPE[s.name]}**: {s.rule}." for s in (access.DOSSIER, access.NAMED, access.HIDDEN, access.FILTERED,
+                                                        access.SUBSCRIPTION)],
         "",
         "| role | who |",
         "|---|---|",

@@ -36,7 +36,7 @@ from onestop.dev.supervisor import Supervisor
 from onestop.web.auth import TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("intake", "routing", "notification", "audit")
+SERVICES = ("intake", "routing", "notification", "audit", "webhooks")
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
 STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
 # nameko's CLI imports eventlet, whose deprecation warning would be the one line of a
@@ -51,7 +51,11 @@ DEV_STAFF = (
     ("auditor", "auditor-01", "--center hue-vyda --center hue-phuxuan --center hue-thuanhoa --center hue-huongthuy"),
     ("operator", "ops-01", "--center hue-vyda"),
     ("portal", "portal-dvc", "--center hue-vyda --center hue-phuxuan --center hue-thuanhoa --center hue-huongthuy"),
+    ("integrator", "portal-tinh", "--center hue-vyda"),
 )
+# make run delivers webhooks to receivers on this machine, over http (docs/webhooks.md, "SSRF"), and tells
+# the operators of a paused subscription at the SMTP sink; the environment may say otherwise
+DEV_WEBHOOKS = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true", "OPERATORS_EMAIL": "ops@onestop.local"}
 
 
 def dev_secret() -> str:
@@ -73,6 +77,7 @@ class Ports:
     routing: int = 8002
     notification: int = 8003
     audit: int = 8004
+    webhooks: int = 8005
     smtp: int = 1025
     smtp_http: int = 8025
     sms_http: int = 8026
@@ -106,7 +111,7 @@ class Platform:
 
     def base_env(self) -> dict:
         p = self.ports
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET, "JWT_SECRET": dev_secret(),
+        env = {**DEV_WEBHOOKS, **os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET, "JWT_SECRET": dev_secret(),
                "AMQP_URI": self.amqp_uri,
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
@@ -232,6 +237,7 @@ class Platform:
             f"  audit         http://127.0.0.1:{p.audit}   (staff: GET /api/v1/audit/dossiers/<code>, /api/v1/audit/verify,"
             " proofs; public: /api/v1/audit/keys)",
             f"  audit keys    {self.audit_files()}",
+            f"  webhooks      http://127.0.0.1:{p.webhooks}   (integrators: /api/v1/subscriptions; docs/webhooks.md)",
             *([f"  witness       http://127.0.0.1:{p.witness}/cosigned   (examples/audit_witness.py: cosigns each "
                "checkpoint it can prove extends the last; /healthz)"] if self.witness else []),
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",

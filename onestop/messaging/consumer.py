@@ -35,7 +35,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
-from contracts import CONTENT_TYPE, parse_envelope, parse_event
+from contracts import CONTENT_TYPE, current_form, parse_envelope, parse_event
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import DomainError, PermanentError, Unavailable
@@ -149,15 +149,19 @@ def backoff(delays: tuple, attempt: int) -> float:
 class ReliableHandler(Entrypoint):
     queue_consumer = OneStopQueueConsumer()
 
-    def __init__(self, *patterns, queue: str | None = None, any_type: bool = False, **kwargs):
+    def __init__(self, *patterns, queue: str | None = None, any_type: bool = False, verbatim: bool = False,
+                 **kwargs):
         """patterns: ("public" | "private", "dossier.*.v1") pairs the queue binds to.
 
         ``any_type=True`` checks only the envelope, so events of types this
         service's code does not know yet are handled too (audit keeps every
         event; a producer may ship a new type before audit is redeployed).
-        Otherwise the data is checked against its type's schema as well."""
+        Otherwise the data is checked against its type's schema as well.
+        ``verbatim=True`` hands the worker the body exactly as it came, once checked
+        (webhooks forwards the event itself, attributes it does not know included)."""
         self.patterns = tuple(patterns)
-        self.parse = parse_envelope if any_type else parse_event
+        check = parse_envelope if any_type else parse_event
+        self.parse = _verbatim(check) if verbatim else check
         self.queue_name = queue
         self.center_queues: list[_CenterQueue] = []
         super().__init__(**kwargs)
@@ -276,6 +280,13 @@ class ReliableHandler(Entrypoint):
             body, exchange="", routing_key=queues.dlq_name, headers=headers,
             message_id=message.properties.get("message_id"))
         self._ack(message)
+
+
+def _verbatim(check):
+    def parse(body):
+        check(body)
+        return current_form(body)  # as it came, but an event of the deprecated form in the current one
+    return parse
 
 
 def declare_with_retry(amqp_uri: str, queues: list[ServiceQueues], attempts: int = 30) -> None:

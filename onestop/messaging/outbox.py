@@ -22,7 +22,6 @@ import logging
 from datetime import datetime, timezone
 
 import eventlet
-from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 
 from contracts import REGISTRY, routing_key
@@ -31,6 +30,7 @@ from onestop.messaging.chaos import Chaos
 from onestop.messaging.publisher import get_publisher
 from onestop.messaging.topology import event_messages
 from onestop.storage.mongo import database
+from onestop.timers import Wakeup
 from onestop.timestamps import as_utc
 
 log = logging.getLogger(__name__)
@@ -155,16 +155,13 @@ class OutboxRelay(DependencyProvider):
         self.relay = Relay(database(settings, self.container.service_name), self.collections,
                            lambda entries: publisher.publish_many(event_messages(entries, legacy=legacy)),
                            chaos=Chaos(settings.chaos))
-        self._kicks = LightQueue(maxsize=1)
+        self.wakeup = Wakeup()
 
     def start(self):
         self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
 
     def kick(self):
-        try:
-            self._kicks.put_nowait(True)
-        except eventlet.queue.Full:
-            pass
+        self.wakeup.kick()
 
     def worker_teardown(self, worker_ctx):
         if self.after_workers:
@@ -175,10 +172,7 @@ class OutboxRelay(DependencyProvider):
 
     def _run(self):
         while True:
-            try:
-                self._kicks.get(timeout=self.interval)
-            except Empty:
-                pass
+            self.wakeup.wait(self.interval)
             try:
                 self.relay.drain()
             except Exception:  # broker or store down: keep the entries, try again later

@@ -27,7 +27,8 @@ from contracts.lifecycle import LIFECYCLE
 from onestop import errors
 from onestop.web.auth import ROLES, Forbidden, Principal
 
-__all__ = ["Scope", "Endpoint", "ANYONE", "PUBLIC", "DOSSIER", "NAMED", "HIDDEN", "FILTERED", "ENDPOINTS", "BY_ID",
+__all__ = ["Scope", "Endpoint", "ANYONE", "PUBLIC", "DOSSIER", "NAMED", "HIDDEN", "FILTERED", "SUBSCRIPTION",
+           "ENDPOINTS", "BY_ID",
            "endpoint", "allows", "require", "covers", "require_center", "submit", "act"]
 
 
@@ -49,6 +50,9 @@ FILTERED = Scope("filtered", "answers with what belongs to the token's centers o
                              "is left out, as if it did not exist", None)
 HIDDEN = Scope("centers", "only the token's centers: `?center=` naming another answers 404, as an unknown "
                           "center; without it, every center of the token", errors.NotFound)
+SUBSCRIPTION = Scope("subscription", "every center of the webhook subscription must be one of the token's (and an "
+                                     "integrator's own subscription); another answers 404, exactly as a missing one",
+                     errors.NotFound)
 ANYONE = ()  # the roles of a public endpoint: no token is asked for
 
 
@@ -122,6 +126,32 @@ def _actions() -> tuple[Endpoint, ...]:
 
 
 _SUBMIT = "take a dossier in"
+_SUBSCRIPTIONS = "/api/v1/subscriptions"
+_READERS = ("integrator", "operator")  # operators see and replay every subscription of their centers
+
+
+def _webhooks() -> tuple[Endpoint, ...]:
+    """The webhook subscription API (services/webhooks, docs/webhooks.md)."""
+    one = f"{_SUBSCRIPTIONS}/<sub_id>"
+    rows = (("get", "GET", one, _READERS, "read a webhook subscription"),
+            ("update", "PATCH", one, ("integrator",), "change a webhook subscription"),
+            ("delete", "DELETE", one, ("integrator",), "delete a webhook subscription"),
+            ("pause", "POST", f"{one}/pause", _READERS, "pause a webhook subscription"),
+            ("resume", "POST", f"{one}/resume", _READERS, "resume a webhook subscription"),
+            ("rotate_secret", "POST", f"{one}/rotate-secret", ("integrator",), "rotate a webhook secret"),
+            ("deliveries", "GET", f"{one}/deliveries", _READERS, "read a subscription's delivery attempts"),
+            ("replay_one", "POST", f"{one}/deliveries/<event_id>/replay", _READERS, "replay one webhook event"),
+            ("replay_range", "POST", f"{one}/replay", _READERS, "replay a time range of webhook events"))
+    return (
+        _row("webhooks.create", "POST", _SUBSCRIPTIONS, ("integrator",), NAMED, "create a webhook subscription",
+             note="Every center in the body's `centers` must be the token's (another: 403)."),
+        _row("webhooks.list", "GET", _SUBSCRIPTIONS, _READERS, FILTERED, "list webhook subscriptions",
+             note="An integrator: the subscriptions it created; an operator: all of its centers'."),
+        *(_row(f"webhooks.{name}", method, path, roles, SUBSCRIPTION, summary) for name, method, path, roles, summary
+          in rows),
+        _row("webhooks.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    )
+
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     _row("intake.submit.counter", "POST", "/api/v1/dossiers", ("counter_staff",), NAMED, _SUBMIT,
@@ -187,6 +217,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
          "read a receipt's inclusion proof",
          note="The leaf hash printed on a receipt is the key; the answer holds hashes and sizes only. " + _AUDIT_RATE),
     _row("audit.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    *_webhooks(),
 )
 
 

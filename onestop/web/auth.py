@@ -56,9 +56,11 @@ __all__ = [
 ]
 
 ALGORITHM = "HS256"
-# Staff roles, and `portal`: the client credential of a public-service portal that submits
-# citizens' online dossiers (who may call which endpoint: onestop.web.access).
-ROLES = ("counter_staff", "officer", "department_head", "center_leader", "auditor", "operator", "portal")
+# Staff roles, `portal`: the client credential of a public-service portal that submits citizens'
+# online dossiers, and `integrator`: another system's credential that manages its webhook
+# subscriptions (who may call which endpoint: onestop.web.access).
+ROLES = ("counter_staff", "officer", "department_head", "center_leader", "auditor", "operator", "portal",
+         "integrator")
 DEPARTMENT_ROLES = frozenset({"officer", "department_head"})
 REQUIRED_CLAIMS = ["sub", "role", "centers", "iat", "exp", "iss", "aud"]
 MIN_SECRET_BYTES = 32

@@ -23,6 +23,7 @@ from services.audit.service import AuditService
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
+from services.webhooks.service import WebhooksService
 from tests.support.samples import dossier
 from tests.support.staff import AUDITOR, COUNTER, bearer
 from tests.support.wait import until
@@ -31,9 +32,11 @@ pytestmark = pytest.mark.integration
 
 CENTER, OTHER = "hue-vyda", "hue-phuxuan"
 LAND = "1.013978"  # department ktht
-ALLOWED = (200, 201, 409, 422)  # answered for what the request is, not for who sent it
+ALLOWED = (200, 201, 202, 409, 422)  # answered for what the request is, not for who sent it
 SERVICES = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
-            "audit": AuditService}
+            "audit": AuditService, "webhooks": WebhooksService}
+WALKER = bearer("integrator", "integrator-walk", centers=(CENTER,))  # the integrator cells' own user
+HOOK = "http://127.0.0.1:9/walk"  # nothing listens: the walk's deliveries stay pending
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Target:
     center: str = CENTER
     held: str = "nothing:sms"  # a citizen message held by a recipient limit
     leaf: str = "00" * 32  # the audit log's leaf of the dossier's receipt
+    subscription: str = "whsub_0000000000000000"  # a webhook subscription of CENTER, its event, one to delete
+    event: str = "00000000-0000-0000-0000-000000000000"
+    doomed: str = "whsub_0000000000000001"
 
 
 NOTHING = Target("VYDA-200101-9999", "hue-nowhere")  # a dossier, a center and a held message that do not exist
@@ -96,6 +102,20 @@ REQUESTS = {
     "audit.entries": _get("/api/v1/audit/entries", center="{center}"),
     "audit.receipt": lambda t: ("GET", f"/api/v1/audit/receipts/{t.leaf}", {}),
     "audit.healthz": _get("/healthz"),
+    "webhooks.create": lambda t: ("POST", "/api/v1/subscriptions", {"json": {"url": HOOK, "centers": [t.center]}}),
+    "webhooks.list": _get("/api/v1/subscriptions"),
+    "webhooks.get": lambda t: ("GET", f"/api/v1/subscriptions/{t.subscription}", {}),
+    "webhooks.update": lambda t: ("PATCH", f"/api/v1/subscriptions/{t.subscription}", {"json": {"description": "x"}}),
+    "webhooks.delete": lambda t: ("DELETE", f"/api/v1/subscriptions/{t.doomed}", {}),
+    "webhooks.pause": lambda t: ("POST", f"/api/v1/subscriptions/{t.subscription}/pause", {}),
+    "webhooks.resume": lambda t: ("POST", f"/api/v1/subscriptions/{t.subscription}/resume", {}),
+    "webhooks.rotate_secret": lambda t: ("POST", f"/api/v1/subscriptions/{t.subscription}/rotate-secret", {}),
+    "webhooks.deliveries": lambda t: ("GET", f"/api/v1/subscriptions/{t.subscription}/deliveries", {}),
+    "webhooks.replay_one": lambda t: ("POST", f"/api/v1/subscriptions/{t.subscription}/deliveries/{t.event}/replay",
+                                      {}),
+    "webhooks.replay_range": lambda t: ("POST", f"/api/v1/subscriptions/{t.subscription}/replay",
+                                        {"json": {"from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}}),
+    "webhooks.healthz": _get("/healthz"),
 }
 
 
@@ -150,9 +170,12 @@ def verdict(bases, row, role, own, headers, target) -> str | None:
 def platform(services):
     """The four services, a dossier of CENTER that routing assigned and audit recorded, and
     a second one whose receipt notification held (one message an hour per address)."""
-    limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1}}
+    limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1},
+             "webhooks": {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"}}
     running = {name: services.start(cls, **limit.get(name, {})) for name, cls in SERVICES.items()}
     bases = {name: c.http for name, c in running.items()}
+    subscription, doomed = (requests.post(f"{bases['webhooks']}/api/v1/subscriptions", headers=WALKER, timeout=10,
+                                          json={"url": HOOK, "centers": [CENTER]}).json()["id"] for _ in range(2))
     answer = requests.post(f"{bases['intake']}/api/v1/dossiers", json=dossier(center=CENTER, procedure_code=LAND),
                            headers=COUNTER, timeout=10)
     assert answer.status_code == 201, answer.text
@@ -172,7 +195,10 @@ def platform(services):
     operator = bearer("operator", "ops-walk", centers=(CENTER,))
     held = until(lambda: requests.get(f"{bases['notification']}/api/v1/held", headers=operator,
                                       timeout=5).json()["held"], 20, 0.1, "the second receipt held")
-    return bases, {**case, "held": held[0]["id"], "leaf": answer.json()["audit"]["leaf_hash"]}
+    queued = until(lambda: requests.get(f"{bases['webhooks']}/api/v1/subscriptions/{subscription}/deliveries",
+                                        headers=WALKER, timeout=5).json()["deliveries"], 20, 0.1, "a webhook queued")
+    return bases, {**case, "held": held[0]["id"], "leaf": answer.json()["audit"]["leaf_hash"],
+                   "subscription": subscription, "doomed": doomed, "event": queued[0]["event_id"]}
 
 
 def test_every_row_has_a_request():
@@ -182,7 +208,8 @@ def test_every_row_has_a_request():
 
 def test_every_cell_of_the_table_answers_as_the_table_says(platform):
     bases, case = platform
-    target = Target(case["code"], held=case["held"], leaf=case["leaf"])
+    target = Target(case["code"], held=case["held"], leaf=case["leaf"], subscription=case["subscription"],
+                    event=case["event"], doomed=case["doomed"])
     cells = callers(case)
     wrong = []
     for row in access.ENDPOINTS:

@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-APP_SERVICES = ("intake", "routing", "notification", "audit")
+APP_SERVICES = ("intake", "routing", "notification", "audit", "webhooks")
 MODULE = re.compile(r"(?:services|onestop)(?:\.\w+)+")
 
 if str(ROOT) not in sys.path:  # `services` and `onestop` are top-level packages

@@ -54,6 +54,7 @@ EXPECTED_ROLES = {
     "auditor": set(),
     "operator": set(),
     "portal": set(),
+    "integrator": set(),
     "system": {"route", "assign", "send_back"},
 }
 
