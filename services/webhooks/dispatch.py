@@ -9,8 +9,9 @@ email and a ``webhook.subscription_paused.v1`` event. Subscriptions are served
 by a bounded pool of green threads (WEBHOOK_CONCURRENCY): a slow receiver
 holds its own thread, for at most WEBHOOK_TOTAL_TIMEOUT an attempt, and no one
 else's. A process that dies mid-attempt leaves a lease that expires; another
-process, or it after a restart, delivers again (at least once: the receiver
-deduplicates on webhook-id).
+process delivers again once it expires, and the same worker started again (the
+same host and address: no two live processes share them) at once (at least
+once: the receiver deduplicates on webhook-id).
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import logging
 import os
 import random
 import socket
-import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -130,7 +130,8 @@ class Dispatch(DependencyProvider):
     def setup(self):
         settings = Settings.load(self.container.config)
         repo = WebhooksRepository(database(settings, self.container.service_name))
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # the worker, not the process: started again after a crash, it takes its leases back at once
+        owner = f"{socket.gethostname()}:{self.container.config.get('WEB_SERVER_ADDRESS') or os.getpid()}"
         self.deliverer = Deliverer(repo, Sender.from_settings(settings), Policy.from_settings(settings),
                                    Schedule(settings.webhook_retry_schedule, settings.webhook_jitter,
                                             settings.webhook_retry_after_max),
@@ -165,7 +166,8 @@ class Dispatch(DependencyProvider):
 
     def _spawn_due(self):
         free = self.pool.free()
-        for sub_id in self.repo.due(utcnow(), free + len(self.running), self.centers) if free else ():
+        due = self.repo.due(utcnow(), free + len(self.running), self.centers, self.deliverer.owner) if free else ()
+        for sub_id in due:
             if sub_id not in self.running and self.pool.free():
                 self.running.add(sub_id)
                 self.pool.spawn(self._deliver, sub_id)

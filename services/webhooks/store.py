@@ -56,13 +56,15 @@ class WebhooksRepository:
 
     # The dispatcher's lease: one process delivers a subscription at a time, in order.
 
-    def due(self, now: datetime, limit: int, centers: list[str]) -> list[str]:
-        """Active subscriptions of any of these centers with events waiting, not in backoff, not leased."""
+    def due(self, now: datetime, limit: int, centers: list[str], owner: str = "") -> list[str]:
+        """Active subscriptions of any of these centers with events waiting, not in backoff, not leased
+        (or leased by `owner`: the same worker before a crash)."""
         waiting = self.deliveries.distinct("subscription_id", {"status": PENDING})
         if not waiting:
             return []
         docs = self.subscriptions.find({"_id": {"$in": waiting}, "state": ACTIVE, "centers": {"$in": centers},
-                                        "retry_at": {"$lte": now}, "lease_until": {"$lt": now}},
+                                        "retry_at": {"$lte": now},
+                                        "$or": [{"lease_until": {"$lt": now}}, {"lease_owner": owner}]},
                                        {"_id": 1}).limit(limit)
         return [d["_id"] for d in docs]
 
