@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from onestop.web.openapi import Answer
 from services.intake.domain import LOOKUP_CODE, clean_text, normalize_phone, normalize_rating_code
 
 NAME = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"  # letters of any script, Vietnamese diacritics included
@@ -171,3 +172,99 @@ class ErasureRequestSchema(CitizenLookupSchema):
     """
 
     reason = Text(required=True, validate=validate.Length(min=5, max=500))
+
+
+# --- what intake answers (documented in its OpenAPI document, services/intake/api.py) ---
+
+class LabelSchema(Answer):
+    vi = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class NamedSchema(Answer):
+    """A procedure, center or document as a receipt names it."""
+
+    code = fields.String()
+    id = fields.String()
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+
+
+class AuditLeafSchema(Answer):
+    leaf_hash = fields.String(required=True, metadata={"description": "the receipt's leaf in the center's audit log"})
+    proof = fields.String(required=True, metadata={"description": "where anyone can have the log prove it"})
+
+
+class _Standing(Answer):
+    code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    status = fields.String(required=True)
+    status_label = fields.Nested(LabelSchema, required=True)
+    procedure = fields.Nested(NamedSchema, required=True)
+    center = fields.Nested(NamedSchema, required=True)
+
+
+class ReceiptSchema(_Standing):
+    """201 to POST /api/v1/dossiers: the receipt and appointment slip."""
+
+    received_at = fields.String(required=True, metadata={"format": "date-time"})
+    appointment_date = fields.String(required=True, allow_none=True, metadata={"format": "date"})
+    official_code = fields.String(required=True)
+    working_days = fields.Integer(required=True)
+    missing_documents = fields.List(fields.Nested(NamedSchema), required=True)
+    lookup_code = fields.String(required=True, allow_none=True,
+                                metadata={"description": "only in the answer that created the dossier"})
+    audit = fields.Nested(AuditLeafSchema, required=True, allow_none=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class StatusSchema(_Standing):
+    """200 to GET /api/v1/dossiers/<code>: public (with ``see_more``), or with the lookup code
+    the citizen's details (received_at, appointment_date, steps, rated, ...)."""
+
+    see_more = fields.Nested(LabelSchema)
+    received_at = fields.String(metadata={"format": "date-time"})
+    appointment_date = fields.String(allow_none=True, metadata={"format": "date"})
+    steps = fields.List(fields.Dict())
+    rated = fields.Boolean()
+    supplement = fields.Dict()
+    result = fields.Dict()
+    next_step = fields.Dict()
+
+
+class RatingSchema(Answer):
+    score = fields.Integer(required=True)
+    comment = fields.String(required=True, allow_none=True)
+    rated_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class RatedSchema(Answer):
+    """201 to POST /api/v1/dossiers/<code>/rating."""
+
+    code = fields.String(required=True)
+    rating = fields.Nested(RatingSchema, required=True)
+
+
+class ProceduresSchema(Answer):
+    procedures = fields.List(fields.Dict(), required=True)
+
+
+class CentersSchema(Answer):
+    centers = fields.List(fields.Dict(), required=True)
+
+
+class ExportSchema(Answer):
+    """200 to POST /api/v1/privacy/export: every dossier of the token's centers with the ID number."""
+
+    dossiers = fields.List(fields.Dict(), required=True)
+
+
+class ErasedSchema(Answer):
+    code = fields.String(required=True)
+    status = fields.String(required=True)
+    erased = fields.List(fields.String())
+
+
+class ErasureSchema(Answer):
+    """200 to POST /api/v1/privacy/erase."""
+
+    erased = fields.List(fields.Nested(ErasedSchema), required=True)

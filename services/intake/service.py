@@ -22,7 +22,7 @@ from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web.http import flatten, json_endpoint, load, read_json, respond
 from onestop.web.throttle import SubmitThrottle, Throttle
-from services.intake import handlers, privacy, views
+from services.intake import api, handlers, privacy, views
 from services.intake.domain import DossierCode
 from services.intake.lockout import Lockout
 from services.intake.progress import LIFECYCLE_TYPES
@@ -147,6 +147,12 @@ class IntakeService:
     @json_endpoint
     def centers(self, request):
         return respond(200, {"centers": [c.to_public() for c in load_catalog().centers.values()]})
+
+    @http("GET", "/openapi.json")
+    @json_endpoint
+    def openapi(self, request):
+        """This API's OpenAPI 3.1 document (services/intake/api.py)."""
+        return respond(200, api.document())
 
     @http("GET", "/healthz")
     @json_endpoint

@@ -17,6 +17,11 @@ def amqp_uri():
 
 @pytest.fixture
 def config(amqp_uri, sinks, mongo_prefix):
+    return platform_config(amqp_uri, sinks, mongo_prefix)
+
+
+def platform_config(amqp_uri, sinks, mongo_prefix) -> dict:
+    """The services' config in a test: its vhost, its databases, the session's sinks, limits a test won't hit."""
     return {
         "AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": mongo_prefix,
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": sinks.smtp_port, "SMS_URL": sinks.sms_url,

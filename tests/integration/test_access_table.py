@@ -73,6 +73,7 @@ REQUESTS = {
     "intake.procedures": _get("/api/v1/procedures"),
     "intake.centers": _get("/api/v1/centers"),
     "intake.healthz": _get("/healthz"),
+    "intake.openapi": _get("/openapi.json"),
     "intake.privacy_export": lambda t: ("POST", "/api/v1/privacy/export", {"json": {"id_number": "046095001234"}}),
     # 409 for a citizen whose dossiers are open, 200 for one without: never erases what the walk needs
     "intake.privacy_erase": lambda t: ("POST", "/api/v1/privacy/erase",
@@ -82,7 +83,9 @@ REQUESTS = {
     **{row.id: _act(dict(row.fixed)["action"]) for row in access.ENDPOINTS if row.id.startswith("routing.act.")},
     "routing.reports": _get("/api/v1/reports", center="{center}"),
     "routing.healthz": _get("/healthz"),
+    "routing.openapi": _get("/openapi.json"),
     "notification.healthz": _get("/healthz"),
+    "notification.openapi": _get("/openapi.json"),
     "notification.privacy_export": lambda t: ("POST", "/api/v1/privacy/export", {"json": {"codes": [t.code]}}),
     "notification.held": _get("/api/v1/held", center="{center}"),
     "notification.release": lambda t: ("POST", f"/api/v1/held/{t.held}/release", {}),  # then 409: released
@@ -96,6 +99,7 @@ REQUESTS = {
     "audit.entries": _get("/api/v1/audit/entries", center="{center}"),
     "audit.receipt": lambda t: ("GET", f"/api/v1/audit/receipts/{t.leaf}", {}),
     "audit.healthz": _get("/healthz"),
+    "audit.openapi": _get("/openapi.json"),
 }
 
 

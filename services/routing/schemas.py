@@ -1,0 +1,66 @@
+"""The wire format of routing's staff API as its OpenAPI document shows it (services/routing/api.py).
+
+The action body is checked by the dossier's life (services/routing/lifecycle.py: each action's
+``needs``), which names every field to blame; this schema only describes it to clients.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from onestop.web.openapi import Answer
+
+TEXT = validate.Length(min=1)
+
+
+class ActionRequestSchema(Schema):
+    """POST /api/v1/work/dossiers/<code>/actions/<action>: the fields the action needs (others: 422). Example::
+
+        {"reason": "Thiếu bản sao giấy khai sinh", "documents": ["birth_declaration"]}
+    """
+
+    reason = fields.String(validate=TEXT, metadata={"description": "why; needed by reject, withdraw, transfer, ..."})
+    documents = fields.List(fields.String(validate=TEXT), validate=validate.Length(min=1),
+                            metadata={"description": "request_supplement: the missing documents"})
+    department = fields.String(validate=TEXT, metadata={"description": "route, transfer: the department id"})
+    officer = fields.String(validate=TEXT, metadata={"description": "assign, reassign: the officer id"})
+    due = fields.Date(metadata={"description": "extend_deadline: the new due date"})
+
+
+class CaseSchema(Answer):
+    """A dossier's case as staff see it, with the caller's next actions."""
+
+    code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    center = fields.String(required=True)
+    procedure_code = fields.String(required=True)
+    department_id = fields.String(required=True, allow_none=True)
+    officer_id = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    seq = fields.Integer(required=True, allow_none=True)
+    appointment_date = fields.String(required=True, allow_none=True)
+    due_at = fields.Raw(required=True, allow_none=True)
+    working_days = fields.Integer(required=True, allow_none=True)
+    received_at = fields.String(required=True, allow_none=True)
+    supplement = fields.Dict(required=True, allow_none=True)
+    decision = fields.Raw(required=True, allow_none=True)
+    on_time = fields.Boolean(required=True, allow_none=True)
+    rating = fields.Dict(required=True, allow_none=True)
+    clock = fields.Dict(required=True, allow_none=True)
+    history = fields.List(fields.Dict(), required=True)
+    allowed_actions = fields.List(fields.String(), required=True)
+
+
+class QueuePageSchema(Answer):
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    items = fields.List(fields.Dict(), required=True)
+
+
+class ReportSchema(Answer):
+    center = fields.String(required=True)
+    department = fields.String(required=True, allow_none=True)
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    totals = fields.Dict(required=True)
+    departments = fields.List(fields.Dict(), required=True)
+    officers = fields.List(fields.Dict(), required=True)

@@ -1,0 +1,89 @@
+"""Each service's own /openapi.json, fuzzed by schemathesis against the running service: no
+answer is a 500, and every answer is one the document lists (status, content type, body schema).
+
+The four services run once for the module on real RabbitMQ (a vhost and databases of their
+own). Each operation is called with a token of a role its access row lists, for every center
+(onestop.web.access), so the calls reach the handlers, not only the 401/403 at the door.
+``FUZZ_EXAMPLES`` sets the examples per operation: a few in `make test`, 200 in `make fuzz`.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
+
+from onestop.web import access
+from services.audit.service import AuditService
+from services.intake.service import IntakeService
+from services.notification.service import NotificationService
+from services.routing.service import RoutingService
+from tests.conftest import drop_vhost, make_vhost, store_client
+from tests.integration.conftest import Services, platform_config
+from tests.support.staff import bearer
+
+pytestmark = pytest.mark.integration
+
+SERVICES = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
+            "audit": AuditService}
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.status_code_conformance,
+          checks.content_type_conformance]
+
+
+@pytest.fixture(scope="module")
+def running(sinks):
+    """The four services, once for the module: {name: base URL}."""
+    vhost, prefix = make_vhost("onestop-it"), f"t{uuid.uuid4().hex[:10]}_"
+    started = Services(platform_config(f"amqp://guest:guest@127.0.0.1:5672/{vhost}", sinks, prefix))
+    try:
+        yield {name: started.start(cls).http for name, cls in SERVICES.items()}
+    finally:
+        started.stop_all()
+        drop_vhost(vhost)
+        client = store_client()
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+
+
+@pytest.fixture(params=sorted(SERVICES))
+def api(request, running):
+    """One service's document, as that service serves it, aimed at that service."""
+    base = running[request.param]
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", timeout=10)
+    schema.config.update(base_url=base)
+    return schema
+
+
+def _headers(case) -> dict:
+    """A token of the first role the operation's row lists; none for a public one."""
+    service = case.operation.schema.raw_schema["tags"][0]["name"]
+    path = case.operation.path.replace("{", "<").replace("}", ">")
+    rows = [r for r in access.ENDPOINTS if (r.service, r.method, r.path) == (service, case.method.upper(), path)]
+    fixed = (case.path_parameters or {}).get("action")
+    row = next((r for r in rows if dict(r.fixed).get("action") == fixed), rows[0])
+    return {} if row.public else bearer(row.roles[0], f"{row.roles[0]}-fuzz", department="vp")
+
+
+def _fuzz(operation) -> str | None:
+    """None if every generated call of `operation` passes the checks, else the first failure."""
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def calls(case):
+        case.call_and_validate(headers=_headers(case), checks=CHECKS, timeout=10)
+    try:
+        calls()
+    except Exception as exc:  # schemathesis' failure group: it says the call to reproduce it
+        return f"{operation.label}: {str(exc)[:2000]}"
+    return None
+
+
+def test_no_answer_is_a_server_error_or_breaks_the_document(api):
+    operations = [result.ok() for result in api.get_all_operations()]
+    failures = [f for f in map(_fuzz, operations) if f]
+    assert operations and not failures, "\n\n".join(failures)
