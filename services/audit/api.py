@@ -5,11 +5,11 @@ from __future__ import annotations
 from onestop.web.health import HealthSchema
 from onestop.web.openapi import OPENAPI, Route, documented, query
 from services.audit import schemas as s
-from services.audit.handlers import PAGE_LIMIT
+from services.audit.handlers import MAX_COUNT, PAGE_LIMIT
 
 CENTER = query("center", {"type": "string", "minLength": 1, "example": "hue-vyda"}, "the center's log", required=True)
-COUNT = {"type": "integer", "minimum": 0}
-SIZE = {"type": "integer", "minimum": 1}
+COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
 RATE = (429,)  # every audit endpoint is rate-limited per client address (AUDIT_RATE_LIMIT)
 NAMED = RATE + (404,)  # a center audit does not serve
 
