@@ -111,6 +111,7 @@ class Route:
     answers: dict = field(default_factory=dict)  # status -> response Schema class (None: no schema)
     body: type | None = None  # the request Schema class; None: no JSON body is read
     body_required: bool = True  # False: an empty body is taken as {}
+    example: dict | None = None  # a body the service accepts (clients read it; the fuzz test sends it)
     params: tuple[Param, ...] = ()
     path_params: dict = field(default_factory=dict)  # name -> JSON Schema (default: a string)
     errors: tuple[int, ...] = ()  # what the handler answers beyond what the rows and the body imply
@@ -185,7 +186,8 @@ def _operation(service: str, route: Route) -> dict:
           "parameters": _parameters(route, rows), "responses": responses,
           "security": [] if rows[0].public else [{"bearer": []}]}
     if route.body is not None:
-        op["requestBody"] = {"required": route.body_required, "content": {"application/json": {"schema": route.body}}}
+        media = {"schema": route.body, **({"example": route.example} if route.example else {})}
+        op["requestBody"] = {"required": route.body_required, "content": {"application/json": media}}
     return op
 
 

@@ -22,7 +22,7 @@ ROUTES = (
     Route("GET", "/api/v1/audit/keys", answers={200: s.KeysSchema}, errors=RATE),
     Route("GET", "/api/v1/audit/checkpoints/latest", answers={200: s.CheckpointSchema}, params=(CENTER,),
           errors=NAMED),
-    Route("POST", "/api/v1/audit/checkpoints", body=s.SignRequestSchema,
+    Route("POST", "/api/v1/audit/checkpoints", body=s.SignRequestSchema, example={"center": "hue-vyda"},
           answers={201: s.CheckpointSchema, 200: s.CheckpointSchema}, errors=NAMED + (409,),
           description="201 a new checkpoint, 200 the latest if the log did not grow; 409 audit refuses (the "
                       "store does not extend the last checkpoint signed)."),

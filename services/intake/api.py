@@ -21,9 +21,14 @@ from services.intake.schemas import (
 CODE = {"type": "string", "pattern": r"^[A-Za-z]{2,8}-\d{6}-\d{4,}$", "example": "VYDA-260213-0007"}
 LOOKUP = {"type": "string", "minLength": 1, "maxLength": 32, "example": "K7P2Q-X9MAB"}
 KEY = {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"}
+DOSSIER = {"center": "hue-vyda", "procedure_code": "1.004873", "channel": "counter",
+           "citizen": {"full_name": "Phan Thị Mai", "id_number": "046195002468", "phone": "+84 905 123 456",
+                       "email": "mai.phan@example.vn", "channels": ["sms", "email"], "language": "vi"},
+           "documents": [{"code": "marital_status_declaration"}]}
+ID_NUMBER = {"id_number": "046195002468"}
 
 ROUTES = (
-    Route("POST", "/api/v1/dossiers", body=DossierRequestSchema, answers={201: ReceiptSchema},
+    Route("POST", "/api/v1/dossiers", body=DossierRequestSchema, example=DOSSIER, answers={201: ReceiptSchema},
           params=(header("Idempotency-Key", KEY, "makes a retry safe: the same key and body answer the same "
                                                  "receipt (Idempotent-Replayed: true)"),),
           errors=(429,), description="Take a dossier in: 201 with its code, appointment date and lookup code."),
@@ -33,13 +38,15 @@ ROUTES = (
           errors=(403, 404, 429),
           description="403 a wrong lookup code; 429 (lookup_locked) after too many wrong ones."),
     Route("POST", "/api/v1/dossiers/<code>/rating", body=RatingRequestSchema, answers={201: RatedSchema},
+          example={"rating_code": "K7P2QX9M", "score": 5, "comment": "Nhanh, chu đáo."},
           path_params={"code": CODE}, errors=(403, 404, 409, 429),
           description="403 a wrong rating code; 409 not returned yet, or rated already."),
     Route("GET", "/api/v1/procedures", answers={200: ProceduresSchema}),
     Route("GET", "/api/v1/centers", answers={200: CentersSchema}),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
-    Route("POST", "/api/v1/privacy/export", body=CitizenLookupSchema, answers={200: ExportSchema}),
+    Route("POST", "/api/v1/privacy/export", body=CitizenLookupSchema, example=ID_NUMBER, answers={200: ExportSchema}),
     Route("POST", "/api/v1/privacy/erase", body=ErasureRequestSchema, answers={200: ErasureSchema}, errors=(409,),
+          example={**ID_NUMBER, "reason": "Đơn yêu cầu xóa dữ liệu số 12/2026 ngày 05/01/2026"},
           description="409 naming the citizen's open dossiers, erasing nothing."),
     OPENAPI,
 )

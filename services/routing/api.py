@@ -20,6 +20,7 @@ ROUTES = (
                   query("offset", {"type": "integer", "minimum": 0, "maximum": 10**6, "default": 0}))),
     Route("GET", "/api/v1/work/dossiers/<code>", answers={200: CaseSchema}, errors=(404,)),
     Route("POST", "/api/v1/work/dossiers/<code>/actions/<action>", body=ActionRequestSchema, body_required=False,
+          example={"reason": "Thiếu bản sao giấy khai sinh", "documents": ["birth_declaration"]},
           answers={200: CaseSchema}, errors=(404, 409),
           description="One lifecycle action; the body carries the fields the action needs. 403 an action the "
                       "caller may not take on this dossier, 409 one its state does not allow now."),
