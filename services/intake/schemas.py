@@ -217,6 +217,12 @@ class ReceiptSchema(_Standing):
     links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
+class StepSchema(Answer):
+    step = fields.String(required=True)
+    label = fields.Nested(LabelSchema, required=True)
+    at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
 class StatusSchema(_Standing):
     """200 to GET /api/v1/dossiers/<code>: public (with ``see_more``), or with the lookup code
     the citizen's details (received_at, appointment_date, steps, rated, ...)."""
@@ -224,11 +230,11 @@ class StatusSchema(_Standing):
     see_more = fields.Nested(LabelSchema)
     received_at = fields.String(metadata={"format": "date-time"})
     appointment_date = fields.String(allow_none=True, metadata={"format": "date"})
-    steps = fields.List(fields.Dict())
+    steps = fields.List(fields.Nested(StepSchema))
     rated = fields.Boolean()
-    supplement = fields.Dict()
-    result = fields.Dict()
-    next_step = fields.Dict()
+    supplement = fields.Dict(metadata={"description": "while papers are asked for: documents, requested_at, reason"})
+    result = fields.Dict(metadata={"description": "once decided: decision, collect_at, ready_at, returned_at"})
+    next_step = fields.Nested(LabelSchema, metadata={"description": "what the citizen is asked to do now"})
 
 
 class RatingSchema(Answer):
@@ -244,12 +250,67 @@ class RatedSchema(Answer):
     rating = fields.Nested(RatingSchema, required=True)
 
 
+class CatalogDocumentSchema(Answer):
+    code = fields.String(required=True)
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+    required = fields.Boolean(required=True)
+
+
+class ProcedureSchema(Answer):
+    """A procedure of the catalog (onestop/data/catalog.yaml), as onestop.catalog.Procedure shows it."""
+
+    code = fields.String(required=True, metadata={"example": "1.004873"})
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+    field = fields.String(required=True)
+    department = fields.String(required=True)
+    working_days = fields.Integer(required=True)
+    cutoff_applies = fields.Boolean(required=True)
+    documents = fields.List(fields.Nested(CatalogDocumentSchema), required=True)
+    fee_vnd = fields.Integer(required=True, allow_none=True)
+    fee_note = fields.String(required=True)
+    sources = fields.List(fields.String(), required=True)
+    assumptions = fields.List(fields.String(), required=True)
+
+
+class DepartmentSchema(Answer):
+    id = fields.String(required=True)
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+    fields_ = fields.List(fields.String(), required=True, data_key="fields")
+
+
+class OfficerSchema(Answer):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    department = fields.String(required=True)
+    skills = fields.List(fields.String(), required=True)
+
+
+class CenterSchema(Answer):
+    """A center of the catalog, without its staff's contacts."""
+
+    id = fields.String(required=True, metadata={"example": "hue-vyda"})
+    short_code = fields.String(required=True)
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+    unit_code = fields.String(required=True)
+    timezone = fields.String(required=True)
+    cutoff = fields.String(required=True, metadata={"example": "15:00"})
+    office_hours = fields.List(fields.List(fields.String()), required=True)
+    departments = fields.List(fields.Nested(DepartmentSchema), required=True)
+    officers = fields.List(fields.Nested(OfficerSchema), required=True)
+    routing = fields.Dict(required=True)
+    overrides = fields.Dict(required=True)
+
+
 class ProceduresSchema(Answer):
-    procedures = fields.List(fields.Dict(), required=True)
+    procedures = fields.List(fields.Nested(ProcedureSchema), required=True)
 
 
 class CentersSchema(Answer):
-    centers = fields.List(fields.Dict(), required=True)
+    centers = fields.List(fields.Nested(CenterSchema), required=True)
 
 
 class ExportSchema(Answer):

@@ -22,6 +22,15 @@ class HeldDataRequestSchema(Schema):
 
 # --- what notification answers (documented in its OpenAPI document, services/notification/api.py) ---
 
+class HoldReasonSchema(Answer):
+    """Which recipient limit held the message (services/notification/limits.py)."""
+
+    limit = fields.String(required=True, metadata={"example": "hour"})
+    max = fields.Integer(required=True)
+    window_seconds = fields.Integer(required=True)
+    count = fields.Integer(required=True)
+
+
 class HeldSchema(Answer):
     """A held citizen message as operators see it: the address masked, no text."""
 
@@ -32,7 +41,7 @@ class HeldSchema(Answer):
     template = fields.String(required=True)
     recipient = fields.String(required=True, metadata={"description": "masked"})
     held_at = fields.String(required=True, metadata={"format": "date-time"})
-    reason = fields.String(required=True)
+    reason = fields.Nested(HoldReasonSchema, required=True)
     reason_text = fields.String(required=True)
     state = fields.String(required=True, validate=validate.OneOf(["held", "release_interrupted"]))
     released_by = fields.String()

@@ -49,11 +49,47 @@ class CaseSchema(Answer):
     allowed_actions = fields.List(fields.String(), required=True)
 
 
+class QueueItemSchema(Answer):
+    code = fields.String(required=True)
+    status = fields.String(required=True)
+    procedure_code = fields.String(required=True)
+    department_id = fields.String(required=True, allow_none=True)
+    officer_id = fields.String(required=True, allow_none=True)
+    due_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    appointment_date = fields.String(required=True, allow_none=True, metadata={"format": "date"})
+    received_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    clock_stopped = fields.Boolean(required=True, metadata={"description": "waiting for the citizen's papers"})
+
+
 class QueuePageSchema(Answer):
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
-    items = fields.List(fields.Dict(), required=True)
+    items = fields.List(fields.Nested(QueueItemSchema), required=True)
+
+
+class FiguresSchema(Answer):
+    """A report's figures, for the center, a department or an officer."""
+
+    received = fields.Integer(required=True)
+    in_progress = fields.Integer(required=True)
+    result_ready = fields.Integer(required=True)
+    on_time = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    withdrawn = fields.Integer(required=True)
+    avg_processing_working_days = fields.Float(required=True, allow_none=True)
+    supplement_rate = fields.Float(required=True, allow_none=True)
+    avg_satisfaction = fields.Float(required=True, allow_none=True)
+    ratings = fields.Integer(required=True)
+
+
+class DepartmentFiguresSchema(FiguresSchema):
+    department_id = fields.String(required=True)
+
+
+class OfficerFiguresSchema(FiguresSchema):
+    officer_id = fields.String(required=True)
+    officer_name = fields.String(required=True)
 
 
 class ReportSchema(Answer):
@@ -61,6 +97,6 @@ class ReportSchema(Answer):
     department = fields.String(required=True, allow_none=True)
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
-    totals = fields.Dict(required=True)
-    departments = fields.List(fields.Dict(), required=True)
-    officers = fields.List(fields.Dict(), required=True)
+    totals = fields.Nested(FiguresSchema, required=True)
+    departments = fields.List(fields.Nested(DepartmentFiguresSchema), required=True)
+    officers = fields.List(fields.Nested(OfficerFiguresSchema), required=True)
