@@ -37,7 +37,7 @@ test: install
 	FAULT_DOSSIERS=1500 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
 
 ## schemathesis against each service's /openapi.json, 200 examples per operation (new ones at each run; `make test`
-## runs 4 per operation, the same every time): 0 server errors, 0 answers the document does not list
+## runs 25 per operation, the same every time; about 20 s): 0 server errors, 0 answers the document does not list
 fuzz: install
 	./scripts/ensure-rabbitmq.sh
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest tests/integration/test_openapi_fuzz.py $(PYTEST_ARGS)

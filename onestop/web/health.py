@@ -11,7 +11,7 @@ from kombu import Connection
 from marshmallow import fields, validate
 
 from onestop.storage.mongo import ping
-from onestop.web.openapi import Answer
+from onestop.web.http import Answer
 
 
 class BrokerCheck:

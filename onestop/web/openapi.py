@@ -44,11 +44,10 @@ from importlib import metadata
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import INCLUDE, Schema, fields
-
 from onestop.web import access
+from onestop.web.http import ErrorSchema
 
-__all__ = ["Answer", "Route", "query", "header", "ErrorSchema", "OPENAPI", "build", "documented"]
+__all__ = ["Route", "Param", "query", "header", "OPENAPI", "build", "documented"]
 
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
           "description": "A staff or portal token (`onestop token <role> ...`); its centers bound what it sees."}
@@ -57,29 +56,12 @@ REASONS = {200: "OK", 201: "Created", 400: "The body is not valid JSON", 401: "N
            409: "The thing's state does not allow this now", 413: "The body is too large",
            415: "The body is not application/json", 422: "A field is missing, unknown or malformed",
            429: "Too many requests (Retry-After)", 503: "Not available now (a dependency or a setting is missing)"}
-PORTS = {"intake": 8001, "routing": 8002, "notification": 8003, "audit": 8004, "webhooks": 8005}
-
-
-class Answer(Schema):
-    """The base of every response schema: an answer may gain optional fields (as events do), so a
-    client ignores the ones it does not know (``additionalProperties`` is left open)."""
-
-    class Meta:
-        unknown = INCLUDE
-
-
-class FieldErrorSchema(Answer):
-    field = fields.String(required=True, metadata={"description": "the field, header or parameter to blame"})
-    reason = fields.String(required=True)
-
-
-class ErrorSchema(Answer):
-    """Every error body (onestop.web.http): its kind, what happened, the fields to blame; details
-    an error adds (``reason`` of a 401, ``state`` of a 409, ...) are further properties."""
-
-    error = fields.String(required=True, metadata={"example": "validation_failed"})
-    message = fields.String(required=True)
-    fields_ = fields.List(fields.Nested(FieldErrorSchema), data_key="fields")
+# What onestop.web.http.edge_headers adds to these statuses, whatever the endpoint.
+HEADERS = {
+    401: {"WWW-Authenticate": {"required": True, "description": "the RFC 6750 challenge, with the reason",
+                               "schema": {"type": "string", "example": 'Bearer realm="onestop"'}}},
+    429: {"Retry-After": {"required": True, "description": "seconds to wait", "schema": {"type": "integer"}}},
+}
 
 
 @dataclass(frozen=True)
@@ -171,9 +153,10 @@ def _parameters(route: Route, rows) -> list[dict]:
 
 
 def _response(status: int, schema) -> dict:
-    answer = {"description": REASONS.get(status, str(status))}
-    if schema is not False:
-        answer["content"] = {"application/json": {"schema": schema if schema is not None else {"type": "object"}}}
+    answer = {"description": REASONS.get(status, str(status)),
+              "content": {"application/json": {"schema": schema if schema is not None else {"type": "object"}}}}
+    if status in HEADERS:
+        answer["headers"] = HEADERS[status]
     return answer
 
 
@@ -199,13 +182,21 @@ def _check_covered(service: str, routes) -> None:
         raise ValueError(f"{service}: no route for {', '.join(missing)}; add it to the service's api.py")
 
 
+def _servers(service: str) -> list[dict]:
+    """The service that serves the document (a relative URL), then its address under `make run`."""
+    from onestop.dev.launcher import Ports  # the one home of the ports; read here, not at import
+
+    port = getattr(Ports(), service, None)
+    local = [{"url": f"http://127.0.0.1:{port}", "description": "`make run` (ONESTOP_PORT_<SERVICE>)"}] if port else []
+    return [{"url": "/", "description": "the service that serves this document"}, *local]
+
+
 def build(service: str, routes, title: str | None = None) -> dict:
     """The OpenAPI 3.1 document of `service` as a plain dict (deterministic: no dates, no host names)."""
     _check_covered(service, routes)
     spec = APISpec(title or f"OneStop {service}", metadata.version("onestop"), "3.1.0",
                    plugins=[MarshmallowPlugin()],
-                   servers=[{"url": f"http://127.0.0.1:{PORTS.get(service, 8000)}",
-                             "description": "`make run` (the service's WEB_SERVER_ADDRESS)"}],
+                   servers=_servers(service),
                    tags=[{"name": service, "description": f"The {service} service's HTTP API"}])
     spec.components.security_scheme("bearer", BEARER)
     spec.components.schema("Error", schema=ErrorSchema)

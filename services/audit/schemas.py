@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from onestop.web.openapi import Answer
+from onestop.web.http import Answer
 
 HASH = {"pattern": "^[0-9a-f]{64}$"}
 

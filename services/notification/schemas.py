@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from onestop.web.openapi import Answer
+from onestop.web.http import Answer
 
 CODE = validate.Regexp(r"^[A-Z]{2,8}-\d{6}-\d{4,}$", error="not a dossier code like VYDA-260213-0007")
 

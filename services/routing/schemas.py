@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from onestop.web.openapi import Answer
+from onestop.web.http import Answer
 
 TEXT = validate.Length(min=1)
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 import pytest
 from nameko.containers import ServiceContainer
 
+from services.audit.service import AuditService
+from services.intake.service import IntakeService
+from services.notification.service import NotificationService
+from services.routing.service import RoutingService
 from tests.conftest import drop_vhost, free_port, make_vhost
 from tests.support.staff import SECRET
+
+# The services with an HTTP API, by name
+HTTP = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
+        "audit": AuditService}
 
 @pytest.fixture
 def amqp_uri():

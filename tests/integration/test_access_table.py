@@ -19,10 +19,7 @@ import requests
 from onestop.web import access
 from onestop.web.auth import ROLES
 from onestop.web.http import STATUS
-from services.audit.service import AuditService
-from services.intake.service import IntakeService
-from services.notification.service import NotificationService
-from services.routing.service import RoutingService
+from tests.integration.conftest import HTTP
 from tests.support.samples import dossier
 from tests.support.staff import AUDITOR, COUNTER, bearer
 from tests.support.wait import until
@@ -32,8 +29,6 @@ pytestmark = pytest.mark.integration
 CENTER, OTHER = "hue-vyda", "hue-phuxuan"
 LAND = "1.013978"  # department ktht
 ALLOWED = (200, 201, 409, 422)  # answered for what the request is, not for who sent it
-SERVICES = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
-            "audit": AuditService}
 
 
 @dataclass(frozen=True)
@@ -155,7 +150,7 @@ def platform(services):
     """The four services, a dossier of CENTER that routing assigned and audit recorded, and
     a second one whose receipt notification held (one message an hour per address)."""
     limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1}}
-    running = {name: services.start(cls, **limit.get(name, {})) for name, cls in SERVICES.items()}
+    running = {name: services.start(cls, **limit.get(name, {})) for name, cls in HTTP.items()}
     bases = {name: c.http for name, c in running.items()}
     answer = requests.post(f"{bases['intake']}/api/v1/dossiers", json=dossier(center=CENTER, procedure_code=LAND),
                            headers=COUNTER, timeout=10)
