@@ -24,6 +24,7 @@ from tests.conftest import drop_databases, drop_vhost, make_vhost
 from tests.integration.conftest import HTTP, Services, platform_config
 from tests.support.samples import dossier
 from tests.support.staff import COUNTER, bearer
+from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -48,30 +49,40 @@ def running(sinks):
 
 @pytest.fixture(scope="module")
 def known(running) -> dict:
-    """A dossier taken in: its code and its receipt's audit leaf, for the paths that name them; its center."""
+    """A dossier taken in and assigned: what paths and queries name (its code, its receipt's audit leaf
+    and lookup code, its center), and who works it, so that some requests are about something that exists."""
     answer = requests.post(f"{running['intake']}/api/v1/dossiers", json=dossier(center="hue-vyda"), headers=COUNTER,
                            timeout=10)
     assert answer.status_code == 201, answer.text
-    return {"code": answer.json()["code"], "leaf_hash": answer.json()["audit"]["leaf_hash"], "center": "hue-vyda"}
+    receipt = answer.json()
+    leader = bearer("center_leader", "leader-fuzz")
+    case = until(lambda: (r := requests.get(f"{running['routing']}/api/v1/work/dossiers/{receipt['code']}",
+                                            headers=leader, timeout=5)).ok and r.json()["officer_id"] and r.json(),
+                 20, 0.1, "the dossier assigned")
+    return {"code": receipt["code"], "leaf_hash": receipt["audit"]["leaf_hash"], "center": "hue-vyda",
+            "lookup_code": receipt["lookup_code"], "officer": case["officer_id"], "department": case["department_id"]}
 
 
 @pytest.fixture(params=sorted(HTTP))
 def api(request, running):
-    """One service's document, as that service serves it, aimed at that service."""
+    """A service's name and its document, as that service serves it, aimed at that service."""
     base = running[request.param]
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json", timeout=10)
     schema.config.update(base_url=base)
-    return schema
+    return request.param, schema
 
 
-def _headers(case) -> dict:
-    """A token of the first role the operation's row lists; none for a public one."""
-    service = case.operation.schema.raw_schema["tags"][0]["name"]
+def _headers(service: str, case, known: dict) -> dict:
+    """A token of the first role the operation's row lists (an officer: the known dossier's, a department
+    head: of its department); none for a public one."""
     path = case.operation.path.replace("{", "<").replace("}", ">")
     rows = [r for r in access.ENDPOINTS if (r.service, r.method, r.path) == (service, case.method.upper(), path)]
     fixed = (case.path_parameters or {}).get("action")
     row = next((r for r in rows if dict(r.fixed).get("action") == fixed), rows[0])
-    return {} if row.public else bearer(row.roles[0], f"{row.roles[0]}-fuzz", department="vp")
+    if row.public:
+        return {}
+    role = row.roles[0]
+    return bearer(role, known["officer"] if role == "officer" else f"{role}-fuzz", department=known["department"])
 
 
 def _example(operation):
@@ -79,27 +90,28 @@ def _example(operation):
 
 
 def _strategy(operation, known: dict):
-    """Requests that fit the document, requests that do not, and (for a path naming a dossier or a
-    leaf) requests about the dossier that exists, so that the 200s are checked too."""
+    """Requests that fit the document, requests that do not, the document's example body, and
+    requests about the dossier that exists (path and query), so that the 2xx answers are checked too."""
     strategies = [operation.as_strategy(), operation.as_strategy(GenerationMode.NEGATIVE)]
-    names = {p.name for p in operation.path_parameters}
-    if names and names <= set(known):
-        strategies.append(operation.as_strategy(path_parameters={n: known[n] for n in names}))
+    paths = {p.name: known[p.name] for p in operation.path_parameters if p.name in known} or None
+    if paths:  # the others (a lifecycle action) are generated
+        strategies.append(operation.as_strategy(path_parameters=paths))
     example = _example(operation)
     if example is not None:  # the document's example body: a dossier taken in, a rating, a checkpoint signed
         strategies.append(operation.as_strategy(body=example, media_type="application/json"))
-    if any(p.name == "center" for p in operation.query):  # a center the tokens list, to get past the 403
-        strategies.append(operation.as_strategy(query={"center": known["center"]}))
+    queried = {p.name for p in operation.query} & set(known)  # a center the tokens list, the lookup code
+    if queried:
+        strategies.append(operation.as_strategy(query={n: known[n] for n in queried}, path_parameters=paths))
     return st.one_of(strategies)
 
 
-def _fuzz(operation, known: dict) -> str | None:
+def _fuzz(service: str, operation, known: dict) -> str | None:
     """None if every generated call of `operation` passes the checks, else the first failure."""
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=FIXED, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=_strategy(operation, known))
     def calls(case):
-        case.call_and_validate(headers=_headers(case), checks=CHECKS, timeout=10)
+        case.call_and_validate(headers=_headers(service, case, known), checks=CHECKS, timeout=10)
     try:
         calls()
     except Exception as exc:  # schemathesis' failure group: it says the call to reproduce it
@@ -108,6 +120,7 @@ def _fuzz(operation, known: dict) -> str | None:
 
 
 def test_no_answer_is_a_server_error_or_breaks_the_document(api, known):
-    operations = [result.ok() for result in api.get_all_operations()]
-    failures = [f for f in (_fuzz(op, known) for op in operations) if f]
+    service, schema = api
+    operations = [result.ok() for result in schema.get_all_operations()]
+    failures = [f for f in (_fuzz(service, op, known) for op in operations) if f]
     assert operations and not failures, "\n\n".join(failures)
