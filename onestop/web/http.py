@@ -75,6 +75,14 @@ class Answer(Schema):
         unknown = INCLUDE
 
 
+class PageSchema(Answer):
+    """A page of a listing (``?limit=&offset=``): how many there are in all, and this page's window."""
+
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
 class FieldErrorSchema(Answer):
     field = fields.String(required=True, metadata={"description": "the field, header or parameter to blame"})
     reason = fields.String(required=True)

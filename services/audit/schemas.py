@@ -17,9 +17,14 @@ class SignRequestSchema(Schema):
     center = fields.String(required=True, validate=validate.Length(min=1))
 
 
-class CheckpointSchema(Answer):
+class OfLogSchema(Answer):
+    """What every answer about a center's log begins with: the center, and its log's origin line."""
+
     center = fields.String(required=True)
     origin = fields.String(required=True, metadata={"example": "onestop.local/audit/hue-vyda"})
+
+
+class CheckpointSchema(OfLogSchema):
     tree_size = fields.Integer(required=True)
     root_hash = fields.String(required=True, metadata=HASH)
     note = fields.String(required=True, metadata={"description": "the signed note (C2SP signed-note format)"})
@@ -68,9 +73,7 @@ class VerifySchema(Answer):
     centers = fields.List(fields.Nested(VerdictSchema), required=True)
 
 
-class KeySchema(Answer):
-    center = fields.String(required=True)
-    origin = fields.String(required=True)
+class KeySchema(OfLogSchema):
     vkey = fields.String(required=True, metadata={"description": "the verifier key (signed-note format)"})
     public = fields.String(required=True)
     key_id = fields.String(required=True)
@@ -82,18 +85,14 @@ class KeysSchema(Answer):
     keys = fields.List(fields.Nested(KeySchema), required=True)
 
 
-class InclusionSchema(Answer):
-    center = fields.String(required=True)
-    origin = fields.String(required=True)
+class InclusionSchema(OfLogSchema):
     leaf_index = fields.Integer(required=True)
     leaf_hash = fields.String(required=True, metadata=HASH)
     tree_size = fields.Integer(required=True)
     hashes = fields.List(fields.String(metadata=HASH), required=True)
 
 
-class ConsistencySchema(Answer):
-    center = fields.String(required=True)
-    origin = fields.String(required=True)
+class ConsistencySchema(OfLogSchema):
     first = fields.Integer(required=True)
     second = fields.Integer(required=True)
     hashes = fields.List(fields.String(metadata=HASH), required=True)
@@ -105,16 +104,12 @@ class LeafSchema(Answer):
     leaf_hash = fields.String(required=True, allow_none=True)
 
 
-class EntriesSchema(Answer):
-    center = fields.String(required=True)
-    origin = fields.String(required=True)
+class EntriesSchema(OfLogSchema):
     entries = fields.List(fields.Nested(LeafSchema), required=True)
     next = fields.Integer(required=True, allow_none=True, metadata={"description": "the next page's start"})
 
 
-class ReceiptProofSchema(Answer):
-    center = fields.String(required=True)
-    origin = fields.String(required=True)
+class ReceiptProofSchema(OfLogSchema):
     leaf_index = fields.Integer(required=True)
     leaf_hash = fields.String(required=True, metadata=HASH)
     checkpoint = fields.Nested(CheckpointSchema, required=True, allow_none=True)

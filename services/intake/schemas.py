@@ -181,13 +181,18 @@ class LabelSchema(Answer):
     en = fields.String(required=True)
 
 
-class NamedSchema(Answer):
+class BilingualSchema(Answer):
+    """What the catalog names in both languages (a procedure, a center, a department, a document)."""
+
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+
+
+class NamedSchema(BilingualSchema):
     """A procedure, center or document as a receipt names it."""
 
     code = fields.String()
     id = fields.String()
-    name_vi = fields.String(required=True)
-    name_en = fields.String(required=True)
 
 
 class AuditLeafSchema(Answer):
@@ -250,19 +255,15 @@ class RatedSchema(Answer):
     rating = fields.Nested(RatingSchema, required=True)
 
 
-class CatalogDocumentSchema(Answer):
+class CatalogDocumentSchema(BilingualSchema):
     code = fields.String(required=True)
-    name_vi = fields.String(required=True)
-    name_en = fields.String(required=True)
     required = fields.Boolean(required=True)
 
 
-class ProcedureSchema(Answer):
+class ProcedureSchema(BilingualSchema):
     """A procedure of the catalog (onestop/data/catalog.yaml), as onestop.catalog.Procedure shows it."""
 
     code = fields.String(required=True, metadata={"example": "1.004873"})
-    name_vi = fields.String(required=True)
-    name_en = fields.String(required=True)
     field = fields.String(required=True)
     department = fields.String(required=True)
     working_days = fields.Integer(required=True)
@@ -274,10 +275,8 @@ class ProcedureSchema(Answer):
     assumptions = fields.List(fields.String(), required=True)
 
 
-class DepartmentSchema(Answer):
+class DepartmentSchema(BilingualSchema):
     id = fields.String(required=True)
-    name_vi = fields.String(required=True)
-    name_en = fields.String(required=True)
     fields_ = fields.List(fields.String(), required=True, data_key="fields")
 
 
@@ -288,13 +287,11 @@ class OfficerSchema(Answer):
     skills = fields.List(fields.String(), required=True)
 
 
-class CenterSchema(Answer):
+class CenterSchema(BilingualSchema):
     """A center of the catalog, without its staff's contacts."""
 
     id = fields.String(required=True, metadata={"example": "hue-vyda"})
     short_code = fields.String(required=True)
-    name_vi = fields.String(required=True)
-    name_en = fields.String(required=True)
     unit_code = fields.String(required=True)
     timezone = fields.String(required=True)
     cutoff = fields.String(required=True, metadata={"example": "15:00"})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from onestop.web.http import Answer
+from onestop.web.http import Answer, PageSchema
 
 CODE = validate.Regexp(r"^[A-Z]{2,8}-\d{6}-\d{4,}$", error="not a dossier code like VYDA-260213-0007")
 
@@ -48,10 +48,7 @@ class HeldSchema(Answer):
     released_at = fields.String(metadata={"format": "date-time"})
 
 
-class HeldPageSchema(Answer):
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+class HeldPageSchema(PageSchema):
     held = fields.List(fields.Nested(HeldSchema), required=True)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from onestop.web.http import Answer
+from onestop.web.http import Answer, PageSchema
 
 TEXT = validate.Length(min=1)
 
@@ -61,10 +61,7 @@ class QueueItemSchema(Answer):
     clock_stopped = fields.Boolean(required=True, metadata={"description": "waiting for the citizen's papers"})
 
 
-class QueuePageSchema(Answer):
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+class QueuePageSchema(PageSchema):
     items = fields.List(fields.Nested(QueueItemSchema), required=True)
 
 
