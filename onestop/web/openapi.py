@@ -26,14 +26,19 @@ How a service plugs in (services/intake/api.py is the model)::
     def openapi(self, request):
         return respond(200, api.document())
 
-then a PUBLIC row ``<name>.openapi`` in onestop.web.access, a request in the access walk, the
-service's name in onestop.dev.apidocs.SERVICES, and ``make docs``. Every route must match
-access rows (same service, method and path) and every row of the service a route, or building
-the document raises: an endpoint cannot be left out of it.
+then a PUBLIC row ``<name>.openapi`` in onestop.web.access (and its request in the access walk,
+tests/integration/test_access_table.py), the service's name in onestop.dev.apidocs.SERVICES
+(docs/openapi/<name>.json) and its class in tests/integration/conftest.py ``HTTP`` (the fuzz
+test and the walk start it), and ``make docs``. Every route must match access rows (same
+service, method and path) and every row of the service a route, or building the document
+raises: an endpoint cannot be left out of it. Response schemas subclass
+``onestop.web.http.Answer`` (answers may gain fields); errors are ``onestop.web.http.ErrorSchema``.
 
-Statuses come from the rows and the route: a token is needed (401, 403), the scope hides other
-centers (404), a JSON body is read (400, 413, 415, 422), a query parameter is checked (422);
-``errors`` adds what the handler itself answers (404 unknown, 409, 429, 503).
+Statuses come from the rows and the route: a token is needed (401, 403, and 503 while the
+service has no JWT_SECRET), the scope hides other centers (404), a JSON body is read (400, 413,
+415, 422), a query parameter is checked (422); ``errors`` adds what the handler itself answers
+(404 unknown, 409, 429). A status the service answers and the document does not list fails the
+fuzz test, as does a body that breaks the listed schema.
 """
 from __future__ import annotations
 
@@ -56,6 +61,8 @@ REASONS = {200: "OK", 201: "Created", 400: "The body is not valid JSON", 401: "N
            409: "The thing's state does not allow this now", 413: "The body is too large",
            415: "The body is not application/json", 422: "A field is missing, unknown or malformed",
            429: "Too many requests (Retry-After)", 503: "Not available now (a dependency or a setting is missing)"}
+DESCRIPTION = ("The {service} service's HTTP API, generated from its schemas and the access table "
+               "(onestop/web/openapi.py; `make docs`); docs/http-api.md is the guide, docs/access.md who may call what.")
 # What onestop.web.http.edge_headers adds to these statuses, whatever the endpoint.
 HEADERS = {
     401: {"WWW-Authenticate": {"required": True, "description": "the RFC 6750 challenge, with the reason",
@@ -195,7 +202,7 @@ def build(service: str, routes, title: str | None = None) -> dict:
     """The OpenAPI 3.1 document of `service` as a plain dict (deterministic: no dates, no host names)."""
     _check_covered(service, routes)
     spec = APISpec(title or f"OneStop {service}", metadata.version("onestop"), "3.1.0",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[MarshmallowPlugin()], info={"description": DESCRIPTION.format(service=service)},
                    servers=_servers(service),
                    tags=[{"name": service, "description": f"The {service} service's HTTP API"}])
     spec.components.security_scheme("bearer", BEARER)
@@ -206,7 +213,9 @@ def build(service: str, routes, title: str | None = None) -> dict:
         paths.setdefault(path, {})[route.method.lower()] = _operation(service, route)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    order = ("openapi", "info", "servers", "tags", "paths", "components")  # as the specification lists them
+    return {**{k: doc[k] for k in order if k in doc}, **doc}
 
 
 def documented(service: str, routes, title: str | None = None):
