@@ -30,8 +30,12 @@ pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FIXED = "FUZZ_EXAMPLES" not in os.environ  # `make test`: the same examples at every run; `make fuzz`: new ones
-CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.status_code_conformance,
-          checks.content_type_conformance, checks.response_headers_conformance]
+CONFORMS = [checks.response_schema_conformance, checks.status_code_conformance, checks.content_type_conformance,
+            checks.response_headers_conformance]
+# /healthz answers 503 when the broker did not answer its check within 2 s (seen once, in a 300-example
+# run on a loaded machine): that is its documented answer, not a server error (a 500 there is still an undocumented
+# status); anywhere else a 5xx is one.
+HEALTH = "/healthz"
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +111,13 @@ def _strategy(operation, known: dict):
 
 def _fuzz(service: str, operation, known: dict) -> str | None:
     """None if every generated call of `operation` passes the checks, else the first failure."""
+    used = CONFORMS if operation.path == HEALTH else [checks.not_a_server_error, *CONFORMS]
+
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=FIXED, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=_strategy(operation, known))
     def calls(case):
-        case.call_and_validate(headers=_headers(service, case, known), checks=CHECKS, timeout=10)
+        case.call_and_validate(headers=_headers(service, case, known), checks=used, timeout=10)
     try:
         calls()
     except Exception as exc:  # schemathesis' failure group: it says the call to reproduce it
