@@ -49,6 +49,7 @@ from importlib import metadata
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+
 from onestop.web import access
 from onestop.web.http import ErrorSchema
 
@@ -73,6 +74,8 @@ HEADERS = {
 
 @dataclass(frozen=True)
 class Param:
+    """A query or header parameter an entrypoint reads, with the JSON Schema of what it accepts."""
+
     name: str
     where: str  # "query", "header" (path parameters come from the route's path)
     schema: dict
@@ -140,9 +143,10 @@ def _statuses(rows, route: Route) -> list[int]:
 def _who(rows) -> str:
     if rows[0].public:
         return "Anyone, without a token."
-    said = [f"{', '.join(r.roles)}" + (f" (when {r.when})" if r.when else "")
-            + (f" (`{dict(r.fixed)}`)" if r.fixed else "") for r in rows]
-    return f"Roles: {'; '.join(sorted(set(said)))}. Centers: {rows[0].scope.rule}."
+    def said(row) -> str:  # a variant's roles: 'channel "online": portal', 'action start: officer, ...'
+        variant = row.when or ", ".join(f"{name} {value}" for name, value in row.fixed)
+        return f"{variant}: {', '.join(row.roles)}" if variant else ", ".join(row.roles)
+    return f"Roles: {'; '.join(sorted({said(r) for r in rows}))}. Centers: {rows[0].scope.rule}."
 
 
 def _parameters(route: Route, rows) -> list[dict]:
@@ -171,7 +175,7 @@ def _operation(service: str, route: Route) -> dict:
     rows = _rows(service, route)
     responses = {str(s): _response(s, route.answers.get(s, ErrorSchema if s >= 400 else None))
                  for s in _statuses(rows, route)}
-    op = {"operationId": _operation_id(rows), "tags": [service], "summary": rows[0].summary.capitalize(),
+    op = {"operationId": _operation_id(rows), "tags": [service], "summary": rows[0].summary[:1].upper() + rows[0].summary[1:],
           "description": " ".join(x for x in (route.description, _who(rows)) if x),
           "parameters": _parameters(route, rows), "responses": responses,
           "security": [] if rows[0].public else [{"bearer": []}]}
