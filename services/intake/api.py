@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from onestop.web.health import HealthSchema
 from onestop.web.openapi import OPENAPI, Route, documented, header, query
+from services.intake.domain import CODE as DOSSIER_CODE
 from services.intake.schemas import (
     CentersSchema,
     CitizenLookupSchema,
@@ -18,7 +19,8 @@ from services.intake.schemas import (
     StatusSchema,
 )
 
-CODE = {"type": "string", "pattern": r"^[A-Za-z]{2,8}-\d{6}-\d{4,}$", "example": "VYDA-260213-0007"}
+CODE = {"type": "string", "pattern": DOSSIER_CODE.pattern, "example": "VYDA-260213-0007",
+        "description": "the dossier's code (case is ignored)"}
 LOOKUP = {"type": "string", "minLength": 1, "maxLength": 32, "example": "K7P2Q-X9MAB"}
 KEY = {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"}
 DOSSIER = {"center": "hue-vyda", "procedure_code": "1.004873", "channel": "counter",
