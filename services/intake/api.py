@@ -5,7 +5,9 @@ from __future__ import annotations
 from onestop.web.health import HealthSchema
 from onestop.web.openapi import OPENAPI, Route, documented, header, query
 from services.intake.domain import CODE as DOSSIER_CODE
+from services.intake.domain import LOOKUP_CODE
 from services.intake.schemas import (
+    IDEMPOTENCY_KEY,
     CentersSchema,
     CitizenLookupSchema,
     DossierRequestSchema,
@@ -21,8 +23,9 @@ from services.intake.schemas import (
 
 CODE = {"type": "string", "pattern": DOSSIER_CODE.pattern, "example": "VYDA-260213-0007",
         "description": "the dossier's code (case is ignored)"}
-LOOKUP = {"type": "string", "minLength": 1, "maxLength": 32, "example": "K7P2Q-X9MAB"}
-KEY = {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"}
+LOOKUP = {"type": "string", "minLength": 1, "example": "K7P2Q-X9MAB",
+          "description": f"{LOOKUP_CODE.length} letters and digits as printed; case, spaces and dashes are ignored"}
+KEY = {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}
 DOSSIER = {"center": "hue-vyda", "procedure_code": "1.004873", "channel": "counter",
            "citizen": {"full_name": "Phan Thị Mai", "id_number": "046195002468", "phone": "+84 905 123 456",
                        "email": "mai.phan@example.vn", "channels": ["sms", "email"], "language": "vi"},

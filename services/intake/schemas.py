@@ -1,12 +1,15 @@
 """The wire format of intake's HTTP API (marshmallow, at the boundary only)."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from onestop.web.http import Answer
 from services.intake.domain import LOOKUP_CODE, clean_text, normalize_phone, normalize_rating_code
 
 NAME = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"  # letters of any script, Vietnamese diacritics included
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # the header Idempotency-Key: 1 to 255 printable ASCII
 ID_NUMBER = validate.Regexp(r"^[0-9]{12}$", error="must be exactly 12 digits")  # the citizen identity card's
 
 
