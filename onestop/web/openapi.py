@@ -63,7 +63,8 @@ REASONS = {200: "OK", 201: "Created", 400: "The body is not valid JSON", 401: "N
            415: "The body is not application/json", 422: "A field is missing, unknown or malformed",
            429: "Too many requests (Retry-After)", 503: "Not available now (a dependency or a setting is missing)"}
 DESCRIPTION = ("The {service} service's HTTP API, generated from its schemas and the access table "
-               "(onestop/web/openapi.py; `make docs`); docs/http-api.md is the guide, docs/access.md who may call what.")
+               "(onestop/web/openapi.py; `make docs`); docs/http-api.md is the guide, "
+               "docs/access.md who may call what.")
 # What onestop.web.http.edge_headers adds to these statuses, whatever the endpoint.
 HEADERS = {
     401: {"WWW-Authenticate": {"required": True, "description": "the RFC 6750 challenge, with the reason",
@@ -175,7 +176,8 @@ def _operation(service: str, route: Route) -> dict:
     rows = _rows(service, route)
     responses = {str(s): _response(s, route.answers.get(s, ErrorSchema if s >= 400 else None))
                  for s in _statuses(rows, route)}
-    op = {"operationId": _operation_id(rows), "tags": [service], "summary": rows[0].summary[:1].upper() + rows[0].summary[1:],
+    summary = rows[0].summary
+    op = {"operationId": _operation_id(rows), "tags": [service], "summary": summary[:1].upper() + summary[1:],
           "description": " ".join(x for x in (route.description, _who(rows)) if x),
           "parameters": _parameters(route, rows), "responses": responses,
           "security": [] if rows[0].public else [{"bearer": []}]}

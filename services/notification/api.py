@@ -15,7 +15,8 @@ ROUTES = (
     Route("POST", "/api/v1/held/<delivery_id>/release", answers={200: ReleasedSchema}, errors=(409,),
           description="Send one held message now, once. 409 released already; 503 the provider did not take "
                       "it (it stays held)."),
-    Route("POST", "/api/v1/privacy/export", body=HeldDataRequestSchema, example={"codes": ["VYDA-260213-0007"]}, answers={200: HeldDataSchema}),
+    Route("POST", "/api/v1/privacy/export", body=HeldDataRequestSchema, answers={200: HeldDataSchema},
+          example={"codes": ["VYDA-260213-0007"]}),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
     OPENAPI,
 )
