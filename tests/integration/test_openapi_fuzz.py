@@ -5,6 +5,10 @@ The four services run once for the module on real RabbitMQ (a vhost and database
 own). Each operation is called with a token of a role its access row lists, for every center
 (onestop.web.access), so the calls reach the handlers, not only the 401/403 at the door.
 ``FUZZ_EXAMPLES`` sets the examples per operation: 25 in `make test` (about 20 s), 200 in `make fuzz`.
+
+Each operation's cases come from schemathesis' strategies run by hypothesis here, not from its
+pytest plugin: schemathesis 4.32's ``from_fixture`` reads pytest's private ``Function._nodeid``,
+which pytest 9.2 no longer has.
 """
 from __future__ import annotations
 
