@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run demo test docs check-docs fault soak bench bench-smoke profile clean
+.PHONY: install run demo test docs check-docs fuzz fault soak bench bench-smoke profile clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml tools/asyncapi/package.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: install
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 	FAULT_DOSSIERS=1000 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
 
+## schemathesis against each service's /openapi.json, 200 examples per operation (new ones at each run; `make test`
+## runs 25 per operation, the same every time; about 20 s): 0 server errors, 0 answers the document does not list
+fuzz: install
+	./scripts/ensure-rabbitmq.sh
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest tests/integration/test_openapi_fuzz.py $(PYTEST_ARGS)
+
 ## the fault suite alone: crashes, restarts, outages, poison, floods, alarms (part of `make test`);
 ## it restarts and alarms a RabbitMQ node it starts for the run (tests/fault/node.py), never the shared one
 fault: install
@@ -63,11 +69,11 @@ profile: install
 	./scripts/ensure-rabbitmq.sh
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.profile --rate $${RATE:-20} --seconds $${PROFILE_SECONDS:-30}
 
-## regenerate docs/events.md and docs/asyncapi.yaml from the schemas
+## regenerate docs/events.md, docs/asyncapi.yaml, docs/access.md and docs/openapi/*.json from the schemas
 docs: install
 	$(BIN)/python -m onestop.dev.docsgen
 
-## fail if docs/events.md or docs/asyncapi.yaml are older than the schemas
+## fail if a generated doc (events.md, asyncapi.yaml, access.md, openapi/*.json) is older than the schemas
 check-docs: install
 	$(BIN)/python -m onestop.dev.docsgen --check
 

@@ -65,6 +65,11 @@ def mongo_prefix():
     """A database prefix of the test's own; its databases are dropped after it (files, connections)."""
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     yield prefix
+    drop_databases(prefix)
+
+
+def drop_databases(prefix: str) -> None:
+    """Drop the databases a test made (their names begin with its prefix)."""
     client = store_client()
     for name in client.list_database_names():
         if name.startswith(prefix):

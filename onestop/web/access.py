@@ -126,6 +126,7 @@ def _actions() -> tuple[Endpoint, ...]:
 
 
 _SUBMIT = "take a dossier in"
+_OPENAPI = "read the service's OpenAPI document"
 _SUBSCRIPTIONS = "/api/v1/subscriptions"
 _READERS = ("integrator", "operator")  # operators see and replay every subscription of their centers
 
@@ -150,6 +151,7 @@ def _webhooks() -> tuple[Endpoint, ...]:
         *(_row(f"webhooks.{name}", method, path, roles, SUBSCRIPTION, summary) for name, method, path, roles, summary
           in rows),
         _row("webhooks.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+        _row("webhooks.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     )
 
 
@@ -170,6 +172,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
          note="With the rating code the citizen was sent. Rate-limited per client address (STATUS_RATE_LIMIT)."),
     _row("intake.procedures", "GET", "/api/v1/procedures", ANYONE, PUBLIC, "read the catalog's procedures"),
     _row("intake.centers", "GET", "/api/v1/centers", ANYONE, PUBLIC, "read the catalog's centers"),
+    _row("intake.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     _row("intake.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
     _row("intake.privacy_export", "POST", "/api/v1/privacy/export", ("operator",), FILTERED,
          "export a citizen's personal data", note="The ID number in the body, never in the URL (docs/privacy.md)."),
@@ -186,7 +189,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *_actions(),
     _row("routing.reports", "GET", "/api/v1/reports", ("department_head", "center_leader", "auditor"), NAMED,
          "read the reports", note="A department head: their department's."),
+    _row("routing.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     _row("routing.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    _row("notification.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     _row("notification.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health",
          note="With each provider's circuit breaker."),
     _row("notification.privacy_export", "POST", "/api/v1/privacy/export", ("operator",), FILTERED,
@@ -216,6 +221,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _row("audit.receipt", "GET", "/api/v1/audit/receipts/<leaf_hash>", ANYONE, PUBLIC,
          "read a receipt's inclusion proof",
          note="The leaf hash printed on a receipt is the key; the answer holds hashes and sizes only. " + _AUDIT_RATE),
+    _row("audit.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     _row("audit.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
     *_webhooks(),
 )

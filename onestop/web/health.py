@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 
 from kombu import Connection
+from marshmallow import fields, validate
 
 from onestop.storage.mongo import ping
+from onestop.web.http import Answer
 
 
 class BrokerCheck:
@@ -36,3 +38,11 @@ def report(service: str, broker: BrokerCheck, db, **extra) -> tuple[int, dict]:
     healthy = all(checks.values())
     return (200 if healthy else 503), {"service": service, "status": "ok" if healthy else "unhealthy",
                                        "checks": checks, **extra}
+
+
+class HealthSchema(Answer):
+    """What `/healthz` answers (200 healthy, 503 not); a service adds its own figures."""
+
+    service = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "unhealthy"]))
+    checks = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)

@@ -18,7 +18,7 @@ import logging
 from datetime import date, datetime
 
 import orjson
-from marshmallow import ValidationError
+from marshmallow import INCLUDE, Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -64,6 +64,37 @@ STATUS = {
     TooManyRequests: 429, Unavailable: 503,
     UnsupportedMediaType: 415, PayloadTooLarge: 413, MalformedJson: 400,
 }
+
+
+class Answer(Schema):
+    """The base of every response schema (onestop.web.openapi documents them): an answer may gain
+    optional fields, as events do, so a client ignores those it does not know (the documents leave
+    ``additionalProperties`` open)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class PageSchema(Answer):
+    """A page of a listing (``?limit=&offset=``): how many there are in all, and this page's window."""
+
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
+class FieldErrorSchema(Answer):
+    field = fields.String(required=True, metadata={"description": "the field, header or parameter to blame"})
+    reason = fields.String(required=True)
+
+
+class ErrorSchema(Answer):
+    """Every error body, as ``DomainError.body()`` writes it: its kind, what happened, the fields to
+    blame; the details an error adds (``reason`` of a 401, ``state`` of a 409, ...) are further properties."""
+
+    error = fields.String(required=True, metadata={"example": "validation_failed"})
+    message = fields.String(required=True)
+    fields_ = fields.List(fields.Nested(FieldErrorSchema), data_key="fields")
 
 
 def status_of(exc: BaseException) -> int | None:

@@ -22,6 +22,7 @@ from services.audit.notes import Checkpoint, NoteError, open_checkpoint, sign_ch
 from services.audit.store import LogDamaged
 
 PAGE_LIMIT = 1000
+MAX_COUNT = 10**15  # leaves: far beyond any center's log, well within 64 bits
 VERIFIED_KEPT = 1000  # checked notes remembered (a few a center: the file's last, the store's last)
 PAUSE_EVERY = 100  # entries recomputed between two pauses of a signature (about 10 ms of work)
 SYSTEM = {"id": "audit", "role": "system"}
@@ -151,13 +152,15 @@ def alarm(refused: Refused, log: Log) -> tuple[dict, dict]:
 # Proofs.
 
 def _count(args, name: str, default=None, minimum: int = 0) -> int:
+    """A leaf index or a tree size from the query: ASCII digits (str.isdigit also takes '²'), and at most
+    MAX_COUNT, which the store's 64-bit integers hold."""
     text = args.get(name)
     if text is None or text == "":
         if default is None:
             raise InvalidInput([{"field": name, "reason": "required"}])
         return default
-    if not text.isdigit() or int(text) < minimum:
-        raise InvalidInput([{"field": name, "reason": f"a whole number of at least {minimum}"}])
+    if not (text.isascii() and text.isdigit()) or not minimum <= int(text) <= MAX_COUNT:
+        raise InvalidInput([{"field": name, "reason": f"a whole number from {minimum} to {MAX_COUNT}"}])
     return int(text)
 
 

@@ -20,7 +20,7 @@ from onestop.timestamps import iso, utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, read_json, respond
 from onestop.web.throttle import Throttle
-from services.audit import handlers
+from services.audit import api, handlers
 from services.audit.handlers import Refused
 from services.audit.signing import Transparency
 from services.audit.store import AuditRepository
@@ -188,6 +188,12 @@ class AuditService:
         latest checkpoint: hashes only, never the entry's content."""
         self.throttle(request)
         return respond(200, handlers.receipt(leaf_hash, repo=self.store, log=self.transparency.log))
+
+    @http("GET", "/openapi.json")
+    @json_endpoint
+    def openapi(self, request):
+        """This API's OpenAPI 3.1 document (services/audit/api.py)."""
+        return respond(200, api.document())
 
     @http("GET", "/healthz")
     @json_endpoint

@@ -1,11 +1,15 @@
 """The wire format of intake's HTTP API (marshmallow, at the boundary only)."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from onestop.web.http import Answer
 from services.intake.domain import LOOKUP_CODE, clean_text, normalize_phone, normalize_rating_code
 
 NAME = r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$"  # letters of any script, Vietnamese diacritics included
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # the header Idempotency-Key: 1 to 255 printable ASCII
 ID_NUMBER = validate.Regexp(r"^[0-9]{12}$", error="must be exactly 12 digits")  # the citizen identity card's
 
 
@@ -171,3 +175,157 @@ class ErasureRequestSchema(CitizenLookupSchema):
     """
 
     reason = Text(required=True, validate=validate.Length(min=5, max=500))
+
+
+# --- what intake answers (documented in its OpenAPI document, services/intake/api.py) ---
+
+class LabelSchema(Answer):
+    vi = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class BilingualSchema(Answer):
+    """What the catalog names in both languages (a procedure, a center, a department, a document)."""
+
+    name_vi = fields.String(required=True)
+    name_en = fields.String(required=True)
+
+
+class NamedSchema(BilingualSchema):
+    """A procedure, center or document as a receipt names it."""
+
+    code = fields.String()
+    id = fields.String()
+
+
+class AuditLeafSchema(Answer):
+    leaf_hash = fields.String(required=True, metadata={"description": "the receipt's leaf in the center's audit log"})
+    proof = fields.String(required=True, metadata={"description": "where anyone can have the log prove it"})
+
+
+class _Standing(Answer):
+    code = fields.String(required=True, metadata={"example": "VYDA-260213-0007"})
+    status = fields.String(required=True)
+    status_label = fields.Nested(LabelSchema, required=True)
+    procedure = fields.Nested(NamedSchema, required=True)
+    center = fields.Nested(NamedSchema, required=True)
+
+
+class ReceiptSchema(_Standing):
+    """201 to POST /api/v1/dossiers: the receipt and appointment slip."""
+
+    received_at = fields.String(required=True, metadata={"format": "date-time"})
+    appointment_date = fields.String(required=True, allow_none=True, metadata={"format": "date"})
+    official_code = fields.String(required=True)
+    working_days = fields.Integer(required=True)
+    missing_documents = fields.List(fields.Nested(NamedSchema), required=True)
+    lookup_code = fields.String(required=True, allow_none=True,
+                                metadata={"description": "only in the answer that created the dossier"})
+    audit = fields.Nested(AuditLeafSchema, required=True, allow_none=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class StepSchema(Answer):
+    step = fields.String(required=True)
+    label = fields.Nested(LabelSchema, required=True)
+    at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class StatusSchema(_Standing):
+    """200 to GET /api/v1/dossiers/<code>: public (with ``see_more``), or with the lookup code
+    the citizen's details (received_at, appointment_date, steps, rated, ...)."""
+
+    see_more = fields.Nested(LabelSchema)
+    received_at = fields.String(metadata={"format": "date-time"})
+    appointment_date = fields.String(allow_none=True, metadata={"format": "date"})
+    steps = fields.List(fields.Nested(StepSchema))
+    rated = fields.Boolean()
+    supplement = fields.Dict(metadata={"description": "while papers are asked for: documents, requested_at, reason"})
+    result = fields.Dict(metadata={"description": "once decided: decision, collect_at, ready_at, returned_at"})
+    next_step = fields.Nested(LabelSchema, metadata={"description": "what the citizen is asked to do now"})
+
+
+class RatingSchema(Answer):
+    score = fields.Integer(required=True)
+    comment = fields.String(required=True, allow_none=True)
+    rated_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class RatedSchema(Answer):
+    """201 to POST /api/v1/dossiers/<code>/rating."""
+
+    code = fields.String(required=True)
+    rating = fields.Nested(RatingSchema, required=True)
+
+
+class CatalogDocumentSchema(BilingualSchema):
+    code = fields.String(required=True)
+    required = fields.Boolean(required=True)
+
+
+class ProcedureSchema(BilingualSchema):
+    """A procedure of the catalog (onestop/data/catalog.yaml), as onestop.catalog.Procedure shows it."""
+
+    code = fields.String(required=True, metadata={"example": "1.004873"})
+    field = fields.String(required=True)
+    department = fields.String(required=True)
+    working_days = fields.Integer(required=True)
+    cutoff_applies = fields.Boolean(required=True)
+    documents = fields.List(fields.Nested(CatalogDocumentSchema), required=True)
+    fee_vnd = fields.Integer(required=True, allow_none=True)
+    fee_note = fields.String(required=True)
+    sources = fields.List(fields.String(), required=True)
+    assumptions = fields.List(fields.String(), required=True)
+
+
+class DepartmentSchema(BilingualSchema):
+    id = fields.String(required=True)
+    fields_ = fields.List(fields.String(), required=True, data_key="fields")
+
+
+class OfficerSchema(Answer):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    department = fields.String(required=True)
+    skills = fields.List(fields.String(), required=True)
+
+
+class CenterSchema(BilingualSchema):
+    """A center of the catalog, without its staff's contacts."""
+
+    id = fields.String(required=True, metadata={"example": "hue-vyda"})
+    short_code = fields.String(required=True)
+    unit_code = fields.String(required=True)
+    timezone = fields.String(required=True)
+    cutoff = fields.String(required=True, metadata={"example": "15:00"})
+    office_hours = fields.List(fields.List(fields.String()), required=True)
+    departments = fields.List(fields.Nested(DepartmentSchema), required=True)
+    officers = fields.List(fields.Nested(OfficerSchema), required=True)
+    routing = fields.Dict(required=True)
+    overrides = fields.Dict(required=True)
+
+
+class ProceduresSchema(Answer):
+    procedures = fields.List(fields.Nested(ProcedureSchema), required=True)
+
+
+class CentersSchema(Answer):
+    centers = fields.List(fields.Nested(CenterSchema), required=True)
+
+
+class ExportSchema(Answer):
+    """200 to POST /api/v1/privacy/export: every dossier of the token's centers with the ID number."""
+
+    dossiers = fields.List(fields.Dict(), required=True)
+
+
+class ErasedSchema(Answer):
+    code = fields.String(required=True)
+    status = fields.String(required=True)
+    erased = fields.List(fields.String())
+
+
+class ErasureSchema(Answer):
+    """200 to POST /api/v1/privacy/erase."""
+
+    erased = fields.List(fields.Nested(ErasedSchema), required=True)

@@ -5,7 +5,6 @@ Entrypoints only: load the wire format, call a handler, answer.
 from __future__ import annotations
 
 import hashlib
-import re
 
 import eventlet
 import orjson
@@ -22,11 +21,12 @@ from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web.http import flatten, json_endpoint, load, read_json, respond
 from onestop.web.throttle import SubmitThrottle, Throttle
-from services.intake import handlers, privacy, views
+from services.intake import api, handlers, privacy, views
 from services.intake.domain import DossierCode
 from services.intake.lockout import Lockout
 from services.intake.progress import LIFECYCLE_TYPES
 from services.intake.schemas import (
+    IDEMPOTENCY_KEY,
     CitizenLookupSchema,
     DossierRequestSchema,
     ErasureRequestSchema,
@@ -39,12 +39,11 @@ REQUEST = DossierRequestSchema()
 RATING = RatingRequestSchema()
 LOOKUP, ERASURE = CitizenLookupSchema(), ErasureRequestSchema()
 PRIVATE_ANSWER = {"Cache-Control": "no-store", "Vary": "X-Lookup-Code"}
-KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def _idempotency_key(request) -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise InvalidInput([{"field": "Idempotency-Key", "reason": "1 to 255 printable ASCII characters"}],
                            handlers.DOSSIER_REFUSED)
     return key
@@ -147,6 +146,12 @@ class IntakeService:
     @json_endpoint
     def centers(self, request):
         return respond(200, {"centers": [c.to_public() for c in load_catalog().centers.values()]})
+
+    @http("GET", "/openapi.json")
+    @json_endpoint
+    def openapi(self, request):
+        """This API's OpenAPI 3.1 document (services/intake/api.py)."""
+        return respond(200, api.document())
 
     @http("GET", "/healthz")
     @json_endpoint

@@ -37,7 +37,7 @@ def _int(args, name: str, default: int, low: int, high: int) -> int:
     raw = args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:  # isdigit alone takes '²'
         raise InvalidInput([{"field": name, "reason": f"a whole number from {low} to {high}"}], LISTING_REFUSED)
     return int(raw)
 

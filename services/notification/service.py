@@ -13,7 +13,7 @@ from onestop.messaging.outbox import OutboxRelay
 from onestop.storage.mongo import MongoStore
 from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, load, read_json, respond
-from services.notification import handlers, held
+from services.notification import api, handlers, held
 from services.notification.channels import Channels, SmsGateway, SmtpSender
 from services.notification.domain import SUBSCRIBED
 from services.notification.limits import RecipientLimits
@@ -100,6 +100,12 @@ class NotificationService:
         principal = self.staff(request, "notification.privacy_export")
         payload = load(HELD, read_json(request), "The export was not accepted.")
         return respond(200, handlers.export_held(payload, principal, repo=self.store), {"Cache-Control": "no-store"})
+
+    @http("GET", "/openapi.json")
+    @json_endpoint
+    def openapi(self, request):
+        """This API's OpenAPI 3.1 document (services/notification/api.py)."""
+        return respond(200, api.document())
 
     @http("GET", "/healthz")
     @json_endpoint

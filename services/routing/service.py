@@ -14,7 +14,7 @@ from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, read_json, respond
-from services.routing import cases, handlers, queries
+from services.routing import api, cases, handlers, queries
 from services.routing.store import RoutingRepository
 
 
@@ -89,6 +89,12 @@ class RoutingService:
         scope = queries.report_scope(principal, request.args, catalog)
         docs = self.store.for_report(scope.filters)
         return respond(200, queries.report(docs, scope, catalog, utcnow()))
+
+    @http("GET", "/openapi.json")
+    @json_endpoint
+    def openapi(self, request):
+        """This API's OpenAPI 3.1 document (services/routing/api.py)."""
+        return respond(200, api.document())
 
     @http("GET", "/healthz")
     @json_endpoint

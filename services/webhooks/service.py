@@ -14,7 +14,7 @@ from onestop.storage.mongo import MongoStore
 from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, load, read_json, respond
-from services.webhooks import fanout, handlers
+from services.webhooks import api, fanout, handlers
 from services.webhooks.dispatch import Dispatch
 from services.webhooks.domain import ACTIVE, PAUSED
 from services.webhooks.schemas import (
@@ -142,6 +142,12 @@ class WebhooksService:
         answer = fanout.replay_range(sub_id, payload, principal, repo=self.store, now=utcnow())
         self.dispatch.kick()
         return respond(202, answer)
+
+    @http("GET", "/openapi.json")
+    @json_endpoint
+    def openapi(self, request):
+        """This API's OpenAPI 3.1 document (services/webhooks/api.py)."""
+        return respond(200, api.document())
 
     @http("GET", "/healthz")
     @json_endpoint

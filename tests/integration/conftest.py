@@ -4,8 +4,17 @@ from __future__ import annotations
 import pytest
 from nameko.containers import ServiceContainer
 
+from services.audit.service import AuditService
+from services.intake.service import IntakeService
+from services.notification.service import NotificationService
+from services.routing.service import RoutingService
+from services.webhooks.service import WebhooksService
 from tests.conftest import drop_vhost, free_port, make_vhost
 from tests.support.staff import SECRET
+
+# The services with an HTTP API, by name
+HTTP = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
+        "audit": AuditService, "webhooks": WebhooksService}
 
 @pytest.fixture
 def amqp_uri():
@@ -17,6 +26,11 @@ def amqp_uri():
 
 @pytest.fixture
 def config(amqp_uri, sinks, mongo_prefix):
+    return platform_config(amqp_uri, sinks, mongo_prefix)
+
+
+def platform_config(amqp_uri, sinks, mongo_prefix) -> dict:
+    """The services' config in a test: its vhost, its databases, the session's sinks, limits a test won't hit."""
     return {
         "AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": mongo_prefix,
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": sinks.smtp_port, "SMS_URL": sinks.sms_url,

@@ -19,11 +19,7 @@ import requests
 from onestop.web import access
 from onestop.web.auth import ROLES
 from onestop.web.http import STATUS
-from services.audit.service import AuditService
-from services.intake.service import IntakeService
-from services.notification.service import NotificationService
-from services.routing.service import RoutingService
-from services.webhooks.service import WebhooksService
+from tests.integration.conftest import HTTP
 from tests.support.samples import dossier
 from tests.support.staff import AUDITOR, COUNTER, bearer
 from tests.support.wait import until
@@ -33,8 +29,6 @@ pytestmark = pytest.mark.integration
 CENTER, OTHER = "hue-vyda", "hue-phuxuan"
 LAND = "1.013978"  # department ktht
 ALLOWED = (200, 201, 202, 409, 422)  # answered for what the request is, not for who sent it
-SERVICES = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
-            "audit": AuditService, "webhooks": WebhooksService}
 WALKER = bearer("integrator", "integrator-walk", centers=(CENTER,))  # the integrator cells' own user
 HOOK = "http://127.0.0.1:9/walk"  # nothing listens: the walk's deliveries stay pending
 
@@ -79,6 +73,7 @@ REQUESTS = {
     "intake.procedures": _get("/api/v1/procedures"),
     "intake.centers": _get("/api/v1/centers"),
     "intake.healthz": _get("/healthz"),
+    "intake.openapi": _get("/openapi.json"),
     "intake.privacy_export": lambda t: ("POST", "/api/v1/privacy/export", {"json": {"id_number": "046095001234"}}),
     # 409 for a citizen whose dossiers are open, 200 for one without: never erases what the walk needs
     "intake.privacy_erase": lambda t: ("POST", "/api/v1/privacy/erase",
@@ -88,7 +83,9 @@ REQUESTS = {
     **{row.id: _act(dict(row.fixed)["action"]) for row in access.ENDPOINTS if row.id.startswith("routing.act.")},
     "routing.reports": _get("/api/v1/reports", center="{center}"),
     "routing.healthz": _get("/healthz"),
+    "routing.openapi": _get("/openapi.json"),
     "notification.healthz": _get("/healthz"),
+    "notification.openapi": _get("/openapi.json"),
     "notification.privacy_export": lambda t: ("POST", "/api/v1/privacy/export", {"json": {"codes": [t.code]}}),
     "notification.held": _get("/api/v1/held", center="{center}"),
     "notification.release": lambda t: ("POST", f"/api/v1/held/{t.held}/release", {}),  # then 409: released
@@ -102,6 +99,7 @@ REQUESTS = {
     "audit.entries": _get("/api/v1/audit/entries", center="{center}"),
     "audit.receipt": lambda t: ("GET", f"/api/v1/audit/receipts/{t.leaf}", {}),
     "audit.healthz": _get("/healthz"),
+    "audit.openapi": _get("/openapi.json"),
     "webhooks.create": lambda t: ("POST", "/api/v1/subscriptions", {"json": {"url": HOOK, "centers": [t.center]}}),
     "webhooks.list": _get("/api/v1/subscriptions"),
     "webhooks.get": lambda t: ("GET", f"/api/v1/subscriptions/{t.subscription}", {}),
@@ -116,6 +114,7 @@ REQUESTS = {
     "webhooks.replay_range": lambda t: ("POST", f"/api/v1/subscriptions/{t.subscription}/replay",
                                         {"json": {"from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}}),
     "webhooks.healthz": _get("/healthz"),
+    "webhooks.openapi": _get("/openapi.json"),
 }
 
 
@@ -172,7 +171,7 @@ def platform(services):
     a second one whose receipt notification held (one message an hour per address)."""
     limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1},
              "webhooks": {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"}}
-    running = {name: services.start(cls, **limit.get(name, {})) for name, cls in SERVICES.items()}
+    running = {name: services.start(cls, **limit.get(name, {})) for name, cls in HTTP.items()}
     bases = {name: c.http for name, c in running.items()}
     subscription, doomed = (requests.post(f"{bases['webhooks']}/api/v1/subscriptions", headers=WALKER, timeout=10,
                                           json={"url": HOOK, "centers": [CENTER]}).json()["id"] for _ in range(2))

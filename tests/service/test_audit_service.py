@@ -324,3 +324,11 @@ def test_a_checkpoint_request_without_a_center_names_the_field(audit, body):
     response = audit.sign_checkpoint(request)
     assert response.status_code == 422
     assert json.loads(response.get_data())["fields"][0]["field"] == "center"
+
+
+@pytest.mark.parametrize("start", ["424872656761610607525888", "²", "-1"])
+def test_a_page_start_beyond_any_log_or_not_ascii_digits_names_the_field(audit, start):
+    # found by schemathesis (tests/integration/test_openapi_fuzz.py): a 25-digit start was a 500
+    record_dossiers(audit, 1)
+    status, body = get(audit, "entries", "/api/v1/audit/entries", query={"center": "hue-vyda", "start": start})
+    assert status == 422 and body["fields"][0]["field"] == "start"

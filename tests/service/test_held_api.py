@@ -113,3 +113,9 @@ def test_another_centers_held_message_is_the_same_404_as_a_missing_one(notificat
     missing = call("POST", "/api/v1/held/nothing:sms/release", OPERATOR, notification)
     assert theirs == missing and theirs[0] == 404
     assert len(gateway.sent) == 1
+
+
+@pytest.mark.parametrize("limit", ["²", "0", "201"])
+def test_a_page_size_that_is_not_ascii_digits_in_range_names_the_field(notification, held_id, limit):
+    status, body = call("GET", f"/api/v1/held?limit={limit}", OPERATOR, notification)
+    assert status == 422 and body["fields"] == [{"field": "limit", "reason": "a whole number from 1 to 200"}]
