@@ -1,4 +1,4 @@
-"""Generate docs/events.md and docs/asyncapi.yaml from the event registry (and docs/access.md).
+"""Generate docs/events.md and docs/asyncapi.yaml from the event registry (and docs/access.md, docs/security.md).
 
     python -m onestop.dev.docsgen           # (re)write both files (`make docs`)
     python -m onestop.dev.docsgen --check   # exit 1 naming the stale file(s)
@@ -21,7 +21,7 @@ from contracts import PRIVATE, REGISTRY
 from contracts.dossier import RULE as DOSSIER_RULE
 from contracts.envelope import ActorSchema, EnvelopeSchema
 from onestop.catalog import DEFAULT_PATH, load_catalog
-from onestop.dev import accessdoc
+from onestop.dev import accessdoc, brokerdoc
 from onestop.messaging.topology import EXCHANGES, UNROUTED
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -290,6 +290,7 @@ def render_asyncapi() -> str:
 
 OUTPUTS = {DOCS / "events.md": render_markdown, DOCS / "asyncapi.yaml": render_asyncapi}
 OUTPUTS[DOCS / "access.md"] = accessdoc.render_markdown  # who may call what (onestop.web.access)
+OUTPUTS[DOCS / "security.md"] = brokerdoc.render_markdown  # who may do what on the broker (onestop.messaging.users)
 
 
 def main(argv: list[str] | None = None) -> int:

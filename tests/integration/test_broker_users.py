@@ -1,6 +1,5 @@
 """Least privilege on the broker: the users of deploy/rabbitmq/definitions.json, made on a
 vhost of the test's own (uniquely named, deleted afterwards), do what they need and no more."""
-import secrets
 import uuid
 
 import pytest
@@ -8,12 +7,12 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Producer, Queue
 
 from contracts import REGISTRY
-from onestop.dev.broker_users import uri_for
+from onestop.dev.broker_users import ensure_users
 from onestop.dev.rabbit_admin import drop_user, import_definitions
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS, PRIVATE, work_queue_name
 from onestop.messaging.users import platform_users
-from onestop.ops.brokerusers import topology_definitions, user_definitions
+from onestop.ops.brokerusers import topology_definitions
 from onestop.ops.deadletters.queues import list_queues
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
@@ -28,19 +27,18 @@ CONTACT = REGISTRY["citizen.contact.v1"]
 
 
 @pytest.fixture
-def users(amqp_uri):
-    """{role: AMQP URI} of every platform user but the administrator (guest plays it), and the
-    topology, loaded as the broker loads its definitions at boot."""
+def users(amqp_uri, tmp_path):
+    """{role: AMQP URI} of every platform user but the administrator (guest plays it), made as
+    `make run` makes its own, and the topology loaded as the broker loads its definitions at boot."""
     vhost = amqp_uri.rsplit("/", 1)[1]
     prefix = f"onestop-test-{uuid.uuid4().hex[:8]}-"
-    table = [u for u in platform_users(("probe",)) if u.role != "admin"]
-    passwords = {u.role: secrets.token_urlsafe(16) for u in table}
-    import_definitions({**user_definitions(table, vhost, prefix, passwords), **topology_definitions(vhost)})
+    import_definitions(topology_definitions(vhost))
     try:
-        yield {role: uri_for(amqp_uri, prefix + role, password) for role, password in passwords.items()}
+        yield ensure_users(amqp_uri, tmp_path / "broker-users.json", prefix, subscribers=("probe",))
     finally:
-        for u in table:
-            drop_user(prefix + u.role)
+        for user in platform_users(("probe",)):
+            if user.role != "admin":
+                drop_user(prefix + user.role)
 
 
 def refused(uri: str, act) -> str:
