@@ -10,14 +10,15 @@ from contracts import REGISTRY
 from onestop.dev.broker_users import ensure_users
 from onestop.dev.rabbit_admin import drop_user, import_definitions
 from onestop.messaging.publisher import ConfirmedPublisher
-from onestop.messaging.topology import EVENTS, PRIVATE, work_queue_name
+from onestop.messaging.topology import EVENTS, PRIVATE, ServiceQueues, declare_service, work_queue_name
 from onestop.messaging.users import platform_users
 from onestop.ops.brokerusers import topology_definitions
-from onestop.ops.deadletters.queues import list_queues
+from onestop.ops.deadletters.queues import browse, list_queues, replay
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
+from tests.integration.test_delivery import received_event
 from tests.integration.test_pipeline import submit, timeline
 from tests.support.samples import dossier
 from tests.support.wait import until
@@ -85,9 +86,23 @@ def test_only_notification_reads_contact_data_and_no_service_reads_anothers_queu
     assert "ACCESS_REFUSED" in refused(users["routing"],
                                        lambda ch: ch.basic_get(work_queue_name("notification", "hue-vyda")))
     assert "ACCESS_REFUSED" in refused(users["intake"], bind("onestop.intake.hue-vyda", PRIVATE))
-    # The operator's dead-letter tools list and read dead letters only.
-    assert list_queues(users["operator"], "http://127.0.0.1:15672") == []
-    assert "ACCESS_REFUSED" in refused(users["operator"], lambda ch: ch.basic_get(routing_queue))
+
+
+def test_the_operator_replays_a_dead_letter_and_reads_no_work_queue(users):
+    queues = ServiceQueues("routing", "hue-vyda", (("public", "dossier.received.v1"),), (0.2,), 5)
+    with Connection(users["routing"]) as conn:  # as routing's worker declares them, and dead-letters one
+        declare_service(conn.default_channel, [queues])
+    event = received_event()
+    ConfirmedPublisher(users["routing"]).publish(event, exchange="", routing_key=queues.dlq_name,
+                                                 message_id=event["id"])
+    operator = users["operator"]
+    rows = list_queues(operator, "http://127.0.0.1:15672", service="routing", center="hue-vyda")
+    assert [(row.queue, row.messages) for row in rows] == [(queues.dlq_name, 1)]
+    assert [letter.id for letter in browse(operator, queues.dlq_name)] == [event["id"]]
+    assert [letter.id for letter in replay(operator, queues.dlq_name, actor="ops-01").replayed] == [event["id"]]
+    with Connection(users["routing"]) as conn:
+        assert conn.default_channel.queue_declare(queues.name, passive=True).message_count == 1
+    assert "ACCESS_REFUSED" in refused(operator, lambda ch: ch.basic_get(queues.name))
 
 
 def test_the_pipeline_runs_with_each_service_on_its_own_user(users, services, sinks):
