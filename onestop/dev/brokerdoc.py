@@ -47,7 +47,7 @@ CHOICES = """
   passively (`examples/subscriber.py` does). It may not publish anything.
 - **The operator** (`onestop dlq`) reads the dead-letter queues and `onestop.unrouted`,
   publishes a replayed letter to its work queue (`amq.default`) and the replay's audit event to
-  `onestop.events`, and has the `management` tag for `onestop dlq list`. It configures nothing.
+  the public exchanges, and has the `management` tag for `onestop dlq list`. It configures nothing.
 - **`admin`** is the administrator (management UI, adding subscribers); no process runs as it.
 
 ## Passwords: never in the repository

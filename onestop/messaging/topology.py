@@ -109,10 +109,11 @@ def _exists(channel, kind: str, name: str) -> bool:
             probe.queue_declare(name, passive=True)
         else:
             probe.exchange_declare(name, "topic", passive=True)  # a passive declare ignores the type
+        return True
     except NotFound:
         return False
-    probe.close()
-    return True
+    finally:
+        probe.close()  # py-amqp reopens a channel the broker closed: close it either way
 
 
 def declare_exchanges(channel) -> None:

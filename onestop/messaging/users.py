@@ -100,10 +100,10 @@ def service_user(service: str) -> BrokerUser:
 
 def operator_user() -> BrokerUser:
     """`onestop dlq`: list (HTTP API), browse and purge dead-letter queues; replay a letter to its
-    work queue (default exchange) and announce the replay on onestop.events."""
+    work queue (default exchange) and announce the replay as a public event."""
     dlqs = r"onestop\.[^.]+\.[^.]+\.dlq"
     return BrokerUser("operator", Permissions(
-        configure="^$", write=either(*_names(DEFAULT_EXCHANGE, EVENTS.name)),
+        configure="^$", write=either(*_names(DEFAULT_EXCHANGE, *PUBLIC_EXCHANGES)),
         read=either(dlqs, *_names(UNROUTED_QUEUE.name))),
         tags="management", why="operators' dead-letter tools (onestop dlq)")
 
