@@ -1,5 +1,6 @@
 """Least privilege on the broker: the users of deploy/rabbitmq/definitions.json, made on a
 vhost of the test's own (uniquely named, deleted afterwards), do what they need and no more."""
+import json
 import uuid
 
 import pytest
@@ -7,12 +8,12 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Producer, Queue
 
 from contracts import REGISTRY
-from onestop.dev.broker_users import ensure_users
+from onestop.dev.broker_users import ensure_users, uri_for
 from onestop.dev.rabbit_admin import drop_user, import_definitions
 from onestop.messaging.publisher import ConfirmedPublisher
 from onestop.messaging.topology import EVENTS, PRIVATE, ServiceQueues, declare_service, work_queue_name
 from onestop.messaging.users import platform_users
-from onestop.ops.brokerusers import topology_definitions
+from onestop.ops.brokerusers import SHIPPED, topology_definitions
 from onestop.ops.deadletters.queues import browse, list_queues, replay
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
@@ -113,3 +114,25 @@ def test_the_pipeline_runs_with_each_service_on_its_own_user(users, services, si
              "notification.sent.v1")
     sms = until(lambda: sinks.sms(to="+84912000016"), 10, 0.1, "the SMS")  # contact data reached notification
     assert code in sms[0]["text"]
+
+
+def test_the_shipped_definitions_load_and_their_users_cannot_log_in_without_a_password(amqp_uri):
+    """deploy/rabbitmq/definitions.json as the broker imports it at boot, on the test's vhost with
+    prefixed names (the administrator left out: this broker is shared)."""
+    vhost, prefix = amqp_uri.rsplit("/", 1)[1], f"onestop-test-{uuid.uuid4().hex[:8]}-"
+    shipped = json.loads(SHIPPED.read_text())
+    users = [{**u, "name": prefix + u["name"]} for u in shipped["users"] if u["tags"] != "administrator"]
+    names = {u["name"] for u in users}
+    grants = [{**p, "user": prefix + p["user"], "vhost": vhost} for p in shipped["permissions"]
+              if prefix + p["user"] in names]
+    topology = {key: [{**item, "vhost": vhost} for item in shipped[key]] for key in ("exchanges", "queues", "bindings")}
+    import_definitions({"users": users, "permissions": grants, **topology})
+    try:
+        with pytest.raises(AccessRefused):
+            Connection(uri_for(amqp_uri, prefix + "intake", ""), connect_timeout=5).connect()
+        with Connection(amqp_uri) as conn:  # the topology is there (a passive declare raises NotFound if not)
+            for exchange in shipped["exchanges"]:
+                conn.default_channel.exchange_declare(exchange["name"], exchange["type"], passive=True)
+    finally:
+        for name in names:
+            drop_user(name)
