@@ -75,6 +75,10 @@ password is `ONESTOP_AMQP_PASSWORD_ADMIN` in `.env`.
   then the service (`docker compose up -d`).
 - **A permission changed in a new release:** `deploy` again and restart the broker: the
   definitions are imported at every boot.
+- **A broker first started by an earlier release** (everything as `guest`, on the vhost `/`,
+  which these definitions keep so that no waiting message is left behind): after `deploy` and
+  `docker compose up -d`, delete the old user, which the import leaves alone:
+  `docker compose exec rabbitmq rabbitmqctl delete_user guest`.
 
 ## `make run` and the tests
 

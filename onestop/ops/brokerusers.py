@@ -29,7 +29,7 @@ from onestop.messaging.users import BrokerUser, platform_users
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 DEPLOYED = ROOT / "var" / "rabbitmq" / "definitions.json"
-VHOST = "onestop"  # compose's vhost (services' AMQP_URI ends in /onestop)
+VHOST = "/"  # compose's: a dedicated broker; "/" keeps what a node upgraded from the guest-only release holds
 HASHING = "rabbit_password_hashing_sha256"
 
 
@@ -49,7 +49,7 @@ def user_definitions(users: list[BrokerUser], vhost: str, prefix: str = "", pass
     gets none (cannot log in with one until it is set)."""
     passwords = passwords or {}
     return {
-        "users": [{"name": prefix + u.role, "tags": u.tags, "hashing_algorithm": HASHING,
+        "users": [{"name": prefix + u.role, "tags": [u.tags] if u.tags else [], "hashing_algorithm": HASHING,
                    "password_hash": password_hash(passwords[u.role]) if u.role in passwords else ""}
                   for u in users],
         "permissions": [{"user": prefix + u.role, "vhost": vhost, "configure": u.permissions.configure,

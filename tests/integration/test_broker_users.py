@@ -121,7 +121,7 @@ def test_the_shipped_definitions_load_and_their_users_cannot_log_in_without_a_pa
     prefixed names (the administrator left out: this broker is shared)."""
     vhost, prefix = amqp_uri.rsplit("/", 1)[1], f"onestop-test-{uuid.uuid4().hex[:8]}-"
     shipped = json.loads(SHIPPED.read_text())
-    users = [{**u, "name": prefix + u["name"]} for u in shipped["users"] if u["tags"] != "administrator"]
+    users = [{**u, "name": prefix + u["name"]} for u in shipped["users"] if "administrator" not in u["tags"]]
     names = {u["name"] for u in users}
     grants = [{**p, "user": prefix + p["user"], "vhost": vhost} for p in shipped["permissions"]
               if prefix + p["user"] in names]
