@@ -69,8 +69,11 @@ while one is missing. With definitions to load, RabbitMQ makes no `guest` user. 
 password is `ONESTOP_AMQP_PASSWORD_ADMIN` in `.env`.
 
 - **Add a subscriber:** `deploy --subscriber portal` (user `sub-portal`, queues `sub.portal.*`,
-  its password `ONESTOP_AMQP_PASSWORD_SUB_PORTAL`), then `docker compose restart rabbitmq`. The
-  example user `sub-demo` is always there.
+  its password `ONESTOP_AMQP_PASSWORD_SUB_PORTAL`), then load the new file into the running
+  broker as `admin` (`curl -u admin:<password> -H 'content-type: application/json' --data
+  @var/rabbitmq/definitions.json http://127.0.0.1:15672/api/definitions`; it creates or updates
+  what the file names) or `docker compose restart rabbitmq`. The example user `sub-demo` is
+  always there.
 - **Change a password:** delete its line from `.env`, run `deploy` again, restart the broker,
   then the service (`docker compose up -d`).
 - **A permission changed in a new release:** `deploy` again and restart the broker: the
@@ -95,8 +98,9 @@ exactly those.
 ## Known limits
 
 - Write on `amq.default` lets a service put a message into any queue of the vhost by name
-  (it cannot read one). Retries and dead letters need it today; routing them through
-  `onestop.dlx` instead would narrow it to the dead-letter and delay queues.
+  (it cannot read one). Its retries and dead letters go through it, and its delay queues,
+  which dead-letter back to the work queue through the default exchange, cannot be declared
+  without it; narrowing it needs other queue arguments, so a migration of every queue.
 - Read on `onestop.dlx` lets a service bind a queue of its own to it with another service's
   queue name as routing key, and so receive copies of that service's dead letters
   (notification's may hold contact data). Dead-lettering through the default exchange with the
