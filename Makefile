@@ -69,19 +69,23 @@ profile: install
 	./scripts/ensure-rabbitmq.sh
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.profile --rate $${RATE:-20} --seconds $${PROFILE_SECONDS:-30}
 
-## regenerate docs/events.md, docs/asyncapi.yaml, docs/access.md and docs/openapi/*.json from the schemas
+## regenerate docs/events.md, docs/asyncapi.yaml, docs/access.md, docs/openapi/*.json and docs/security.md from
+## the schemas and tables (and the broker's definitions from its users' table)
 docs: install
 	$(BIN)/python -m onestop.dev.docsgen
+	$(BIN)/python -m onestop.ops.brokerusers definitions
 
 ## fail if a generated doc (events.md, asyncapi.yaml, access.md, openapi/*.json) is older than the schemas
 check-docs: install
 	$(BIN)/python -m onestop.dev.docsgen --check
+	$(BIN)/python -m onestop.ops.brokerusers definitions --check
 
-## everything made here but the services' data (var/data: the embedded store and the audit checkpoints) and
-## the audit log's signing keys (var/keys): delete them by hand, on purpose
+## everything made here but the services' data (var/data: the embedded store and the audit checkpoints),
+## the audit log's signing keys (var/keys) and the broker's users for compose (var/rabbitmq): delete them by
+## hand, on purpose
 clean:
 	rm -rf $(VENV) tools/asyncapi/node_modules
-	test ! -d var || find var -mindepth 1 -maxdepth 1 ! -name data ! -name keys -exec rm -rf {} +
+	test ! -d var || find var -mindepth 1 -maxdepth 1 ! -name data ! -name keys ! -name rabbitmq -exec rm -rf {} +
 
 ## delete leftover test vhosts (onestop-it-*, onestop-test-*, ...; never another's, never one in use):
 ## lists them and asks; CLEAN_ARGS=--yes deletes without asking. Nothing else ever deletes a vhost.

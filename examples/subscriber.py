@@ -4,7 +4,10 @@
     python examples/subscriber.py hue-vyda --events 'dossier.*.v1'      # the dossier events only
     python examples/subscriber.py hue-vyda --procedure 1.001193         # one procedure (headers exchange)
     python examples/subscriber.py '*' --field justice                   # one field, every center
-    python examples/subscriber.py hue-vyda --durable my-system.vyda     # a queue that keeps events while you are away
+    python examples/subscriber.py hue-vyda --durable vyda               # queue sub.demo.vyda keeps events while you are away
+
+A subscriber's broker user (sub-<name>, docs/security.md) may declare and read only queues
+named sub.<name>.*, on the public exchanges only: pass --name and its --amqp URI.
 
 It imports nothing from OneStop: the contract is docs/events.md. Every event is
 a CloudEvents 1.0 event in structured mode (content type
@@ -21,6 +24,7 @@ does). Two exchanges carry them:
 import argparse
 import json
 import os
+import uuid
 
 from kombu import Connection, Exchange, Queue, binding
 from kombu.mixins import ConsumerMixin
@@ -68,14 +72,16 @@ def main():
                         "with --procedure/--field, exact types separated by commas")
     parser.add_argument("--procedure", help="only this procedure's events, e.g. 1.001193")
     parser.add_argument("--field", help="only this field's events, e.g. justice")
-    parser.add_argument("--durable", metavar="QUEUE", help="a named durable queue instead of a temporary one")
+    parser.add_argument("--name", default="demo", help="your subscriber name: queues are sub.NAME.* (default: demo)")
+    parser.add_argument("--durable", metavar="QUEUE", help="a durable queue sub.NAME.QUEUE instead of a temporary one")
     parser.add_argument("--amqp", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/onestop-dev"))
     args = parser.parse_args()
     chosen = bindings(args)
     if args.durable:
-        queue = Queue(args.durable, bindings=chosen, durable=True)
+        queue = Queue(f"sub.{args.name}.{args.durable}", bindings=chosen, durable=True)
     else:
-        queue = Queue("", bindings=chosen, exclusive=True, auto_delete=True, durable=False)
+        queue = Queue(f"sub.{args.name}.live-{uuid.uuid4().hex[:8]}", bindings=chosen, exclusive=True,
+                      auto_delete=True, durable=False)
     with Connection(args.amqp) as connection:
         print(f"listening with {len(chosen)} binding(s): "
               + "; ".join(f"{b.exchange.name} {b.routing_key or b.arguments}" for b in chosen) + " (Ctrl-C to stop)",

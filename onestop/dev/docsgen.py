@@ -1,6 +1,6 @@
 """Generate docs/events.md, docs/asyncapi.yaml and each type's JSON Schema
 (docs/schemas/events/<type>.json, the events' `dataschema`) from the event
-registry (and docs/access.md, docs/openapi/<service>.json).
+registry (and docs/access.md, docs/openapi/<service>.json, docs/security.md).
 
     python -m onestop.dev.docsgen           # (re)write both files (`make docs`)
     python -m onestop.dev.docsgen --check   # exit 1 naming the stale file(s)
@@ -23,7 +23,7 @@ from contracts import PRIVATE, REGISTRY
 from contracts.dossier import RULE as DOSSIER_RULE
 from contracts.envelope import CONTENT_TYPE, DATASCHEMA, FILTER_ATTRIBUTES, EnvelopeSchema
 from onestop.catalog import DEFAULT_PATH, load_catalog
-from onestop.dev import accessdoc, apidocs
+from onestop.dev import accessdoc, apidocs, brokerdoc
 from onestop.messaging.topology import EXCHANGES, LEGACY, MATCH, UNROUTED
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -348,6 +348,7 @@ OUTPUTS[DOCS / "access.md"] = accessdoc.render_markdown  # who may call what (on
 OUTPUTS.update({schema_path(t): (lambda e=REGISTRY[t]: json.dumps(data_schema(e), indent=2, ensure_ascii=False) + "\n")
                 for t in sorted(REGISTRY)})
 OUTPUTS.update(apidocs.outputs(DOCS))  # each service's OpenAPI document (onestop.web.openapi)
+OUTPUTS[DOCS / "security.md"] = brokerdoc.render_markdown  # who may do what on the broker (onestop.messaging.users)
 
 
 def main(argv: list[str] | None = None) -> int:

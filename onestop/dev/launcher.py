@@ -28,16 +28,20 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
+from kombu import Connection
 
 from onestop.catalog import load_catalog
 from onestop.config import DEFAULTS, Settings
+from onestop.dev.broker_users import ensure_users
 from onestop.dev.rabbit_admin import DEV_VHOST, ensure_vhost
 from onestop.dev.supervisor import Supervisor
+from onestop.messaging.topology import declare_exchanges
 from onestop.web.auth import TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit", "webhooks")
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
+BROKER_USERS_FILE = ROOT / "var" / "broker-users.json"  # make run's broker users' passwords (0600)
 STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
 # nameko's CLI imports eventlet, whose deprecation warning would be the one line of a
 # service's log written before logging is set up, and so not JSON
@@ -107,6 +111,8 @@ class Platform:
     root: Path = ROOT  # the source tree the services run from (the benchmark compares two)
     procs: dict = field(default_factory=dict)
     healthy_after: dict = field(default_factory=dict)  # name -> seconds from the start until /healthz said 200
+    # service -> its own AMQP URI (make run's broker users, onestop/dev/broker_users.py); else amqp_uri
+    broker_users: dict = field(default_factory=dict)
 
     @property
     def amqp_uri(self) -> str:
@@ -161,7 +167,8 @@ class Platform:
                     f"services.{name}.service"]
             for i, centers in enumerate(self.shards.get(name) or [None]):
                 port = getattr(self.ports, name) + 1000 * i
-                env = {"WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **({"CENTERS": centers} if centers else {})}
+                env = {"WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **({"CENTERS": centers} if centers else {}),
+                       **({"AMQP_URI": self.broker_users[name]} if name in self.broker_users else {})}
                 cmds[name if i == 0 else f"{name}-{i + 1}"] = (argv, env, port)
         if self.witness:
             cmds["witness"] = self.witness_command()
@@ -250,6 +257,8 @@ class Platform:
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
             f"  SMS sink      http://127.0.0.1:{p.sms_http}/api/v1/sms  (what the gateway received)",
             f"  RabbitMQ      {_without_password(self.amqp_uri)}   (vhost {urlparse(self.amqp_uri).path[1:] or '/'})",
+            *([f"  broker users  {', '.join(urlparse(u).username for u in self.broker_users.values())}"
+               f"  (passwords in {BROKER_USERS_FILE}; docs/security.md)"] if self.broker_users else []),
             f"  store         {self.store()}",
             f"  logs          {self.log_dir}/",
             "Staff tokens (bearer JWT, 1 h) for each role, and a portal's for online intake, e.g.:",
@@ -272,10 +281,19 @@ def dev_vhost() -> None:
         print(f"made the vhost {DEV_VHOST} on the local RabbitMQ (make run's own; '/' is left alone)", file=sys.stderr)
 
 
+def dev_broker_users(admin_uri: str) -> dict:
+    """The shared exchanges made (as the broker's definitions make them in compose), and make run's
+    own users, one per service; {role: AMQP URI}."""
+    with Connection(admin_uri, connect_timeout=10) as conn:
+        declare_exchanges(conn.default_channel)
+    return ensure_users(admin_uri, BROKER_USERS_FILE)
+
+
 def main() -> int:
     platform = Platform(ports=Ports.from_env(), log_dir=Path(os.environ.get("ONESTOP_LOG_DIR") or ROOT / "var" / "log"))
     if not os.environ.get("AMQP_URI"):
         dev_vhost()
+        platform.broker_users = dev_broker_users(platform.amqp_uri)
     if not os.environ.get("JWT_SECRET"):
         dev_secret()
         print(f"WARNING: JWT_SECRET is not set: staff tokens are signed with a DEVELOPMENT secret\n"

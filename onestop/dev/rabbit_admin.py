@@ -76,6 +76,15 @@ def drop_vhost(name: str, mgmt: str | None = None) -> None:
     request("DELETE", f"/api/vhosts/{name}", mgmt)
 
 
+def import_definitions(definitions: dict, mgmt: str | None = None) -> None:
+    """Create or update what the definitions name (users, permissions, ...), nothing else."""
+    request("POST", "/api/definitions", mgmt, json=definitions)
+
+
+def drop_user(name: str, mgmt: str | None = None) -> None:
+    request("DELETE", f"/api/users/{quote(name, safe='')}", mgmt)
+
+
 def vhost_of(amqp_uri: str) -> str:
     """The vhost of an AMQP URI, quoted for a management API path."""
     return quote(urlparse(amqp_uri).path[1:] or "/", safe="")

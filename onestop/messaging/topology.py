@@ -20,11 +20,17 @@
   (at-least-once) to ``onestop.dlx`` -> ``onestop.<service>.<center>.dlq``,
   and delay queues ``onestop.<service>.<center>.retry.<ms>`` whose expired
   messages dead-letter back to the work queue.
+
+The shared exchanges belong to the broker's administrator (definitions at boot,
+or whoever may configure them): a service's own user may not configure them
+(onestop.messaging.users), so a service only checks that they exist and
+declares its own queues, bound to them without declaring them again.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amqp.exceptions import AccessRefused, NotFound
 from kombu import Exchange, Queue, binding
 
 from contracts import PUBLIC, current_form, filter_headers, legacy_form
@@ -42,6 +48,7 @@ UNROUTED_QUEUE = Queue("onestop.unrouted", exchange=UNROUTED, durable=True,
 
 EXCHANGES = {"public": EVENTS, "private": PRIVATE}
 DEPRECATION = {"deprecation": "true", "link": "docs/events.md#migrating-to-cloudevents"}  # on each legacy copy
+SHARED_EXCHANGES = (UNROUTED, DLX, EVENTS, PRIVATE, MATCH, LEGACY)  # in this order: each one's alternate exchange first
 QUORUM_SAFE_DLX = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
@@ -75,7 +82,7 @@ class ServiceQueues:
         return f"{self.name}.retry.{int(delay * 1000)}"
 
     def work_queue(self) -> Queue:
-        bindings = [binding(EXCHANGES[ex], routing_key=f"{pattern}.{self.center}")
+        bindings = [binding(_existing(EXCHANGES[ex]), routing_key=f"{pattern}.{self.center}")
                     for ex, pattern in self.patterns]
         return Queue(self.name, bindings=bindings, durable=True, queue_arguments={
             "x-queue-type": "quorum",
@@ -86,7 +93,7 @@ class ServiceQueues:
         })
 
     def dead_letter_queue(self) -> Queue:
-        return Queue(self.dlq_name, exchange=DLX, routing_key=self.name, durable=True,
+        return Queue(self.dlq_name, exchange=_existing(DLX), routing_key=self.name, durable=True,
                      queue_arguments={"x-queue-type": "quorum"})
 
     def retry_queues(self) -> list[Queue]:
@@ -103,10 +110,38 @@ class ServiceQueues:
         return [self.work_queue(), self.dead_letter_queue(), *self.retry_queues()]
 
 
+def _existing(exchange: Exchange) -> Exchange:
+    """The exchange as a queue binds to it: named, never declared (declare_exchanges does that)."""
+    return Exchange(exchange.name, type=exchange.type, durable=exchange.durable, no_declare=True)
+
+
+def _exists(channel, kind: str, name: str) -> bool:
+    """A passive declare on a channel of its own (a miss closes the channel); needs no permission."""
+    probe = channel.connection.channel()
+    try:
+        if kind == "queue":
+            probe.queue_declare(name, passive=True)
+        else:
+            probe.exchange_declare(name, "topic", passive=True)  # a passive declare ignores the type
+        return True
+    except NotFound:
+        return False
+    finally:
+        probe.close()  # py-amqp reopens a channel the broker closed: close it either way
+
+
 def declare_exchanges(channel) -> None:
-    for exchange in (UNROUTED, DLX, EVENTS, PRIVATE, MATCH, LEGACY):
-        exchange.bind(channel).declare()
-    UNROUTED_QUEUE.bind(channel).declare()
+    """Make the shared exchanges and the unrouted queue where they are missing. A user that
+    may not configure them (a service's own) is told what to do instead of a bare 403."""
+    wanted = [("exchange", e.name, e.bind(channel).declare) for e in SHARED_EXCHANGES]
+    for kind, name, declare in [*wanted, ("queue", UNROUTED_QUEUE.name, UNROUTED_QUEUE.bind(channel).declare)]:
+        if _exists(channel, kind, name):
+            continue
+        try:
+            declare()
+        except AccessRefused as exc:
+            raise RuntimeError(f"{name} does not exist and this broker user may not create it: load the "
+                               f"broker's definitions first (docs/security.md); {exc}") from exc
 
 
 def declare_service(channel, queues: list[ServiceQueues]) -> None:

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from onestop.messaging.users import platform_users
+from onestop.ops.brokerusers import DEPLOYED, VHOST, password_variable
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -138,11 +141,40 @@ def test_healthcheck_probes_the_service_port(name):
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_services_share_the_environment(name):
     env = _env(SERVICES[name])
-    assert env["AMQP_URI"] == "amqp://guest:guest@rabbitmq:5672//"
     assert env["MONGO_URI"] == "mongodb://mongo:27017/"
     assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("mailpit", "1025")
     assert env["SMS_URL"] == "http://sms-sink:8026/api/v1/sms"
     assert env["CENTERS"] == "all"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if "AMQP_URI" in _env(s)))
+def test_each_service_connects_as_its_own_broker_user(name):
+    """The user of the service's module (routing-vyda is routing), its password from .env, the
+    vhost of the definitions; never guest (RabbitMQ makes no guest when definitions are loaded)."""
+    role = next(module.split(".")[1] for module in _command(SERVICES[name]) if MODULE.fullmatch(module))
+    variable = password_variable(role)
+    assert _env(SERVICES[name])["AMQP_URI"] == (f"amqp://{role}:${{{variable}:?missing, run .venv/bin/python "
+                                                f"-m onestop.ops.brokerusers deploy (docs/security.md)}}"
+                                                f"@rabbitmq:5672/{VHOST}")
+    assert role in {u.role for u in platform_users()}
+
+
+def test_every_nameko_service_has_a_broker_user():
+    """The shared environment has no AMQP_URI: a service left without its own would fall back
+    to the development default and never reach the broker."""
+    nameko = [name for name, svc in SERVICES.items() if "nameko" in _command(svc)]
+    assert set(APP_SERVICES) <= set(nameko)
+    assert [name for name in nameko if "AMQP_URI" not in _env(SERVICES[name])] == []
+    assert "AMQP_URI" not in str(_load().get("x-onestop-env"))
+
+
+def test_the_broker_loads_the_users_and_permissions_at_boot():
+    mounts = dict(m.rsplit(":", 2)[:2] for m in SERVICES["rabbitmq"]["volumes"] if m.startswith("./"))
+    conf = mounts["./deploy/rabbitmq/rabbitmq.conf"]
+    assert conf.startswith("/etc/rabbitmq/conf.d/") and conf.endswith(".conf")
+    loads = re.search(r"^load_definitions\s*=\s*(\S+)$", (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text(), re.M)
+    assert loads and mounts[f"./{DEPLOYED.relative_to(ROOT)}"] == loads.group(1)
+    assert "/var/" in f"/{DEPLOYED.relative_to(ROOT)}" and (ROOT / ".gitignore").read_text().count("/var/")
 
 
 def test_public_ports_are_intake_routing_staff_api_and_audit():

@@ -20,3 +20,16 @@ def test_an_explicit_broker_is_used_as_given(monkeypatch):
 
 def test_the_services_start_without_the_warning_that_is_not_json():
     assert Platform().base_env()["PYTHONWARNINGS"] == QUIET_EVENTLET == "ignore::Warning:nameko.cli.commands"
+
+
+def test_each_service_runs_as_its_own_broker_user_and_the_rest_keep_the_admin_uri(monkeypatch):
+    monkeypatch.delenv("AMQP_URI", raising=False)
+    users = {"intake": "amqp://onestop-dev-intake:pw-i@127.0.0.1:5672/onestop-dev",
+             "routing": "amqp://onestop-dev-routing:pw-r@127.0.0.1:5672/onestop-dev",
+             "operator": "amqp://onestop-dev-operator:pw-o@127.0.0.1:5672/onestop-dev"}
+    platform = Platform(broker_users=users, shards={"routing": ["hue-vyda", "hue-phuxuan"]}, witness=False)
+    envs = {name: extra.get("AMQP_URI") for name, (_argv, extra, _port) in platform.commands().items()}
+    assert envs == {"smtp-sink": None, "sms-sink": None, "intake": users["intake"], "routing": users["routing"],
+                    "routing-2": users["routing"], "notification": None, "audit": None, "webhooks": None}
+    described = platform.describe()
+    assert "onestop-dev-intake, onestop-dev-routing, onestop-dev-operator" in described and "pw-" not in described
