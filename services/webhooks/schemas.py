@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from onestop.web.http import Answer, PageSchema
+
+
 def _ids(description: str, **extra):
     """A list of ids (at most 200); `fields` is Schema's own attribute, hence ``fields_`` below."""
     extra.setdefault("validate", validate.Length(max=200))
@@ -82,71 +85,72 @@ class DeliveryQuerySchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-# Answers (documented for OpenAPI; the handlers build plain dicts of these shapes).
+# Answers (documented for OpenAPI; the handlers build plain dicts of these shapes). Each subclasses
+# onestop.web.http.Answer: an answer may gain optional fields; what is required here is always sent.
 
-class SubscriptionSchema(Schema):
-    id = fields.String(metadata={"example": "whsub_3f1c2d4e5f60a7b8"})
-    url = fields.String()
-    centers = fields.List(fields.String())
-    event_types = fields.List(fields.String())
-    procedures = fields.List(fields.String())
-    fields_ = fields.List(fields.String(), data_key="fields")
-    description = fields.String()
-    contact_email = fields.String(allow_none=True)
-    state = fields.String(metadata={"description": "active, paused or disabled"})
-    state_reason = fields.String(allow_none=True, metadata={"description": "by_owner, retries_exhausted, gone"})
-    owner = fields.String()
-    backlog = fields.Integer(metadata={"description": "events waiting to be delivered"})
-    created_at = fields.String()
-    updated_at = fields.String()
+R = {"required": True}
+
+
+class SubscriptionSchema(Answer):
+    id = fields.String(**R, metadata={"example": "whsub_3f1c2d4e5f60a7b8"})
+    url = fields.String(**R)
+    centers = fields.List(fields.String(), **R)
+    event_types = fields.List(fields.String(), **R, metadata={"description": "empty: every public type"})
+    procedures = fields.List(fields.String(), **R, metadata={"description": "empty: any"})
+    fields_ = fields.List(fields.String(), data_key="fields", **R, metadata={"description": "empty: any"})
+    description = fields.String(**R, allow_none=True)
+    contact_email = fields.String(**R, allow_none=True)
+    state = fields.String(**R, metadata={"description": "active, paused or disabled"})
+    state_reason = fields.String(**R, allow_none=True, metadata={"description": "by_owner, retries_exhausted, gone"})
+    owner = fields.String(**R, allow_none=True, metadata={"description": "the integrator who created it"})
+    backlog = fields.Integer(**R, metadata={"description": "events waiting to be delivered"})
+    created_at = fields.String(**R)
+    updated_at = fields.String(**R)
 
 
 class CreatedSubscriptionSchema(SubscriptionSchema):
-    secret = fields.String(metadata={"description": "whsec_...: shown this once", "example": "whsec_MfKQ9r8G..."})
+    secret = fields.String(**R, metadata={"description": "whsec_...: shown this once", "example": "whsec_MfKQ9r8G..."})
 
 
-class SecretRotatedSchema(Schema):
-    secret = fields.String(metadata={"description": "the new whsec_ secret, shown this once"})
-    previous_expire_at = fields.String(metadata={"description": "until then the old secret signs beside it"})
+class SecretRotatedSchema(Answer):
+    secret = fields.String(**R, metadata={"description": "the new whsec_ secret, shown this once"})
+    previous_expire_at = fields.String(**R, metadata={"description": "until then the old secret signs beside it"})
 
 
-class AttemptSchema(Schema):
-    at = fields.String()
-    outcome = fields.String(metadata={"description": "delivered, retry or gone"})
+class AttemptSchema(Answer):
+    at = fields.String(**R)
+    outcome = fields.String(**R, metadata={"description": "delivered, retry or gone"})
     status = fields.Integer(allow_none=True, metadata={"description": "the receiver's HTTP status"})
-    error = fields.String()
+    error = fields.String(allow_none=True)
     duration_ms = fields.Integer()
     next_attempt_in = fields.Float(allow_none=True, metadata={"description": "seconds; null: no retry left"})
 
 
-class SubscriptionListSchema(Schema):
-    subscriptions = fields.List(fields.Nested(SubscriptionSchema))
-    total = fields.Integer()
+class SubscriptionListSchema(Answer):
+    subscriptions = fields.List(fields.Nested(SubscriptionSchema), **R)
+    total = fields.Integer(**R)
 
 
-class DeletedSchema(Schema):
-    id = fields.String()
-    state = fields.String(metadata={"example": "deleted"})
+class DeletedSchema(Answer):
+    id = fields.String(**R)
+    state = fields.String(**R, metadata={"example": "deleted"})
 
 
-class DeliverySchema(Schema):
-    event_id = fields.String()
-    event_type = fields.String()
-    subject = fields.String()
-    center = fields.String()
-    event_time = fields.String()
-    status = fields.String(metadata={"description": "pending, delivered, or cancelled (its subscription deleted)"})
-    replay_of = fields.String(allow_none=True, metadata={"description": "the replayed event's id; null: the first"})
-    attempts_made = fields.Integer()
-    attempts = fields.List(fields.Nested(AttemptSchema), metadata={"description": "the latest 50"})
+class DeliverySchema(Answer):
+    event_id = fields.String(**R)
+    event_type = fields.String(**R)
+    subject = fields.String(**R, allow_none=True)
+    center = fields.String(**R)
+    event_time = fields.String(**R)
+    status = fields.String(**R, metadata={"description": "pending, delivered, or cancelled (its subscription deleted)"})
+    replay_of = fields.String(**R, allow_none=True, metadata={"description": "the replayed event's id; null: the first"})
+    attempts_made = fields.Integer(**R)
+    attempts = fields.List(fields.Nested(AttemptSchema), **R, metadata={"description": "the latest 50"})
 
 
-class DeliveryPageSchema(Schema):
-    deliveries = fields.List(fields.Nested(DeliverySchema))
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
+class DeliveryPageSchema(PageSchema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), **R)
 
 
-class ReplayedSchema(Schema):
-    replayed = fields.Integer(metadata={"description": "events queued again, behind the backlog"})
+class ReplayedSchema(Answer):
+    replayed = fields.Integer(**R, metadata={"description": "events queued again, behind the backlog"})
