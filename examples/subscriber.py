@@ -37,8 +37,11 @@ MATCH = Exchange("onestop.events.match", type="headers", durable=True, passive=T
 
 
 class Printer(ConsumerMixin):
-    def __init__(self, connection, queue):
-        self.connection, self.queue = connection, queue
+    def __init__(self, connection, queue, ready: str = ""):
+        self.connection, self.queue, self.ready = connection, queue, ready
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        print(self.ready, flush=True)  # the queue is declared and bound: events from now on reach it
 
     def get_consumers(self, Consumer, channel):
         return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=[CLOUDEVENTS])]
@@ -83,11 +86,10 @@ def main():
         queue = Queue(f"sub.{args.name}.live-{uuid.uuid4().hex[:8]}", bindings=chosen, exclusive=True,
                       auto_delete=True, durable=False)
     with Connection(args.amqp) as connection:
-        print(f"listening with {len(chosen)} binding(s): "
-              + "; ".join(f"{b.exchange.name} {b.routing_key or b.arguments}" for b in chosen) + " (Ctrl-C to stop)",
-              flush=True)
+        ready = (f"listening with {len(chosen)} binding(s): "
+                 + "; ".join(f"{b.exchange.name} {b.routing_key or b.arguments}" for b in chosen) + " (Ctrl-C to stop)")
         try:
-            Printer(connection, queue).run()
+            Printer(connection, queue, ready).run()
         except KeyboardInterrupt:
             pass
 

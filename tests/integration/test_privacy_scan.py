@@ -44,9 +44,11 @@ from services.audit.store import AuditRepository
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
+from services.webhooks.service import WebhooksService
 from tests.conftest import MGMT
 from tests.integration.test_delivery import queue_depth
 from tests.support.personal_data import Citizen
+from tests.support.receiver import Receiver
 from tests.support.samples import dossier
 from tests.support.staff import SECRET, bearer
 from tests.support.tap import Tap
@@ -64,6 +66,8 @@ LEADER = bearer("center_leader", "vyda-leader", centers=("hue-vyda",))
 AUDITOR = bearer("auditor", "auditor-01")  # reads the audit API, of every center
 READER = bearer("center_leader", "leader-all")  # reads routing's cases, of every center
 SECONDS = 30
+INTEGRATOR = bearer("integrator", "portal-tinh", centers=("hue-vyda", "hue-phuxuan"))
+WEBHOOKS = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true", "WEBHOOK_POLL_INTERVAL": "0.1"}
 
 
 def head(center, department, user):
@@ -138,8 +142,19 @@ def platform(services, config, sinks):
                   # one citizen's three dossiers send her far more than a day's limit: not what is tested here
                   "notification": services.start(NotificationService, CIRCUIT_FAILURES=100,
                                                  CITIZEN_MESSAGES_PER_HOUR=1000, CITIZEN_MESSAGES_PER_DAY=1000),
-                  "audit": services.start(AuditService)}
-    yield Platform(containers, config["AMQP_URI"], sinks)
+                  "audit": services.start(AuditService),
+                  "webhooks": services.start(WebhooksService, **WEBHOOKS)}
+    receiver = Receiver().start()
+    receiver.behave("/gone", status=410)  # its subscription is disabled: webhook.subscription_paused.v1
+    for path, types in (("/all", []), ("/gone", ["dossier.received.v1"])):
+        answer = requests.post(f"{containers['webhooks'].http}/api/v1/subscriptions", headers=INTEGRATOR, timeout=10,
+                               json={"url": receiver.url(path), "centers": ["hue-vyda", "hue-phuxuan"],
+                                     "event_types": types, "contact_email": "it@stp.example.vn"})
+        assert answer.status_code == 201, answer.text
+    platform = Platform(containers, config["AMQP_URI"], sinks)
+    platform.receiver = receiver
+    yield platform
+    receiver.stop()
     sinks.fault("smtp", mode="ok")
     sinks.fault("sms", mode="ok")
 
@@ -283,8 +298,13 @@ def test_no_public_event_and_no_audit_entry_carries_personal_data_and_an_erasure
     assert public - elsewhere - {e["type"] for e in p.seen()} == set()  # every public event type was lived through
     stored, shown = audit_entries(p, codes + [bystander])
     assert {t for t in public if not about_the_log(t)} - {e["type"] for e in stored} == set()
-    hits = GIAO.hits(p.seen()) + GIAO.hits(stored) + GIAO.hits(shown)
-    assert hits == [], f"{len(hits)} hits in public events and audit entries:\n" + "\n".join(hits)
+    # what webhooks sent out: every public event the test saw (a subscriber's copy), each body as delivered
+    wanted = {e["id"] for e in p.seen() if not e["type"].startswith("webhook.")}
+    delivered = until(lambda: (got := p.receiver.events("/all")) and wanted <= {e["id"] for e in got} and got,
+                      SECONDS, 0.1, "every public event at the webhook receiver")
+    bodies = [r["body"].decode("utf-8") for r in p.receiver.received("/all")]
+    hits = GIAO.hits(p.seen()) + GIAO.hits(stored) + GIAO.hits(shown) + GIAO.hits(delivered) + GIAO.hits(bodies)
+    assert hits == [], f"{len(hits)} hits in public events, audit entries and webhooks:\n" + "\n".join(hits)
 
     verdict = requests.get(f"{p.c['audit'].http}/api/v1/audit/verify", headers=AUDITOR, timeout=10).json()
     assert verdict["ok"] is True and len(verdict["centers"]) == 2, verdict
