@@ -20,7 +20,7 @@ def facts(event: dict, catalog) -> dict:
     the envelope's ``procedure`` and ``field`` (an event of the deprecated form has neither field nor,
     always, procedure: then the data's procedure_code and the catalog's field of it)."""
     procedure = event.get("procedure") or (event.get("data") or {}).get("procedure_code")
-    field = event.get("field") or (catalog.procedures[procedure].field if procedure in catalog.procedures else None)
+    field = event.get("field") or catalog.field_of(procedure)
     return {"type": event["type"], "center": event["center"], "procedure": procedure, "field": field}
 
 
