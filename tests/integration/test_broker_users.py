@@ -4,8 +4,10 @@ import json
 import uuid
 
 import pytest
+import requests
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Producer, Queue
+from standardwebhooks import Webhook
 
 from contracts import REGISTRY
 from onestop.dev.broker_users import ensure_users, uri_for
@@ -19,9 +21,12 @@ from services.audit.service import AuditService
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
 from services.routing.service import RoutingService
+from services.webhooks.service import WebhooksService
 from tests.integration.test_delivery import received_event
 from tests.integration.test_pipeline import submit, timeline
+from tests.support.receiver import Receiver
 from tests.support.samples import dossier
+from tests.support.staff import bearer
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -109,11 +114,24 @@ def test_the_operator_replays_a_dead_letter_and_reads_no_work_queue(users):
 def test_the_pipeline_runs_with_each_service_on_its_own_user(users, services, sinks):
     started = {cls.name: services.start(cls, AMQP_URI=users[cls.name])
                for cls in (IntakeService, RoutingService, NotificationService, AuditService)}
-    code = submit(started["intake"], dossier(phone="0912000016", email="least@example.vn"))["code"]
-    timeline(started["audit"], code, "dossier.received.v1", "dossier.routed.v1", "dossier.assigned.v1",
-             "notification.sent.v1")
-    sms = until(lambda: sinks.sms(to="+84912000016"), 10, 0.1, "the SMS")  # contact data reached notification
-    assert code in sms[0]["text"]
+    started["webhooks"] = services.start(WebhooksService, AMQP_URI=users["webhooks"], WEBHOOK_ALLOW_LOOPBACK="true",
+                                         WEBHOOK_ALLOW_HTTP="true", WEBHOOK_POLL_INTERVAL="0.1")
+    receiver = Receiver().start()
+    try:
+        hook = requests.post(f"{started['webhooks'].http}/api/v1/subscriptions", timeout=10,
+                             headers=bearer("integrator", "portal-tinh", centers=("hue-vyda",)),
+                             json={"url": receiver.url("/least"), "centers": ["hue-vyda"],
+                                   "event_types": ["dossier.received.v1"]})
+        assert hook.status_code == 201, hook.text
+        code = submit(started["intake"], dossier(phone="0912000016", email="least@example.vn"))["code"]
+        timeline(started["audit"], code, "dossier.received.v1", "dossier.routed.v1", "dossier.assigned.v1",
+                 "notification.sent.v1")
+        sms = until(lambda: sinks.sms(to="+84912000016"), 10, 0.1, "the SMS")  # contact data reached notification
+        assert code in sms[0]["text"]
+        delivered = until(lambda: receiver.received("/least"), 15, 0.1, "the webhook")  # webhooks on its own user
+        assert Webhook(hook.json()["secret"]).verify(delivered[0]["body"], delivered[0]["headers"])["subject"] == code
+    finally:
+        receiver.stop()
 
 
 def test_the_shipped_definitions_load_and_their_users_cannot_log_in_without_a_password(amqp_uri):
