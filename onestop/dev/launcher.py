@@ -102,9 +102,6 @@ class Platform:
     # a witness of the audit log (examples/audit_witness.py), as another agency would run one beside the
     # platform; the fault suite and the benchmark run without it
     witness: bool = True
-    # the webhooks service; the fault suite runs the dossier pipeline without it (its reconciliation
-    # counts what citizens and officers notice; tests/integration/test_webhooks.py covers webhooks)
-    webhooks: bool = True
     # service -> one CENTERS value per worker process, e.g. {"routing": ["hue-vyda,hue-phuxuan",
     # "hue-thuanhoa,hue-huongthuy"]}; each extra worker listens on its service's port + 1000 * i
     shards: dict = field(default_factory=dict)
@@ -159,8 +156,6 @@ class Platform:
             cmds["smtp-sink"] = ([sys.executable, "-m", "onestop.dev.sinks.smtp"], {}, self.ports.smtp_http)
             cmds["sms-sink"] = ([sys.executable, "-m", "onestop.dev.sinks.sms"], {}, self.ports.sms_http)
         for name in SERVICES:
-            if name == "webhooks" and not self.webhooks:
-                continue
             if not (self.root / "services" / name / "service.py").exists():
                 continue  # an older tree the benchmark compares with, from before this service
             argv = [str(bindir / "nameko"), "run", "--config", str(self.root / "deploy" / "nameko.yaml"),

@@ -30,7 +30,7 @@ def nameko_args(service: str, module: str | None = None) -> list[str]:
     """`run --config deploy/nameko.yaml services.<service>.service`, as the launcher builds
     it (onestop/dev/launcher.py Platform.commands); for another module[:class] (scenario
     8's subscriber) the same command with that module in place of the service's."""
-    commands = Platform(sinks=False, witness=False, webhooks=False, root=ROOT).commands()
+    commands = Platform(sinks=False, witness=False, root=ROOT).commands()
     argv = commands[service][0] if module is None else [*commands["intake"][0][:-1], module]
     return argv[1:]
 
