@@ -22,7 +22,8 @@ The case document (collection ``assignments``; one per dossier)::
      "status": <lifecycle state>, "open": <counts in the officer's workload>,
      "seq": <transitions so far>, "version": <changes so far, for the conditional write>,
      "life": {DossierLife fields}, "clock": {DeadlineClock.to_dict()},
-     "received_at", "working_days", "appointment_date", "due_at",
+     "received_at", "channel": <counter | online | postal; absent on cases opened before issue 17>,
+     "working_days", "appointment_date", "due_at",
      "paused_s": <working seconds spent waiting for a supplement>,
      "timers": [{"label": "due_soon:1d" | "overdue", "due": <iso>, "at": <datetime>}],
      "next_timer_at": <datetime | None>, "fired": ["due_soon:1d@<due iso>", ...],
@@ -179,6 +180,7 @@ def open_case(event: dict, *, center, procedure, loads: dict, now: datetime,
     case = {
         "_id": data["code"], "center": center.id, "procedure_code": procedure.code,
         "received_event_id": event["id"], "received_at": received_at, "routed_at": now,
+        "channel": data.get("channel"),  # counter | online | postal, for the reports' online rate
         "working_days": deadline.working_days, "paused_s": 0.0, "fired": [], "history": [routed, assigned],
         "seq": 2, "version": 0,
     }

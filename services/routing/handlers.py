@@ -5,7 +5,7 @@ import logging
 
 from onestop.errors import PermanentError, UnknownDossier
 from onestop.messaging.outbox import with_outbox
-from services.routing import cases
+from services.routing import cases, queries
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +85,12 @@ def record_rating(event: dict, repo) -> bool:
     _same_dossier(case, event)
     return repo.rate(data["code"], {"score": data["score"], "at": data["rated_at"],
                                     "comment": bool(data.get("has_comment"))}, event["id"])
+
+
+def report(scope, *, catalog, repo, now, due_soon=cases.DEFAULT_DUE_SOON) -> dict:
+    """The leaders' report (services.routing.queries.report): the period's dossiers, today's,
+    and every case whose deadline runs now (for the overdue and due-soon lists)."""
+    return queries.report(repo.for_report(scope.filters), scope, catalog, now,
+                          today_docs=repo.for_report(scope.today_filters),
+                          open_docs=repo.for_report(scope.open_filters, queries.LIST_PROJECTION),
+                          due_soon=due_soon)

@@ -87,8 +87,8 @@ class RoutingService:
         principal = self.staff(request, "routing.reports")
         catalog = load_catalog()
         scope = queries.report_scope(principal, request.args, catalog)
-        docs = self.store.for_report(scope.filters)
-        return respond(200, queries.report(docs, scope, catalog, utcnow()))
+        return respond(200, handlers.report(scope, catalog=catalog, repo=self.store, now=utcnow(),
+                                            due_soon=self.settings.due_soon))
 
     @http("GET", "/openapi.json")
     @json_endpoint

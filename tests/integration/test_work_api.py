@@ -114,6 +114,13 @@ def test_a_dossier_worked_from_start_to_return(routing, staff):
     assert [h["seq"] for h in done["history"][2:]] == list(range(3, 10))
     stored = repo.get(code)
     assert stored["open"] is False and stored["decision"] == "approved"
+    # issue 17: the leader's report over HTTP counts it today, on time, in its day's row, on no list
+    report = staff.get("/api/v1/reports", token("center_leader", "leader"), center=CENTER).json()
+    assert (report["today"]["received"], report["today"]["result_ready"], report["today"]["on_time"]) == (1, 1, 1)
+    assert {i["id"]: (i["numerator"], i["denominator"]) for i in report["indicators"]} == {
+        "on_time_rate": (1, 1), "satisfaction_rate": (0, 0), "online_rate": (0, 1)}
+    assert [d["received"] for d in report["daily"] if d["date"] == report["today"]["date"]] == [1]
+    assert report["overdue_list"] == report["due_soon_list"] == []
 
 
 def test_an_invalid_transition_names_the_state_and_the_allowed_actions(routing, staff):
@@ -252,7 +259,7 @@ def test_routing_takes_received_dossiers_and_ratings_from_the_broker(routing, co
     event = received_event(code="VYDA-261126-0777")
     publish(config["AMQP_URI"], event)
     case = until(lambda: repo.get("VYDA-261126-0777"), 20, 0.1, "the case opened")
-    assert case["status"] == "assigned"
+    assert case["status"] == "assigned" and case["channel"] == "counter"  # kept for the reports' online rate
     rated = make_event("dossier.rated.v1", center=CENTER, subject=case["_id"], actor={"id": "citizen", "role": "citizen"},
                        data={"code": case["_id"], "procedure_code": case["procedure_code"], "score": 4,
                              "has_comment": False, "rated_at": "2026-11-26T03:00:00.000Z"})

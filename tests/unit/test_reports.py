@@ -38,6 +38,7 @@ from onestop.catalog import load_catalog
 from contracts import make_event
 from onestop.timestamps import iso
 from services.routing import handlers, queries
+from services.routing.schemas import ReportSchema
 from services.routing.store import RoutingRepository
 
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -59,12 +60,12 @@ def repo(mongo_db):
     return r
 
 
-def receive(repo, code, procedure, when, center="hue-vyda"):
+def receive(repo, code, procedure, when, center="hue-vyda", channel="counter"):
     catalog = load_catalog()
     proc = catalog.procedures[procedure]
     event = make_event("dossier.received.v1", center=center, subject=code, actor={"id": "c", "role": "counter_staff"},
                        data={"code": code, "official_code": f"00.00.H57.{code}", "procedure_code": procedure,
-                             "procedure_name": proc.name_vi, "field": proc.field, "channel": "counter",
+                             "procedure_name": proc.name_vi, "field": proc.field, "channel": channel,
                              "received_at": iso(when), "appointment_date": when.date().isoformat(),
                              "working_days": proc.working_days, "missing_documents": [], "applicant": "N. V. A.",
                              "status": "received"})
@@ -113,10 +114,10 @@ def march(repo):
     return repo
 
 
-def report(repo, who, now=at(31, 10), **args):
+def report(repo, who, now=at(31, 10), today=date(2026, 3, 31), **args):
     catalog = load_catalog()
-    scope = queries.report_scope(who, {"from": "2026-03-01", "to": "2026-03-31", **args}, catalog, today=date(2026, 3, 31))
-    return queries.report(repo.for_report(scope.filters), scope, catalog, now)
+    scope = queries.report_scope(who, {"from": "2026-03-01", "to": "2026-03-31", **args}, catalog, today=today)
+    return handlers.report(scope, catalog=catalog, repo=repo, now=now)
 
 
 def figures(received, in_progress, result_ready, on_time, overdue, withdrawn, avg_days, supplement_rate,
@@ -178,3 +179,93 @@ def test_a_due_soon_point_already_past_at_receipt_is_not_armed(repo):
     case = receive(repo, "VYDA-260302-0009", BIRTH, at(2, 10))
     assert {t["label"]: t["at"].astimezone(HUE).strftime("%H:%M") for t in case["timers"]} == \
         {"due_soon:3h": "14:00", "overdue": "17:00"}
+
+
+# --- issue 17: the leaders' console (today, the five levels, the 766 indicators, the days, the lists) ---------
+
+def rate(repo, code, score, when):
+    handlers.record_rating(make_event("dossier.rated.v1", center="hue-vyda", subject=code,
+                                      actor={"id": "citizen", "role": "citizen"},
+                                      data={"code": code, "procedure_code": BUSINESS, "score": score,
+                                            "has_comment": False, "rated_at": iso(when)}), repo)
+
+
+def indicator(out, key):
+    found = {i["id"]: i for i in out["indicators"]}[key]
+    return found["value"], found["numerator"], found["denominator"], found["left_out"]
+
+
+def test_the_766_indicators_the_levels_and_the_days_of_march(march):
+    """On time: D1 on time, D2 late (ready 13/3 past 12/3 14:00), D3 open not late, D4 open late since 5/3;
+    D5 withdrawn is not to handle: 1 - 2/4. Ratings: D1 5 and D2 3 (neutral): 1 of 2 satisfied.
+    Every March dossier came over the counter: 0 of 5 online."""
+    rate(march, "VYDA-260302-0002", 3, at(13, 11))
+    out = report(march, staff("center_leader", "leader"))
+    assert ReportSchema().validate(out) == {}  # the answer is what the OpenAPI document says
+    assert indicator(out, "on_time_rate") == (0.5, 2, 4, 1)
+    assert indicator(out, "satisfaction_rate") == (0.5, 1, 2, 3)
+    assert indicator(out, "online_rate") == (0.0, 0, 5, 0)
+    assert all(i["formula_vi"] and i["formula_en"] and "766" in i["source"] for i in out["indicators"])
+    assert out["satisfaction_levels"] == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1}
+    assert out["satisfaction_labels"]["5"] == {"vi": "Rất hài lòng", "en": "very satisfied"}
+    assert [d["date"] for d in out["daily"]] == [f"2026-03-{n:02}" for n in range(1, 32)]
+    busy = {d["date"][-2:]: (d["received"], d["result_ready"]) for d in out["daily"]
+            if d["received"] or d["result_ready"]}
+    assert busy == {"02": (2, 0), "03": (0, 1), "04": (1, 0), "05": (1, 0), "10": (1, 0), "13": (0, 1)}
+    assert out["today"]["date"] == "2026-03-31" and out["today"]["received"] == 0
+    tenth = report(march, staff("center_leader", "leader"), now=at(10, 12), today=date(2026, 3, 10))
+    assert tenth["today"] == {"date": "2026-03-10", **figures(1, 1, 0, 0, 0, 0, None, 0.0, None, 0)}  # D3
+    head = report(march, staff("department_head", "head", "vp"))  # D4 (late), D5 (withdrawn): no rating
+    assert indicator(head, "on_time_rate") == (0.0, 0, 1, 1)
+    assert indicator(head, "satisfaction_rate") == (None, 0, 0, 2)
+
+
+def test_the_overdue_and_due_soon_lists_name_the_officer_whenever_the_dossier_came(march):
+    """On 31/3 the February business dossier (due 4/3, never worked) and D4 (due 5/3) are overdue;
+    D2 is ready, D3 is due Tue 7/4 17:00. Due soon = within 1 working day (7.5 h): from Mon 6/4 16:59
+    that reaches Tue 16:59, from 17:00 it reaches Tue 17:00."""
+    out = report(march, staff("center_leader", "leader"))
+    assert [(r["code"], r["officer_id"], r["due_at"]) for r in out["overdue_list"]] == [
+        ("VYDA-260227-0001", "vyda-o05", "2026-03-04T17:00:00+07:00"),
+        ("VYDA-260304-0001", "vyda-o01", "2026-03-05T17:00:00+07:00")]
+    assert out["overdue_list"][1]["officer_name"] == "Nguyễn Thị Thu Hà"
+    assert set(out["overdue_list"][0]) == {"code", "procedure_code", "department_id", "officer_id",
+                                           "officer_name", "due_at"}  # no citizen data
+    assert (out["due_soon_list"], out["overdue_list_truncated"], out["due_soon_within"]) == ([], False, "1d")
+    assert report(march, staff("center_leader"), now=at(6, 16, 59, month=4))["due_soon_list"] == []
+    soon = report(march, staff("center_leader"), now=at(6, 17, month=4))["due_soon_list"]
+    assert [(r["code"], r["officer_id"]) for r in soon] == [("VYDA-260310-0001", "vyda-o04")]
+    head = report(march, staff("department_head", "head", "vp"))
+    assert [r["code"] for r in head["overdue_list"]] == ["VYDA-260304-0001"]  # not ktht's February one
+
+
+def test_with_no_dossiers_every_rate_is_null_not_an_error(repo):
+    out = report(repo, staff("center_leader"), **{"from": "2026-01-01", "to": "2026-01-31"})
+    assert ReportSchema().validate(out) == {}
+    assert [indicator(out, k) for k in ("on_time_rate", "satisfaction_rate", "online_rate")] == [(None, 0, 0, 0)] * 3
+    assert out["satisfaction_levels"] == {str(n): 0 for n in range(1, 6)}
+    assert len(out["daily"]) == 31 and not any(d["received"] or d["result_ready"] for d in out["daily"])
+    assert (out["overdue_list"], out["due_soon_list"], out["today"]["received"]) == ([], [], 0)
+
+
+def test_the_online_rate_counts_the_channel_and_leaves_out_cases_that_predate_it(repo):
+    receive(repo, "VYDA-260302-0001", BIRTH, at(2, 9), channel="online")
+    receive(repo, "VYDA-260302-0002", BIRTH, at(2, 9, 5), channel="postal")
+    receive(repo, "VYDA-260302-0003", BIRTH, at(2, 9, 10), channel="counter")
+    receive(repo, "VYDA-260302-0004", BIRTH, at(2, 9, 15), channel="online")
+    repo.assignments.update_one({"_id": "VYDA-260302-0004"}, {"$unset": {"channel": ""}})  # routed before issue 17
+    assert indicator(report(repo, staff("center_leader")), "online_rate") == (0.3333, 1, 3, 1)
+
+
+def test_the_lists_keep_the_soonest_fifty_and_say_so():
+    catalog = load_catalog()
+    scope = queries.report_scope(staff("center_leader"), {}, catalog, today=date(2026, 3, 31))
+    open_docs = [{"_id": f"VYDA-260302-{n:04}", "procedure_code": BIRTH, "department_id": "vp",
+                  "officer_id": "vyda-o01", "status": "in_progress",
+                  "due_at": f"2026-03-{2 + n % 20:02}T17:00:00+07:00"} for n in range(60)]
+    open_docs.append({**open_docs[0], "_id": "VYDA-260302-0999", "status": "supplement_requested", "due_at": None})
+    out = queries.report([], scope, catalog, at(31, 10), today_docs=[], open_docs=open_docs)
+    assert len(out["overdue_list"]) == queries.LIST_LIMIT and out["overdue_list_truncated"] is True
+    dues = [r["due_at"] for r in out["overdue_list"]]
+    assert dues == sorted(dues) and dues[0] == "2026-03-02T17:00:00+07:00"
+    assert "VYDA-260302-0999" not in {r["code"] for r in out["overdue_list"]}  # a stopped clock is not late
