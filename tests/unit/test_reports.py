@@ -114,10 +114,10 @@ def march(repo):
     return repo
 
 
-def report(repo, who, now=at(31, 10), today=date(2026, 3, 31), **args):
+def report(repo, who, now=at(31, 10), today=date(2026, 3, 31), due_soon=("1d", "3h"), **args):
     catalog = load_catalog()
     scope = queries.report_scope(who, {"from": "2026-03-01", "to": "2026-03-31", **args}, catalog, today=today)
-    return handlers.report(scope, catalog=catalog, repo=repo, now=now)
+    return handlers.report(scope, catalog=catalog, repo=repo, now=now, due_soon=due_soon)
 
 
 def figures(received, in_progress, result_ready, on_time, overdue, withdrawn, avg_days, supplement_rate,
@@ -203,6 +203,8 @@ def test_the_766_indicators_the_levels_and_the_days_of_march(march):
     out = report(march, staff("center_leader", "leader"))
     assert ReportSchema().validate(out) == {}  # the answer is what the OpenAPI document says
     assert indicator(out, "on_time_rate") == (0.5, 2, 4, 1)
+    totals = out["totals"]
+    assert indicator(out, "on_time_rate")[1] == totals["received"] - totals["withdrawn"] - totals["overdue"]
     assert indicator(out, "satisfaction_rate") == (0.5, 1, 2, 3)
     assert indicator(out, "online_rate") == (0.0, 0, 5, 0)
     assert all(i["formula_vi"] and i["formula_en"] and "766" in i["source"] for i in out["indicators"])
@@ -235,6 +237,10 @@ def test_the_overdue_and_due_soon_lists_name_the_officer_whenever_the_dossier_ca
     assert report(march, staff("center_leader"), now=at(6, 16, 59, month=4))["due_soon_list"] == []
     soon = report(march, staff("center_leader"), now=at(6, 17, month=4))["due_soon_list"]
     assert [(r["code"], r["officer_id"]) for r in soon] == [("VYDA-260310-0001", "vyda-o04")]
+    three_hours = ("2h", "3h")  # DUE_SOON=2h,3h: soon is within 3 working hours (Tue 14:00 -> 17:00)
+    assert report(march, staff("center_leader"), now=at(7, 13, 59, month=4), due_soon=three_hours)["due_soon_list"] == []
+    late_tuesday = report(march, staff("center_leader"), now=at(7, 14, month=4), due_soon=three_hours)
+    assert (late_tuesday["due_soon_within"], len(late_tuesday["due_soon_list"])) == ("3h", 1)
     head = report(march, staff("department_head", "head", "vp"))
     assert [r["code"] for r in head["overdue_list"]] == ["VYDA-260304-0001"]  # not ktht's February one
 
