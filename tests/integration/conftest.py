@@ -1,6 +1,7 @@
 """Integration fixtures: nameko containers in this process on real RabbitMQ."""
 from __future__ import annotations
 
+import eventlet
 import pytest
 from nameko.containers import ServiceContainer
 
@@ -58,8 +59,8 @@ class Services:
         return container
 
     def stop_all(self):
-        for container in self.containers:
-            container.kill()
+        # side by side: each kill waits on its connections' and web server's close (0.1-0.6 s each)
+        list(eventlet.GreenPool().imap(lambda container: container.kill(), self.containers))
 
 
 @pytest.fixture
