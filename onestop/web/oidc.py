@@ -3,10 +3,11 @@
 In production an OpenID Connect provider (Keycloak in docker-compose, or any other) signs staff in with the
 authorization code flow and PKCE (S256)::
 
-    client = OidcClient(OidcSettings.load(config))
+    client, pending_sign_ins = OidcClient(OidcSettings.load(config)), PendingSignIns()
     url, pending = client.begin()          # keep `pending` SERVER-SIDE, keyed by pending["state"]
-    # ... redirect the browser to `url`; the provider calls back with ?code=...&state=...
-    signed_in = client.finish(request.args, pending_store.pop(request.args.get("state"), None))
+    pending_sign_ins.put(pending)          # ... and redirect the browser to `url`
+    # the provider calls back with ?code=...&state=...
+    signed_in = client.finish(request.args, pending_sign_ins.pop(request.args.get("state")))
     signed_in.access_token                 # what the console forwards to the services (Bearer)
     signed_in.claims                       # the verified id_token's claims (who signed in)
 
@@ -55,7 +56,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-__all__ = ["REASONS", "OidcError", "OidcSettings", "SignedIn", "OidcClient"]
+__all__ = ["REASONS", "OidcError", "OidcSettings", "SignedIn", "OidcClient", "PendingSignIns"]
 
 DEFAULT_SCOPES = "openid profile"
 DEFAULT_ALGORITHMS = "RS256,ES256"
@@ -177,6 +178,41 @@ class SignedIn:
     claims: dict = field(default_factory=dict)
 
 
+class PendingSignIns:
+    """Sign-ins begun and not finished, kept server-side by their state; each can be taken once.
+
+    In one process's memory: a console with several processes shares them another way (a sticky session,
+    or a store of its own), or a callback may land where its attempt is unknown (``unknown_state``).
+    ``limit`` bounds the memory a flood of begun sign-ins can take; the oldest go first.
+    """
+
+    def __init__(self, ttl_s: float = 600.0, limit: int = 10_000, now=time.time):
+        self.ttl_s, self.limit, self._now = ttl_s, limit, now
+        self._pending: dict = {}
+        self._lock = threading.Lock()
+
+    def put(self, pending: dict) -> None:
+        with self._lock:
+            self._drop_expired()
+            while len(self._pending) >= self.limit:
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[pending["state"]] = pending
+
+    def pop(self, state: str | None) -> dict | None:
+        """The attempt begun with `state`, removed (a replayed callback finds nothing); None if unknown."""
+        with self._lock:
+            self._drop_expired()
+            return self._pending.pop(state, None) if isinstance(state, str) else None
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def _drop_expired(self) -> None:
+        horizon = self._now() - self.ttl_s  # kept in the order they began: the expired ones come first
+        while self._pending and next(iter(self._pending.values()))["created_at"] < horizon:
+            self._pending.pop(next(iter(self._pending)))
+
+
 class OidcClient:
     """The console's relying party: discovery, the code flow with PKCE, refresh, sign-out URL."""
 
@@ -195,9 +231,9 @@ class OidcClient:
             if self._metadata is None or self._now() - self._fetched_at > DISCOVERY_TTL_S:
                 self._metadata = self._discover()
                 self._fetched_at = self._now()
-                self._jwks = jwt.PyJWKClient(self._metadata["jwks_uri"], cache_keys=True, lifespan=300,
-                                             timeout=self.settings.timeout_s,
-                                             cooldown_duration=self.settings.jwks_cooldown_s)
+                self._jwks = jwt.PyJWKClient(
+                    self._server_url(self._metadata["jwks_uri"]), cache_keys=True, lifespan=300,
+                    timeout=self.settings.timeout_s, cooldown_duration=self.settings.jwks_cooldown_s)
             return self._metadata
 
     def _discover(self) -> dict:
@@ -220,10 +256,13 @@ class OidcClient:
 
     def _browser_url(self, url: str) -> str:
         """A provider URL the browser follows: under the public issuer when one is configured."""
-        public, internal = self.settings.public_issuer, self.settings.issuer
-        if public and url.startswith(internal + "/"):
-            return public + url[len(internal):]
-        return url
+        return _rebase(url, self.settings.issuer, self.settings.public_issuer)
+
+    def _server_url(self, url: str) -> str:
+        """A provider URL this process calls (token, JWKS): under the internal issuer, so that a provider
+        whose discovery names only its public address (Keycloak without a dynamic back channel) needs no
+        hairpin through the reverse proxy."""
+        return _rebase(url, self.settings.public_issuer, self.settings.issuer)
 
     def _session(self) -> OAuth2Session:
         s = self.settings
@@ -265,7 +304,7 @@ class OidcClient:
             raise OidcError("missing_code")
 
     def _exchange(self, code: str, code_verifier: str) -> dict:
-        endpoint = self.metadata()["token_endpoint"]
+        endpoint = self._server_url(self.metadata()["token_endpoint"])
         with self._session() as session:
             return _token_call(lambda: session.fetch_token(
                 endpoint, grant_type="authorization_code", code=code, code_verifier=code_verifier,
@@ -273,7 +312,7 @@ class OidcClient:
 
     def refresh(self, refresh_token: str) -> SignedIn:
         """New tokens for a refresh token; ``claims`` from the new id_token when the provider sends one."""
-        endpoint = self.metadata()["token_endpoint"]
+        endpoint = self._server_url(self.metadata()["token_endpoint"])
         with self._session() as session:
             token = _token_call(lambda: session.refresh_token(endpoint, refresh_token=refresh_token,
                                                               timeout=self.settings.timeout_s))
@@ -326,6 +365,12 @@ class OidcClient:
             raise OidcError("provider_unreachable", "jwks_uri") from exc
         except jwt.PyJWKClientError as exc:
             raise OidcError("unknown_key", f"kid {header['kid']!r}") from exc
+
+
+def _rebase(url: str, base: str | None, onto: str | None) -> str:
+    if base and onto and url.startswith(base + "/"):
+        return onto + url[len(base):]
+    return url
 
 
 def _token_call(call) -> dict:

@@ -66,11 +66,12 @@ class _Key:
 
 
 class OidcProvider:
-    """Start with ``start()`` (or ``with``); ``issuer`` is ``http://127.0.0.1:<port>/realms/onestop``."""
+    """Start with ``start()`` (or ``with``); it listens at ``base``, a free port of 127.0.0.1."""
 
     def __init__(self, clients: dict, users: dict | None = None, default_user: str | None = None,
-                 access_ttl_s: int = 300, audience: str = AUDIENCE):
+                 access_ttl_s: int = 300, audience: str = AUDIENCE, public_issuer: str | None = None):
         self.clients = clients
+        self.public_issuer = public_issuer
         self.users = users if users is not None else default_users()
         self.default_user = default_user
         self.access_ttl_s = access_ttl_s
@@ -101,12 +102,19 @@ class OidcProvider:
         self.stop()
 
     @property
-    def issuer(self) -> str:
+    def base(self) -> str:
+        """Where it is reached: ``http://127.0.0.1:<port>/realms/onestop``."""
         return f"http://127.0.0.1:{self._server.server_address[1]}{REALM_PATH}"
 
     @property
+    def issuer(self) -> str:
+        """The issuer its tokens and discovery name: ``base``, or the public address it was given (as Keycloak
+        with KC_HOSTNAME behind a reverse proxy, whose discovery then names only that address)."""
+        return self.public_issuer or self.base
+
+    @property
     def jwks_uri(self) -> str:
-        return self.issuer + "/protocol/openid-connect/certs"
+        return self.base + "/protocol/openid-connect/certs"
 
     def rotate(self, retire_old: bool = False) -> str:
         """A new signing key, used from now on; the old ones stay in the JWKS unless `retire_old`. Its kid."""

@@ -12,7 +12,7 @@ import jwt
 import pytest
 import requests
 
-from onestop.web.oidc import OidcClient, OidcError, OidcSettings
+from onestop.web.oidc import OidcClient, OidcError, OidcSettings, PendingSignIns
 from tests.support.oidc_provider import Client, OidcProvider
 
 CALLBACK = "http://127.0.0.1:9/console/login/callback"  # never called: the test reads the redirect itself
@@ -35,7 +35,7 @@ def clean(provider):
 
 
 def settings(provider, **changes) -> OidcSettings:
-    values = {"OIDC_ISSUER": provider.issuer, "OIDC_CLIENT_ID": "onestop-console", "OIDC_CLIENT_SECRET": SECRET,
+    values = {"OIDC_ISSUER": provider.base, "OIDC_CLIENT_ID": "onestop-console", "OIDC_CLIENT_SECRET": SECRET,
               "OIDC_REDIRECT_URI": CALLBACK, "OIDC_ALGORITHMS": "ES256", "OIDC_JWKS_COOLDOWN": "0", **changes}
     return OidcSettings.load(values)
 
@@ -189,3 +189,30 @@ def test_a_discovery_document_naming_another_issuer_is_refused(provider):
     assert refused(elsewhere.begin) == "bad_discovery"
     unreachable = OidcClient(settings(provider, OIDC_ISSUER="http://127.0.0.1:9/realms/onestop", OIDC_TIMEOUT="2"))
     assert refused(unreachable.begin) == "provider_unreachable"
+
+
+def test_behind_a_reverse_proxy_the_browser_goes_to_the_public_address_the_console_to_the_internal_one():
+    """Keycloak with KC_HOSTNAME: its discovery and tokens name the public address only. The console calls
+    the token endpoint and the JWKS at the internal one; the browser is sent to the public one."""
+    public = "http://sso.onestop.invalid/realms/onestop"  # resolves nowhere: reaching it would fail
+    clients = {"onestop-console": Client(SECRET, [CALLBACK])}
+    with OidcProvider(clients, default_user="huongthuy-o03", public_issuer=public) as idp:
+        client = OidcClient(settings(idp, OIDC_PUBLIC_ISSUER=public))
+        url, pending = client.begin()
+        assert url.startswith(public + "/protocol/openid-connect/auth?")
+        proxied = url.replace(public, idp.base)  # what the reverse proxy in front of the provider does
+        signed_in = client.finish(callback(proxied), pending)
+        assert (signed_in.claims["iss"], signed_in.claims["preferred_username"]) == (public, "huongthuy-o03")
+        assert client.end_session_url(signed_in.id_token).startswith(public + "/protocol/openid-connect/logout?")
+
+
+def test_a_begun_sign_in_is_kept_until_taken_once_or_expired():
+    clock = [1000.0]
+    store = PendingSignIns(ttl_s=600, limit=3, now=lambda: clock[0])
+    for n in range(4):
+        store.put({"state": f"s{n}", "created_at": clock[0]})
+    assert len(store) == 3 and store.pop("s0") is None  # the oldest made room
+    assert store.pop("s1")["state"] == "s1" and store.pop("s1") is None
+    assert store.pop(None) is None and store.pop(["s2"]) is None
+    clock[0] += 601
+    assert store.pop("s2") is None and len(store) == 0
