@@ -161,13 +161,12 @@ def clients(catalog=None) -> list[dict]:
     return [console] + machines
 
 
-def _profile_attribute(name: str, options, *, multivalued=False, admin_only=True, required=False) -> dict:
-    attribute = {"name": name, "displayName": name, "multivalued": multivalued,
-                 "permissions": {"view": ["admin", "user"], "edit": ["admin"] if admin_only else ["admin", "user"]}}
-    attribute["validations"] = {"options": {"options": list(options)}} if options else {"length": {"max": 255}}
-    if required:
-        attribute["required"] = {"roles": ["admin"]}
-    return attribute
+def _profile_attribute(name: str, options, *, multivalued=False) -> dict:
+    # Not "required": Keycloak makes service-account users without asking, and a staff member without a
+    # role or centers is refused by the services anyway.
+    return {"name": name, "displayName": name, "multivalued": multivalued,
+            "permissions": {"view": ["admin", "user"], "edit": ["admin"]},
+            "validations": {"options": {"options": list(options)}}}
 
 
 def user_profile(catalog=None) -> dict:
@@ -186,9 +185,8 @@ def user_profile(catalog=None) -> dict:
          "validations": {"length": {"max": 255}}, "permissions": {"view": ["admin", "user"], "edit": ["admin"]}},
         {"name": "lastName", "displayName": "${lastName}", "multivalued": False,
          "validations": {"length": {"max": 255}}, "permissions": {"view": ["admin", "user"], "edit": ["admin"]}},
-        _profile_attribute("onestop_role", ROLES, required=True),
-        _profile_attribute("onestop_centers", sorted(c.id for c in _centers(catalog)), multivalued=True,
-                           required=True),
+        _profile_attribute("onestop_role", ROLES),
+        _profile_attribute("onestop_centers", sorted(c.id for c in _centers(catalog)), multivalued=True),
         _profile_attribute("onestop_department", departments),
         _profile_attribute("onestop_sample", ("catalog", "assumption"))],
         "groups": [{"name": "user-metadata", "displayHeader": "User metadata",
