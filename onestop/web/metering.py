@@ -12,7 +12,9 @@ Declared on a service (``metrics = Metrics()``), it
 """
 from __future__ import annotations
 
+import os
 import time
+from functools import partial
 
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
@@ -46,16 +48,20 @@ class _Metered:
                                  time.perf_counter() - started)
 
 
-def answer(request) -> Response:
-    """The `/metrics` response for a werkzeug request (a 401 if METRICS_TOKEN is set and not sent)."""
-    status, headers, body = metrics.render(request.headers.get("Authorization"))
+def answer(request, token: str = "") -> Response:
+    """The `/metrics` response for a werkzeug request (a 401 if there is a token and it is not sent)."""
+    status, headers, body = metrics.render(request.headers.get("Authorization"), token)
     return Response(body, status=status, headers=headers)
 
 
 class Metrics(DependencyProvider):
-    """Counts the service's HTTP requests and injects `answer` for its `/metrics` entrypoint."""
+    """Counts the service's HTTP requests and injects `answer` for its `/metrics` entrypoint.
+
+    METRICS_TOKEN (config, then environment), when set, is the bearer token `/metrics` asks for."""
 
     def setup(self):
+        token = self.container.config.get("METRICS_TOKEN")
+        self.token = str(token if token is not None else os.environ.get("METRICS_TOKEN", ""))
         self.rules = {ep: metrics.route(ep.url) for ep in self.container.entrypoints
                       if isinstance(ep, HttpRequestHandler)}
         service = self.container.service_name
@@ -69,4 +75,4 @@ class Metrics(DependencyProvider):
             worker_ctx.args[0].environ[ROUTE] = rule
 
     def get_dependency(self, worker_ctx):
-        return answer
+        return partial(answer, token=self.token)
