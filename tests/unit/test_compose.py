@@ -332,3 +332,16 @@ def test_the_dashboard_has_a_panel_for_every_metric_family():
     from onestop import metrics
     shown = {re.sub(r"_(bucket|count|sum)$", "", n) for expr in _panel_exprs() for n in _series(expr)}
     assert [f for f in metrics.FAMILIES if f not in shown] == []
+
+
+def test_the_rules_fire_and_resolve_as_their_tests_say():
+    """deploy/prometheus/alerts_test.yml with Prometheus' own promtool (Debian's `prometheus` package, or
+    PROMTOOL=/path): the breaker that flaps half-open still alerts, the outbox alerts past 60 s, and so on."""
+    import os
+    import shutil
+    tool = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    if not tool:
+        pytest.skip("promtool is not installed (apt-get install prometheus, or PROMTOOL=/path/to/promtool)")
+    for args in (["check", "rules", "alerts.yml"], ["test", "rules", "alerts_test.yml"]):
+        result = subprocess.run([tool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
