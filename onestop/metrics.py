@@ -126,15 +126,23 @@ def route(rule) -> str:
 
 # -- what the kernel records ------------------------------------------------------------------------
 
+_children: dict[tuple, tuple] = {}  # bounded label values -> their series: the hot path skips labels()
+
+
 def consumed(service_name: str, body, center_id: str, outcome: str, seconds: float | None = None) -> None:
     """One delivery settled by a reliable_handler: its outcome, and how long the worker took."""
-    kind = event_type(body.get("type") if isinstance(body, dict) else None)
-    name = service(service_name)
-    EVENTS_CONSUMED.labels(name, kind, center(center_id), outcome).inc()
+    key = (service(service_name), event_type(body.get("type") if isinstance(body, dict) else None),
+           center(center_id), outcome if outcome in CONSUMED_OUTCOMES else OTHER)
+    series = _children.get(key)
+    if series is None:
+        name, kind = key[0], key[1]
+        series = _children[key] = (EVENTS_CONSUMED.labels(*key), HANDLER_SECONDS.labels(name, kind),
+                                   RETRIES.labels(name, kind))
+    series[0].inc()
     if seconds is not None:
-        HANDLER_SECONDS.labels(name, kind).observe(seconds)
+        series[1].observe(seconds)
     if outcome == "retried":
-        RETRIES.labels(name, kind).inc()
+        series[2].inc()
 
 
 def dead_lettered(service_name: str, why: str) -> None:
