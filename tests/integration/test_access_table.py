@@ -116,7 +116,8 @@ REQUESTS = {
     "webhooks.healthz": _get("/healthz"),
     "webhooks.openapi": _get("/openapi.json"),
     # Metrics (issue 17)
-    **{f"{service}.metrics": _get("/metrics") for service in ("intake", "routing", "notification", "audit", "webhooks")},
+    **{f"{service}.metrics": _get("/metrics")
+       for service in ("intake", "routing", "notification", "audit", "webhooks")},
 }
 
 

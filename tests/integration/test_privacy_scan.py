@@ -309,7 +309,7 @@ def test_no_public_event_and_no_audit_entry_carries_personal_data_and_an_erasure
     assert all(r.status_code == 200 for r in scraped)
     hits += GIAO.hits([line for r in scraped for line in re.findall(r"\{[^}]*\}|^#.*$", r.text, re.M)])
     hits += [f"/metrics holds the code {code}" for r in scraped for code in codes if code in r.text]
-    assert hits == [], f"{len(hits)} hits in public events, audit entries, webhooks and metrics:\n" + "\n".join(hits)
+    assert hits == [], f"{len(hits)} hits in events, audit entries, webhooks and metrics:\n" + "\n".join(hits)
 
     verdict = requests.get(f"{p.c['audit'].http}/api/v1/audit/verify", headers=AUDITOR, timeout=10).json()
     assert verdict["ok"] is True and len(verdict["centers"]) == 2, verdict

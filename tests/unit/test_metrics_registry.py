@@ -100,7 +100,8 @@ def test_no_label_can_take_a_code_a_person_or_a_path():
                 seen += 1
                 assert value in allowed[label] | {metrics.OTHER}, (sample.name, label, value)
     text = metrics.render()[2].decode("utf-8")
-    assert seen and breakers and all(bad not in text for bad in (CODE, PHONE, EMAIL, "Nguyễn")), "personal data in /metrics"
+    assert seen and breakers
+    assert [bad for bad in (CODE, PHONE, EMAIL, "Nguyễn") if bad in text] == [], "personal data in /metrics"
 
 
 def test_labels_map_anything_unknown_to_other():
