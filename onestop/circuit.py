@@ -21,6 +21,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
+from onestop import metrics
 from onestop.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class CircuitBreaker:
         self.opened_at: str | None = None  # wall-clock time, for people reading /healthz
         self.refused = 0  # calls failed fast since start
         self.opens = 0  # times the circuit opened since start
+        metrics.track_breaker(self)  # onestop_breaker_state / _opened_total
 
     @property
     def state(self) -> str:
@@ -101,6 +103,7 @@ class CircuitBreaker:
         # A late failure of a call admitted before the circuit opened changes nothing more.
         if (trial and self._state == HALF_OPEN) or (self._state == CLOSED and self.failures >= self.failure_threshold):
             self._state, self._opened, self.opens = OPEN, self.clock(), self.opens + 1
+            metrics.breaker_opened(self.name)
             self.opened_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
             log.warning("%s circuit open after %d consecutive failures; next trial in %.1fs",
                         self.name, self.failures, self.reset_timeout)

@@ -36,6 +36,7 @@ from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
 from contracts import CONTENT_TYPE, current_form, parse_envelope, parse_event
+from onestop import metrics
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.errors import DomainError, PermanentError, Unavailable
@@ -194,12 +195,13 @@ class ReliableHandler(Entrypoint):
             self.queue_consumer.unregister_provider(cq)
 
     def handle_message(self, queues: ServiceQueues, body, message):
+        started = time.perf_counter()
         try:
             event = self.parse(body)
         except ValidationError as exc:
             self._settle_failure(queues, body, message, exc, "invalid_event")
             return
-        handle_result = partial(self.handle_result, queues, body, message)
+        handle_result = partial(self.handle_result, queues, body, message, started=started)
         if self.chaos.strike("before"):
             handle_result(None, exc_info=(ChaosError, ChaosError("injected failure at before"), None))
             return
@@ -210,6 +212,7 @@ class ReliableHandler(Entrypoint):
                 handle_result=handle_result)
         except ContainerBeingKilled:
             self._requeue(message)
+            self._count(queues, body, "requeued")
 
     def _ack(self, message) -> None:
         self._settle(self.queue_consumer.ack_message, message)
@@ -229,19 +232,26 @@ class ReliableHandler(Entrypoint):
             log.warning("could not settle message %s (%r); the broker will redeliver it",
                         message.properties.get("message_id"), exc)
 
-    def handle_result(self, queues, body, message, worker_ctx, result=None, exc_info=None):
+    def handle_result(self, queues, body, message, worker_ctx, result=None, exc_info=None, started=None):
         if exc_info is None and self.chaos.strike("after"):
             exc_info = (ChaosError, ChaosError("injected failure after the handler's work"), None)
         if exc_info is None:
             if self.chaos.strike("requeue"):
                 self._requeue(message)
+                self._count(queues, body, "requeued", started)
             else:
                 self._ack(message)
+                self._count(queues, body, "ok", started)
             return result, exc_info
-        self._settle_failure(queues, body, message, exc_info[1])
+        self._settle_failure(queues, body, message, exc_info[1], started=started)
         return result, exc_info
 
-    def _settle_failure(self, queues, body, message, exc, reason=None):
+    def _count(self, queues, body, outcome: str, started: float | None = None) -> None:
+        """onestop.metrics: this delivery's outcome and, when a worker ran, its time."""
+        seconds = None if started is None else time.perf_counter() - started
+        metrics.consumed(self.container.service_name, body, queues.center, outcome, seconds)
+
+    def _settle_failure(self, queues, body, message, exc, reason=None, started=None):
         """Move a failed message to its delay or dead-letter queue, or, if even
         that fails, hand it back to the broker (the delivery limit bounds that)."""
         try:
@@ -249,25 +259,30 @@ class ReliableHandler(Entrypoint):
             reason = reason or classify(exc)
             if reason:
                 self._dead_letter(queues, body, message, reason, repr(exc))
+                outcome = "dead_lettered"
             else:
-                self._retry(queues, body, message, exc)
+                outcome = "dead_lettered" if self._retry(queues, body, message, exc) else "retried"
         except Exception:  # broker trouble: leave it to redelivery and the delivery limit
             log.exception("could not republish a failed message; requeueing it")
             self._requeue(message)
+            outcome = "requeued"
+        self._count(queues, body, outcome, started)
 
-    def _retry(self, queues: ServiceQueues, body, message, exc):
+    def _retry(self, queues: ServiceQueues, body, message, exc) -> bool:
+        """Send it to a delay queue; False, or True if its retries were used up and it was dead-lettered."""
         headers = dict(message.headers or {})
         attempt = int(headers.get(ATTEMPT, 0)) + 1
         history = list(headers.get(HISTORY, []))[-9:] + [f"{iso(utcnow())} {exc!r}"[:500]]
         if attempt > len(queues.retry_delays):
             self._dead_letter(queues, body, message, "retries_exhausted", repr(exc), history)
-            return
+            return True
         delay = backoff(queues.retry_delays, attempt)
         headers.update({ATTEMPT: attempt, HISTORY: history, ERROR: repr(exc)[:500]})
         get_publisher(self.settings.amqp_uri).publish(
             body, exchange="", routing_key=queues.retry_name(delay), headers=headers,
             message_id=message.properties.get("message_id"))
         self._ack(message)
+        return False
 
     def _dead_letter(self, queues: ServiceQueues, body, message, reason: str, error: str,
                      history: list | None = None):
@@ -280,6 +295,7 @@ class ReliableHandler(Entrypoint):
             body, exchange="", routing_key=queues.dlq_name, headers=headers,
             message_id=message.properties.get("message_id"))
         self._ack(message)
+        metrics.dead_lettered(self.container.service_name, reason)
 
 
 def _verbatim(check):

@@ -25,6 +25,7 @@ import eventlet
 from nameko.extensions import DependencyProvider
 
 from contracts import REGISTRY, routing_key
+from onestop import metrics
 from onestop.config import Settings
 from onestop.messaging.chaos import Chaos
 from onestop.messaging.publisher import get_publisher
@@ -75,9 +76,11 @@ class Relay:
     the window between the two, for the fault suite.
     """
 
-    def __init__(self, db, collections: tuple, publish_many, batch: int = 200, chaos: Chaos | None = None):
+    def __init__(self, db, collections: tuple, publish_many, batch: int = 200, chaos: Chaos | None = None,
+                 service: str = "other"):
         self.db, self.collections, self.publish_many, self.batch = db, collections, publish_many, batch
         self.chaos = chaos or Chaos()
+        self.service = service  # the label of its onestop_events_published_total
 
     def drain(self) -> int:
         sent = 0
@@ -88,6 +91,7 @@ class Relay:
                 continue
             entries = [entry for doc in docs for entry in doc["outbox"]]
             self.publish_many(entries)
+            metrics.published(self.service, entries)
             self.chaos.die("relay_confirmed")  # confirmed, not yet cleared: a restart publishes them again
             # Two writes for the whole batch. Event ids are unique, so pulling them all from
             # each document pulls exactly its own; the flag drops only where nothing was
@@ -154,11 +158,17 @@ class OutboxRelay(DependencyProvider):
         legacy = settings.events_legacy_form
         self.relay = Relay(database(settings, self.container.service_name), self.collections,
                            lambda entries: publisher.publish_many(event_messages(entries, legacy=legacy)),
-                           chaos=Chaos(settings.chaos))
+                           chaos=Chaos(settings.chaos), service=self.container.service_name)
         self.wakeup = Wakeup()
 
     def start(self):
+        # onestop_outbox_pending / _lag_seconds, read from the store when Prometheus scrapes
+        metrics.on_scrape(self, metrics.outbox_source(self.container.service_name, self.relay))
         self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
+
+    def stop(self):
+        name = metrics.service(self.container.service_name)
+        metrics.off_scrape(self, (metrics.OUTBOX_PENDING, metrics.OUTBOX_LAG), name)
 
     def kick(self):
         self.wakeup.kick()

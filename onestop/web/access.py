@@ -224,6 +224,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _row("audit.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     _row("audit.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
     *_webhooks(),
+    # Metrics (issue 17): every service's Prometheus scrape endpoint.
+    *(_row(f"{service}.metrics", "GET", "/metrics", ANYONE, PUBLIC, "read the service's Prometheus metrics",
+           note="Counts and timings only, no personal data (docs/metrics.md); for the internal network. With "
+                "METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` (else 401).")
+      for service in ("intake", "routing", "notification", "audit", "webhooks")),
 )
 
 

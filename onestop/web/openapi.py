@@ -109,10 +109,15 @@ class Route:
     path_params: dict = field(default_factory=dict)  # name -> JSON Schema (default: a string)
     errors: tuple[int, ...] = ()  # what the handler answers beyond what the rows and the body imply
     description: str = ""
+    media: str = "application/json"  # what a success answers (errors are always JSON)
 
 
 OPENAPI = Route("GET", "/openapi.json", answers={200: None},
                 description="This document: OpenAPI 3.1, generated from the service's schemas.")
+METRICS = Route("GET", "/metrics", answers={200: None}, errors=(401,), media="text/plain",
+                description="Prometheus metrics in the text exposition format (version 0.0.4; docs/metrics.md). "
+                            "401 when the service runs with METRICS_TOKEN and the request does not carry it as a "
+                            "bearer token.")
 
 
 def _rows(service: str, route: Route) -> list[access.Endpoint]:
@@ -164,9 +169,12 @@ def _parameters(route: Route, rows) -> list[dict]:
     return out
 
 
-def _response(status: int, schema) -> dict:
-    answer = {"description": REASONS.get(status, str(status)),
-              "content": {"application/json": {"schema": schema if schema is not None else {"type": "object"}}}}
+def _response(status: int, schema, media: str = "application/json") -> dict:
+    if status >= 400 or media == "application/json":
+        content = {"application/json": {"schema": schema if schema is not None else {"type": "object"}}}
+    else:
+        content = {media: {"schema": {"type": "string"}}}
+    answer = {"description": REASONS.get(status, str(status)), "content": content}
     if status in HEADERS:
         answer["headers"] = HEADERS[status]
     return answer
@@ -174,7 +182,7 @@ def _response(status: int, schema) -> dict:
 
 def _operation(service: str, route: Route) -> dict:
     rows = _rows(service, route)
-    responses = {str(s): _response(s, route.answers.get(s, ErrorSchema if s >= 400 else None))
+    responses = {str(s): _response(s, route.answers.get(s, ErrorSchema if s >= 400 else None), route.media)
                  for s in _statuses(rows, route)}
     summary = rows[0].summary
     op = {"operationId": _operation_id(rows), "tags": [service], "summary": summary[:1].upper() + summary[1:],

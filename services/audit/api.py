@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onestop.web.health import HealthSchema
-from onestop.web.openapi import OPENAPI, Route, documented, query
+from onestop.web.openapi import METRICS, OPENAPI, Route, documented, query
 from services.audit import schemas as s
 from services.audit.handlers import MAX_COUNT, PAGE_LIMIT
 
@@ -38,6 +38,7 @@ ROUTES = (
           path_params={"leaf_hash": {"type": "string", **s.HASH}}),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
     OPENAPI,
+    METRICS,
 )
 
 document = documented("audit", ROUTES)

@@ -19,6 +19,7 @@ from onestop.timers import every
 from onestop.timestamps import iso, utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, read_json, respond
+from onestop.web.metering import Metrics
 from onestop.web.throttle import Throttle
 from services.audit import api, handlers
 from services.audit.handlers import Refused
@@ -37,6 +38,7 @@ class AuditService:
     transparency = Transparency()
     relay = OutboxRelay("checkpoints", "alarms", after_workers=False)  # published within its 0.5 s look
     health = Health()
+    metering = Metrics()  # HTTP requests counted, and /metrics
     staff = StaffAuth()
     throttle = Throttle("audit_rate_limit")
 
@@ -200,3 +202,9 @@ class AuditService:
     def healthz(self, request):
         status, body = self.health(self.store.entries.database, outbox_lag_seconds=round(self.relay.lag_seconds(), 3))
         return respond(status, body)
+
+    @http("GET", "/metrics")
+    @json_endpoint
+    def metrics(self, request):
+        """Prometheus metrics, text format (onestop.metrics; docs/metrics.md). No personal data."""
+        return self.metering(request)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onestop.web.health import HealthSchema
-from onestop.web.openapi import OPENAPI, Route, documented, header, query
+from onestop.web.openapi import METRICS, OPENAPI, Route, documented, header, query
 from services.intake.domain import CODE as DOSSIER_CODE
 from services.intake.domain import LOOKUP_CODE
 from services.intake.schemas import (
@@ -54,6 +54,7 @@ ROUTES = (
           example={**ID_NUMBER, "reason": "Đơn yêu cầu xóa dữ liệu số 12/2026 ngày 05/01/2026"},
           description="409 naming the citizen's open dossiers, erasing nothing."),
     OPENAPI,
+    METRICS,
 )
 
 document = documented("intake", ROUTES)

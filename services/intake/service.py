@@ -20,6 +20,7 @@ from onestop.storage.mongo import MongoStore
 from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web.http import flatten, json_endpoint, load, read_json, respond
+from onestop.web.metering import Metrics
 from onestop.web.throttle import SubmitThrottle, Throttle
 from services.intake import api, handlers, privacy, views
 from services.intake.domain import DossierCode
@@ -68,6 +69,7 @@ class IntakeService:
     relay = OutboxRelay("dossiers")
     settings = SettingsProvider()
     health = Health()
+    metering = Metrics()  # HTTP requests counted, and /metrics
     throttle = Throttle()
     submit_throttle = SubmitThrottle()
     lockout = Lockout()
@@ -160,6 +162,12 @@ class IntakeService:
                               outbox_lag_seconds=round(self.relay.lag_seconds(), 3),
                               outbox_pending=self.relay.pending())
         return respond(status, body)
+
+    @http("GET", "/metrics")
+    @json_endpoint
+    def metrics(self, request):
+        """Prometheus metrics, text format (onestop.metrics; docs/metrics.md). No personal data."""
+        return self.metering(request)
 
     @reliable_handler(*(("public", event_type) for event_type in LIFECYCLE_TYPES))
     def on_routing_event(self, event):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onestop.web.health import HealthSchema
-from onestop.web.openapi import OPENAPI, Route, documented, query
+from onestop.web.openapi import METRICS, OPENAPI, Route, documented, query
 from services.notification.held import MAX_PAGE
 from services.notification.schemas import HeldDataRequestSchema, HeldDataSchema, HeldPageSchema, ReleasedSchema
 
@@ -19,6 +19,7 @@ ROUTES = (
           example={"codes": ["VYDA-260213-0007"]}),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
     OPENAPI,
+    METRICS,
 )
 
 document = documented("notification", ROUTES)

@@ -30,6 +30,7 @@ from email.utils import formataddr, formatdate, parseaddr
 import eventlet
 import requests
 
+from onestop import metrics
 from onestop.circuit import CircuitBreaker
 from onestop.errors import PermanentError, TransientError
 
@@ -83,7 +84,7 @@ class SmtpSender:
 
     def send(self, to: str, subject: str, text: str, message_id: str) -> str:
         msg = compose_email(self.s.smtp_from, to, subject, text, message_id)
-        self.breaker.call(self._deliver, msg)
+        metrics.provider_call("smtp", self.breaker.call, self._deliver, msg)
         return msg["Message-ID"]
 
     def _deliver(self, msg: EmailMessage) -> None:
@@ -201,7 +202,7 @@ class SmsGateway:
         self.session = _session_for(settings.sms_url)
 
     def send(self, to: str, text: str, reference: str) -> str:
-        return self.breaker.call(self._post, to, text, reference)
+        return metrics.provider_call("sms", self.breaker.call, self._post, to, text, reference)
 
     def _post(self, to: str, text: str, reference: str) -> str:
         headers = {"Authorization": f"Bearer {self.s.sms_token}"} if self.s.sms_token else {}

@@ -24,6 +24,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from onestop import metrics
 from onestop.errors import TransientError
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # for the examples
@@ -88,6 +89,7 @@ def admitted(event: dict, out, record: dict, *, repo, limits: RecipientLimits | 
         verdict = decide(limits, log, out.delivery_id, now)
         if not verdict.allowed:
             repo.hold(out.delivery_id, held_fields(event, out, verdict.reason, now))
+            metrics.held(event["center"], verdict.reason["limit"])
             return False
         if verdict.log is None or repo.save_recipient_log(key, version, verdict.log, now):
             return True

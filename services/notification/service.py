@@ -5,14 +5,16 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 
+from onestop import metrics
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
-from onestop.storage.mongo import MongoStore
+from onestop.storage.mongo import MongoStore, database
 from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, load, read_json, respond
+from onestop.web.metering import Metrics
 from services.notification import api, handlers, held
 from services.notification.channels import Channels, SmsGateway, SmtpSender
 from services.notification.domain import SUBSCRIBED
@@ -40,6 +42,25 @@ class Senders(DependencyProvider):
         return self.senders
 
 
+class HeldGauge(DependencyProvider):
+    """onestop_messages_held{center}: the messages held now, counted from the store when Prometheus
+    scrapes (every center of the catalog, 0 included, so a rule can compare)."""
+
+    def setup(self):
+        self.repo = NotificationRepository(database(Settings.load(self.container.config), self.container.service_name))
+
+    def start(self):
+        metrics.on_scrape(self, self.refresh)
+
+    def stop(self):
+        metrics.off_scrape(self)
+
+    def refresh(self):
+        counts = self.repo.held_counts(utcnow())
+        for center in load_catalog().centers:
+            metrics.MESSAGES_HELD.labels(metrics.center(center)).set(counts.get(center, 0))
+
+
 class NotificationService:
     name = "notification"
     log_context = LogContext()  # the service, center, code and event of every log record
@@ -47,8 +68,10 @@ class NotificationService:
     store = MongoStore(NotificationRepository)
     relay = OutboxRelay("deliveries")
     senders = Senders()
+    held_gauge = HeldGauge()
     settings = SettingsProvider()
     health = Health()
+    metering = Metrics()  # HTTP requests counted, and /metrics
     staff = StaffAuth()
 
     @reliable_handler(("private", "citizen.contact.v1"), ("public", ERASED),
@@ -116,3 +139,9 @@ class NotificationService:
                                    outbox_lag_seconds=round(self.relay.lag_seconds(), 3),
                                    providers=self.senders.breakers())
         return respond(status, body)
+
+    @http("GET", "/metrics")
+    @json_endpoint
+    def metrics(self, request):
+        """Prometheus metrics, text format (onestop.metrics; docs/metrics.md). No personal data."""
+        return self.metering(request)

@@ -93,6 +93,13 @@ class NotificationRepository:
         docs = self.deliveries.find(query, {"outbox": 0}).sort("held_at", ASCENDING).skip(skip).limit(limit)
         return total, list(docs)
 
+    def held_counts(self, now: datetime) -> dict[str, int]:
+        """How many messages each center has held now (for onestop_messages_held)."""
+        counts: dict[str, int] = {}
+        for doc in self.deliveries.find(_releasable(now), {"center": 1, "_id": 0}):
+            counts[doc.get("center")] = counts.get(doc.get("center"), 0) + 1
+        return counts
+
     def take_held(self, delivery_id: str, actor: str, now: datetime) -> dict | None:
         """Held -> pending, free to claim, in one conditional write: of two releases one wins."""
         return self.deliveries.find_one_and_update(

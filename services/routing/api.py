@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onestop.web.health import HealthSchema
-from onestop.web.openapi import OPENAPI, Route, documented, query
+from onestop.web.openapi import METRICS, OPENAPI, Route, documented, query
 from services.routing.queries import MAX_LIMIT, MAX_REPORT_DAYS, SORTS
 from services.routing.schemas import ActionRequestSchema, CaseSchema, QueuePageSchema, ReportSchema
 
@@ -29,6 +29,7 @@ ROUTES = (
                   query("to", DATE, f"last day (default: today; at most {MAX_REPORT_DAYS} days)"))),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
     OPENAPI,
+    METRICS,
 )
 
 document = documented("routing", ROUTES)

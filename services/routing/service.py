@@ -14,6 +14,7 @@ from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, read_json, respond
+from onestop.web.metering import Metrics
 from services.routing import api, cases, handlers, queries
 from services.routing.store import RoutingRepository
 
@@ -27,6 +28,7 @@ class RoutingService:
     settings = SettingsProvider()
     staff = StaffAuth()
     health = Health()
+    metering = Metrics()  # HTTP requests counted, and /metrics
 
     @reliable_handler(("public", "dossier.received.v1"), ("public", "dossier.rated.v1"))
     def on_event(self, event):
@@ -102,3 +104,9 @@ class RoutingService:
         status, body = self.health(self.store.assignments.database,
                                    outbox_lag_seconds=round(self.relay.lag_seconds(), 3))
         return respond(status, body)
+
+    @http("GET", "/metrics")
+    @json_endpoint
+    def metrics(self, request):
+        """Prometheus metrics, text format (onestop.metrics; docs/metrics.md). No personal data."""
+        return self.metering(request)

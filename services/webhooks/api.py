@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onestop.web.health import HealthSchema
-from onestop.web.openapi import OPENAPI, Route, documented, query
+from onestop.web.openapi import METRICS, OPENAPI, Route, documented, query
 from services.webhooks.schemas import (
     CreatedSubscriptionSchema,
     DeletedSchema,
@@ -48,6 +48,7 @@ ROUTES = (
           description="After an outage: the events of that time again, in their order, behind the backlog."),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
     OPENAPI,
+    METRICS,
 )
 
 document = documented("webhooks", ROUTES)

@@ -14,6 +14,7 @@ from onestop.storage.mongo import MongoStore
 from onestop.timers import every
 from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, load, read_json, respond
+from onestop.web.metering import Metrics
 from services.webhooks import api, fanout, handlers
 from services.webhooks.dispatch import Dispatch
 from services.webhooks.domain import ACTIVE, PAUSED
@@ -40,6 +41,7 @@ class WebhooksService:
     settings = SettingsProvider()
     staff = StaffAuth()
     health = Health()
+    metering = Metrics()  # HTTP requests counted, and /metrics
 
     @reliable_handler(("public", "#"), any_type=True, verbatim=True)
     def on_event(self, event):
@@ -157,6 +159,12 @@ class WebhooksService:
                                    outbox_lag_seconds=round(self.relay.lag_seconds(), 3),
                                    subscriptions_in_delivery=len(self.dispatch.running))
         return respond(status, body)
+
+    @http("GET", "/metrics")
+    @json_endpoint
+    def metrics(self, request):
+        """Prometheus metrics, text format (onestop.metrics; docs/metrics.md). No personal data."""
+        return self.metering(request)
 
     def _policy(self) -> Policy:
         return Policy.from_settings(self.settings)

@@ -115,6 +115,9 @@ REQUESTS = {
                                         {"json": {"from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}}),
     "webhooks.healthz": _get("/healthz"),
     "webhooks.openapi": _get("/openapi.json"),
+    # Metrics (issue 17)
+    **{f"{service}.metrics": _get("/metrics")
+       for service in ("intake", "routing", "notification", "audit", "webhooks")},
 }
 
 

@@ -12,7 +12,7 @@ the SMS gateway refuses (notification.failed), an SMS gateway outage that dead-l
 a message an operator then replays (deadletter.replayed), and the operator's erasure
 of the citizen's data on request (citizen.data_erased). A queue of the test's own,
 bound to the public exchange for every key, keeps every event; every audit entry is
-read from the audit store and through its API. Each is scanned for the citizen's
+read from the audit store and through its API, and every service's /metrics. Each is scanned for the citizen's
 full name, ID number, phone (any 4 consecutive digits) and email: 0 hits.
 
 Due soon and overdue depend on working time passing: the test moves the timer
@@ -304,7 +304,12 @@ def test_no_public_event_and_no_audit_entry_carries_personal_data_and_an_erasure
                       SECONDS, 0.1, "every public event at the webhook receiver")
     bodies = [r["body"].decode("utf-8") for r in p.receiver.received("/all")]
     hits = GIAO.hits(p.seen()) + GIAO.hits(stored) + GIAO.hits(shown) + GIAO.hits(delivered) + GIAO.hits(bodies)
-    assert hits == [], f"{len(hits)} hits in public events, audit entries and webhooks:\n" + "\n".join(hits)
+    # Metrics (issue 17): every service's /metrics, its label sets and help texts (the values are numbers)
+    scraped = [requests.get(f"{c.http}/metrics", timeout=10) for c in p.c.values()]
+    assert all(r.status_code == 200 for r in scraped)
+    hits += GIAO.hits([line for r in scraped for line in re.findall(r"\{[^}]*\}|^#.*$", r.text, re.M)])
+    hits += [f"/metrics holds the code {code}" for r in scraped for code in codes if code in r.text]
+    assert hits == [], f"{len(hits)} hits in events, audit entries, webhooks and metrics:\n" + "\n".join(hits)
 
     verdict = requests.get(f"{p.c['audit'].http}/api/v1/audit/verify", headers=AUDITOR, timeout=10).json()
     assert verdict["ok"] is True and len(verdict["centers"]) == 2, verdict

@@ -238,3 +238,110 @@ def test_the_image_holds_every_package_the_project_installs():
     packages = [p for p in ("contracts", "onestop", "services") if (ROOT / p / "__init__.py").is_file()]
     missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
     assert not missing, f"deploy/Dockerfile does not copy {missing}"
+
+
+# -- Metrics (issue 17): Prometheus, its rules, Grafana and its dashboard ----------------------------------
+
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+GRAFANA = ROOT / "deploy" / "grafana"
+# The runbook sections of docs/operations.md the rules point at (written with the alerts' part of issue 17).
+RUNBOOKS = ("alert-dead-letter", "alert-breaker-open", "alert-queue-growing", "alert-outbox-stale",
+            "alert-dossier-overdue", "alert-webhook-paused")
+# Series the rules and panels may read that OneStop does not define: RabbitMQ's prometheus plugin.
+FOREIGN = {"rabbitmq_queue_messages_ready", "rabbitmq_queue_messages"}
+PROMQL_WORDS = {"by", "without", "and", "or", "unless", "on", "ignoring", "bool"}
+
+
+def _mounts(name: str) -> dict:
+    """source -> target of a service's bind mounts (./...)."""
+    return {m.split(":")[0]: m.split(":")[1] for m in SERVICES[name]["volumes"] if m.startswith("./")}
+
+
+def _series(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: its names that call nothing, once label matchers,
+    strings, ranges and grouping clauses are taken out."""
+    bare = re.sub(r"\{[^}]*\}|\"[^\"]*\"|\[[^\]]*\]", " ", expr)
+    bare = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", bare)
+    return {n for n in re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", bare) if n not in PROMQL_WORDS}
+
+
+def _defined(name: str) -> bool:
+    from onestop import metrics
+    base = re.sub(r"_(bucket|count|sum)$", "", name)
+    return name in FOREIGN or name in metrics.FAMILIES or base in metrics.FAMILIES
+
+
+def _rules() -> list[dict]:
+    return [r for g in yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+
+
+def _panel_exprs() -> list[str]:
+    import json
+    dashboard = json.loads((GRAFANA / "dashboards" / "onestop.json").read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_prometheus_and_grafana_are_in_compose_with_their_files():
+    prom, graf = _mounts("prometheus"), _mounts("grafana")
+    assert prom == {"./deploy/prometheus/prometheus.yml": "/etc/prometheus/prometheus.yml",
+                    "./deploy/prometheus/alerts.yml": "/etc/prometheus/alerts.yml"}
+    for source, target in {**prom, **graf}.items():
+        assert (ROOT / source).exists(), source
+    assert graf["./deploy/grafana/provisioning/datasources"] == "/etc/grafana/provisioning/datasources"
+    assert graf["./deploy/grafana/provisioning/dashboards"] == "/etc/grafana/provisioning/dashboards"
+    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/onestop.yml").read_text())["providers"][0]
+    assert graf["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    source = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
+    assert source["url"] == "http://prometheus:9090" and "127.0.0.1:9090:9090" in SERVICES["prometheus"]["ports"]
+    assert SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+
+
+def test_prometheus_scrapes_every_service_and_the_broker():
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    targets = {t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
+    for name, svc in SERVICES.items():  # every OneStop process with a web port
+        address = _env(svc).get("WEB_SERVER_ADDRESS")
+        if address and "nameko" in _command(svc):
+            assert f"{name}:{address.rpartition(':')[2]}" in targets, name
+    assert {"alerts:8007", "console:8000", "rabbitmq:15692"} <= targets
+    onestop = next(job for job in config["scrape_configs"] if job["job_name"] == "onestop")
+    assert onestop["metrics_path"] == "/metrics"
+    assert re.search(r"^prometheus\.return_per_object_metrics\s*=\s*true$",
+                     (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text(), re.M), "queues need a series each"
+
+
+def test_each_alerting_rule_says_what_happened_and_where_the_runbook_is():
+    rules = _rules()
+    assert {r["alert"] for r in rules} >= {"OneStopDeadLetter", "OneStopBreakerOpen", "OneStopQueueGrowing",
+                                           "OneStopOutboxStale", "OneStopDossierOverdue", "OneStopWebhookPaused"}
+    for rule in rules:
+        notes = rule["annotations"]
+        assert notes.get("summary"), rule["alert"]
+        assert re.fullmatch(r"docs/operations\.md#([a-z-]+)", notes.get("runbook", "")), rule["alert"]
+        assert notes["runbook"].partition("#")[2] in RUNBOOKS, rule["alert"]
+    assert {r["annotations"]["runbook"].partition("#")[2] for r in rules} == set(RUNBOOKS)  # each runbook is used
+
+
+def test_rules_and_panels_read_only_metrics_that_exist():
+    used = {name for expr in [r["expr"] for r in _rules()] + _panel_exprs() for name in _series(expr)}
+    assert used and [n for n in sorted(used) if not _defined(n)] == []
+
+
+def test_the_dashboard_has_a_panel_for_every_metric_family():
+    from onestop import metrics
+    shown = {re.sub(r"_(bucket|count|sum)$", "", n) for expr in _panel_exprs() for n in _series(expr)}
+    assert [f for f in metrics.FAMILIES if f not in shown] == []
+
+
+def test_the_rules_fire_and_resolve_as_their_tests_say():
+    """deploy/prometheus/alerts_test.yml with Prometheus' own promtool (Debian's `prometheus` package, or
+    PROMTOOL=/path): the breaker that flaps half-open still alerts, the outbox alerts past 60 s, and so on."""
+    import os
+    import shutil
+    tool = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    if not tool:
+        pytest.skip("promtool is not installed (apt-get install prometheus, or PROMTOOL=/path/to/promtool)")
+    for args in (["check", "rules", "alerts.yml"], ["test", "rules", "alerts_test.yml"]):
+        result = subprocess.run([tool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
