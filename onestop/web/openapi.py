@@ -109,6 +109,7 @@ class Route:
     path_params: dict = field(default_factory=dict)  # name -> JSON Schema (default: a string)
     errors: tuple[int, ...] = ()  # what the handler answers beyond what the rows and the body imply
     description: str = ""
+    media: str = "application/json"  # what a success answers: a page is text/html (the console's)
 
 
 OPENAPI = Route("GET", "/openapi.json", answers={200: None},
@@ -164,9 +165,13 @@ def _parameters(route: Route, rows) -> list[dict]:
     return out
 
 
-def _response(status: int, schema) -> dict:
+def _response(status: int, schema, media: str = "application/json") -> dict:
+    if status == 303:  # a redirect: where to, no body
+        return {"description": "See Other: to the Location", "headers": {
+            "Location": {"required": True, "schema": {"type": "string"}}}}
+    empty = {"type": "string"} if media != "application/json" else {"type": "object"}
     answer = {"description": REASONS.get(status, str(status)),
-              "content": {"application/json": {"schema": schema if schema is not None else {"type": "object"}}}}
+              "content": {media: {"schema": schema if schema is not None else empty}}}
     if status in HEADERS:
         answer["headers"] = HEADERS[status]
     return answer
@@ -174,7 +179,8 @@ def _response(status: int, schema) -> dict:
 
 def _operation(service: str, route: Route) -> dict:
     rows = _rows(service, route)
-    responses = {str(s): _response(s, route.answers.get(s, ErrorSchema if s >= 400 else None))
+    responses = {str(s): _response(s, route.answers.get(s, ErrorSchema if s >= 400 else None),
+                                   route.media if s < 400 else "application/json")
                  for s in _statuses(rows, route)}
     summary = rows[0].summary
     op = {"operationId": _operation_id(rows), "tags": [service], "summary": summary[:1].upper() + summary[1:],
