@@ -22,9 +22,9 @@ class SessionRepository:
     def seen(self, key: str, now: datetime) -> None:
         self.sessions.update_one({"_id": key}, {"$set": {"last_seen": now}})
 
-    def delete(self, key: str) -> dict | None:
-        """The session deleted (its cookie dead at once); what it was, or None."""
-        return self.sessions.find_one_and_delete({"_id": key})
+    def delete(self, key: str) -> bool:
+        """The session deleted (its cookie dead at once); False if it was gone already."""
+        return self.sessions.delete_one({"_id": key}).deleted_count == 1
 
     def forget_expired(self, now: datetime) -> int:
         return self.sessions.delete_many({"expires_at": {"$lte": now}}).deleted_count

@@ -341,8 +341,9 @@ async function boot() {
     translate();
   });
   $("logout").addEventListener("click", async () => {
-    await api("/console/logout", {method: "POST"});
-    location.assign("/console/login?error=signed_out");
+    const response = await api("/console/logout", {method: "POST"});
+    if (response.ok) location.assign("/console/login?error=signed_out");
+    else say(`${t("logout")}: ${(await response.json().catch(() => ({}))).message || response.status}`);
   });
   $("leader").hidden = !me.views.includes("leader");
   $("ops").hidden = !me.views.includes("ops");
