@@ -220,9 +220,10 @@ function problem(source) { return h("p", {class: "problem"}, `${t("unreachable")
 
 function renderQueues(q) {
   if (q.error) return [h("h3", {}, t("queues")), problem(q)];
+  // Retry queues only while they hold something: a center has a dozen of them, nearly always empty.
   return [table(t("queues"), [t("service"), t("queue"), t("kind"), t("messages"), t("ready"), t("unacked"),
                                t("consumers"), t("rate_in"), t("rate_out")],
-    q.rows.map((r) => [r.service, r.queue, t("kinds")[r.kind] || r.kind, fmt(r.messages), fmt(r.ready), fmt(r.unacked),
+    q.rows.filter((r) => r.kind !== "retry" || r.messages).map((r) => [r.service, r.queue, t("kinds")[r.kind] || r.kind, fmt(r.messages), fmt(r.ready), fmt(r.unacked),
                        fmt(r.consumers), fmt(r.publish_rate, 2), fmt(r.deliver_rate, 2)]))];
 }
 
@@ -241,11 +242,12 @@ function renderDeadLetters(d) {
   if (d.error) return [...out, problem(d)];
   if (!d.queues.length) return [...out, h("p", {}, t("no_dead_letters"))];
   for (const q of d.queues) {
-    out.push(table(`${q.queue} (${fmt(q.messages)})`, [t("subject"), t("type"), t("reason"), t("error"), t("dead_lettered_at"), ""],
-      q.letters.map((x) => [x.subject || "—", x.event_type || "—", x.reason, x.error || "—", when(x.dead_lettered_at),
-        x.replayable ? h("button", {type: "button", class: "replay", "data-letter": x.id,
-                                     "aria-label": `${t("replay")} ${x.subject || x.id}`,
-                                     on: {click: (ev) => replay(q.queue, x, ev.currentTarget)}}, t("replay")) : "—"])));
+    // The button first: on a phone the table scrolls sideways, and the action must not be off-screen.
+    out.push(table(`${q.queue} (${fmt(q.messages)})`, ["", t("subject"), t("type"), t("reason"), t("error"), t("dead_lettered_at")],
+      q.letters.map((x) => [x.replayable ? h("button", {type: "button", class: "replay", "data-letter": x.id,
+                                                         "aria-label": `${t("replay")} ${x.subject || x.id}`,
+                                                         on: {click: (ev) => replay(q.queue, x, ev.currentTarget)}}, t("replay")) : "—",
+        x.subject || "—", x.event_type || "—", x.reason, x.error || "—", when(x.dead_lettered_at)])));
   }
   return out;
 }
@@ -287,9 +289,7 @@ function draw(container, parts) {
 }
 
 function opsParts(data) {
-  const quiet = (rows) => rows.map(({publish_rate, deliver_rate, ack_rate, ...r}) => ({...r, publish_rate, deliver_rate}));
-  return [["deadletters", data.dead_letters, renderDeadLetters],
-          ["queues", data.queues.rows ? {rows: quiet(data.queues.rows)} : data.queues, renderQueues],
+  return [["deadletters", data.dead_letters, renderDeadLetters], ["queues", data.queues, renderQueues],
           ["health", data.health, renderHealth], ["held", data.held, renderHeld], ["alerts", data.alerts, renderAlerts]];
 }
 
