@@ -5,6 +5,7 @@ the other services' APIs with it, and RabbitMQ's management API with its own (th
 docs/console.md walks through it."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from datetime import datetime
@@ -49,11 +50,13 @@ class Console(DependencyProvider):
         self.config = config
         self.lock = Semaphore(1)
         self.oidc_pending: dict = {}  # login cookie -> the OIDC client's pending sign-in (one console process)
-        if self.settings.dev_signin:
-            level = logging.ERROR if self.settings.production else logging.WARNING
-            log.log(level, "CONSOLE_DEV_SIGNIN is on: anyone who opens /console/login can sign in as any sample "
-                           "staff member. FOR DEVELOPMENT ONLY%s", " (and this looks like production!)"
-                    if self.settings.production else "")
+        if self.settings.dev_signin and self.settings.production:
+            log.error("CONSOLE_DEV_SIGNIN is on where real staff sign in (ONESTOP_ENV=production or OIDC_ISSUER "
+                      "set): the development sign-in stays OFF. Unset CONSOLE_DEV_SIGNIN.")
+            self.settings = dataclasses.replace(self.settings, dev_signin=False)
+        elif self.settings.dev_signin:
+            log.warning("CONSOLE_DEV_SIGNIN is on: anyone who opens /console/login can sign in as any sample "
+                        "staff member. FOR DEVELOPMENT ONLY.")
 
     def get_dependency(self, worker_ctx):
         return self

@@ -56,6 +56,7 @@ class ConsoleSettings:
 
 
 def _looks_like_production(config) -> bool:
-    """An OIDC provider or a MongoDB server configured, or ONESTOP_ENV=production: not a developer's machine."""
+    """ONESTOP_ENV=production or an OpenID Connect provider configured: real staff sign in here, so the
+    development sign-in is refused (services/console/service.py, Console.setup)."""
     return (_get(config, "ONESTOP_ENV").strip().lower() in {"prod", "production"}
-            or bool(_get(config, "OIDC_ISSUER").strip()) or bool(_get(config, "MONGO_URI").strip()))
+            or bool(_get(config, "OIDC_ISSUER").strip()))

@@ -86,3 +86,11 @@ def test_the_766_indicators_come_from_the_report_else_the_on_time_rate_from_its_
     assert indicators_of({"totals": {"result_ready": 0, "on_time": 0}})[0]["value"] is None
     given = [{"id": "online_rate", "value": 0.5, "numerator": 1, "denominator": 2, "formula_vi": "x", "formula_en": "y"}]
     assert indicators_of({"indicators": given}) is given
+
+
+def test_the_development_sign_in_is_refused_where_real_staff_sign_in():
+    from services.console.settings import ConsoleSettings
+
+    assert ConsoleSettings.load({"CONSOLE_DEV_SIGNIN": "true", "ONESTOP_ENV": "", "OIDC_ISSUER": ""}).production is False
+    assert ConsoleSettings.load({"CONSOLE_DEV_SIGNIN": "true", "ONESTOP_ENV": "production"}).production
+    assert ConsoleSettings.load({"CONSOLE_DEV_SIGNIN": "true", "OIDC_ISSUER": "https://sso.example.vn/realms/hue"}).production
