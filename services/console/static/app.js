@@ -323,6 +323,7 @@ function translate() {
   $("lang").textContent = other === "en" ? "English" : "Tiếng Việt";
   $("lang").lang = other;
   state.shown = {};
+  say("");
   if (state.last.leader) draw($("leader-body"), [["leader", state.last.leader, renderLeader]]);
   if (state.last.ops) draw($("ops-body"), opsParts(state.last.ops));
 }
