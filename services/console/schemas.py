@@ -91,3 +91,5 @@ class ReplayedSchema(Answer):
 class SignedOutSchema(Answer):
     signed_out = fields.Boolean(required=True)
     revoked = fields.Boolean(required=True, metadata={"description": "the token revoked on every service too"})
+    next = fields.String(required=True, metadata={"description": "where the browser goes now: the sign-in page, or "
+                                                                 "the provider's sign-out (OIDC)"})

@@ -49,7 +49,7 @@ class Console(DependencyProvider):
         self.settings = ConsoleSettings.load(config)
         self.config = config
         self.lock = Semaphore(1)
-        self.oidc_pending: dict = {}  # login cookie -> the OIDC client's pending sign-in (one console process)
+        self.oidc_pending = identity.pending_sign_ins()  # begun OIDC sign-ins by state (this process)
         if self.settings.dev_signin and self.settings.production:
             log.error("CONSOLE_DEV_SIGNIN is on where real staff sign in (ONESTOP_ENV=production or OIDC_ISSUER "
                       "set): the development sign-in stays OFF. Unset CONSOLE_DEV_SIGNIN.")
@@ -136,18 +136,23 @@ class ConsoleService:
         if client is None or not bound:
             return _redirect("/console/login?error=" + ("oidc_not_configured" if client is None else "signin_failed"))
         url, pending = client.begin()
-        self.console.oidc_pending[bound] = pending
+        # bound to this browser's pre-session cookie: a callback URL another browser began (login CSRF) is refused
+        self.console.oidc_pending.put({**pending, "browser": sessions.key_of(bound)})
         return _redirect(url)
 
     @http("GET", "/console/login/callback")
     def login_callback(self, request):
-        """The provider's redirect back: the code exchanged, the token verified, a session made."""
+        """The provider's redirect back (?code=&state=): the code exchanged, the token verified, a session made."""
         client = identity.oidc_client(self.console.config)
-        pending = self.console.oidc_pending.pop(request.cookies.get(sessions.LOGIN_COOKIE) or "", None)
-        if client is None or pending is None:
-            return _redirect("/console/login?error=" + ("oidc_not_configured" if client is None else "signin_failed"))
+        if client is None:
+            return _redirect("/console/login?error=oidc_not_configured")
+        pending = self.console.oidc_pending.pop(request.args.get("state"))
+        bound = request.cookies.get(sessions.LOGIN_COOKIE) or ""
+        if pending is None or pending.get("browser") != sessions.key_of(bound):
+            return _redirect("/console/login?error=signin_failed")
         try:
-            return self._signed_in(client.finish(request.args.to_dict(), pending).access_token)
+            signed_in = identity.finish_oidc(client, request.args.to_dict(), pending)
+            return self._signed_in(signed_in.access_token, id_token=signed_in.id_token)
         except DomainError as exc:  # the provider said no, or its token is not one the platform accepts
             log.warning("console: an OIDC sign-in failed: %s", exc)
             return _redirect("/console/login?error=signin_failed")
@@ -158,13 +163,15 @@ class ConsoleService:
         """Ends the session at once (the cookie answers 401 from now on) and revokes its token; needs the
         session's X-CSRF-Token. Without a session: nothing to end."""
         record = gate.session_of(request, self.store, utcnow())
-        revoked = False
+        revoked, then = False, "/console/login?error=signed_out"
         if record is not None:
             sessions.check_csrf(record, request.headers.get(sessions.CSRF_HEADER))
             sessions.check_origin(request.headers, self.console.settings.origin)
             self.store.delete(record["_id"])
             revoked = identity.revoke_session(self.console.settings.amqp_uri, record, record["principal"]["user"])
-        return respond(200, {"signed_out": record is not None, "revoked": revoked},
+            back = f"{self.console.settings.origin}/console/" if self.console.settings.origin else None
+            then = identity.end_session_url(self.console.config, record, back) or then
+        return respond(200, {"signed_out": record is not None, "revoked": revoked, "next": then},
                        {"Set-Cookie": sessions.cleared(sessions.COOKIE, secure=self._secure())})
 
     # --- the console's JSON (rows console.* of onestop.web.access) --------------------------
@@ -229,7 +236,7 @@ class ConsoleService:
         access.require_center(caller.principal, endpoint_id, center)
         return center
 
-    def _signed_in(self, token: str) -> Response:
+    def _signed_in(self, token: str, id_token: str | None = None) -> Response:
         """A session for a token just minted or just received from the provider; 303 to the console."""
         principal = identity.verifier(self.console.config).verify(token)
         if not access.allows(principal, "console.me"):
@@ -237,7 +244,7 @@ class ConsoleService:
         now = utcnow()
         self.store.forget_expired(now)
         made = sessions.new_session(token, identity.as_record(principal), expires_at=identity.expiry_of(token),
-                                    now=now)
+                                    now=now, id_token=id_token)
         self.store.add(made.record)
         max_age = int((made.record["expires_at"] - now).total_seconds())
         return _redirect("/console/", [self._cookie(sessions.COOKIE, made.sid, max_age),

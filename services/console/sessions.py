@@ -39,11 +39,13 @@ class NewSession:
     record: dict  # goes to the store
 
 
-def new_session(token: str, principal: dict, *, expires_at: datetime, now: datetime) -> NewSession:
-    """A fresh session (a new id at every sign-in: no fixation) for a verified token."""
+def new_session(token: str, principal: dict, *, expires_at: datetime, now: datetime,
+                id_token: str | None = None) -> NewSession:
+    """A fresh session (a new id at every sign-in: no fixation) for a verified token (and, signed in at an
+    OpenID Connect provider, its id_token, for the provider's sign-out)."""
     sid = secrets.token_urlsafe(32)
     record = {"_id": key_of(sid), "token": token, "principal": principal, "csrf": secrets.token_urlsafe(32),
-              "created_at": now, "expires_at": expires_at, "last_seen": now}
+              "created_at": now, "expires_at": expires_at, "last_seen": now, "id_token": id_token}
     return NewSession(sid, record)
 
 

@@ -53,6 +53,7 @@ def test_a_session_needs_its_csrf_token_to_act_and_dies_when_signed_out(console)
     assert refused.status_code == 403 and refused.json()["fields"][0]["field"] == "X-CSRF-Token"
     out = browser.post(f"{base}/console/logout", headers={"Origin": base, "X-CSRF-Token": me["csrf"]}, timeout=10)
     assert out.status_code == 200 and out.json()["signed_out"] is True
+    assert out.json()["next"] == "/console/login?error=signed_out"  # a development session: no provider to leave
     stolen = {"onestop_session": out.request.headers["Cookie"].split("onestop_session=")[1].split(";")[0]}
     assert requests.get(f"{base}/console/api/me", cookies=stolen, timeout=10).status_code == 401
 
@@ -76,3 +77,12 @@ def test_the_development_sign_in_is_off_where_real_staff_sign_in(console):
     answer = browser.post(f"{base}/console/login/dev", data={"user": "ops-01", "form_token": token},
                           headers={"Origin": base}, allow_redirects=False, timeout=10)
     assert answer.status_code == 422 and "CONSOLE_DEV_SIGNIN" in answer.json()["fields"][0]["reason"]
+
+
+def test_without_a_provider_the_oidc_routes_go_back_to_the_sign_in_page_saying_so(console):
+    base = console()
+    for path in ("/console/login/oidc", "/console/login/callback?code=x&state=y"):
+        answer = requests.get(f"{base}{path}", allow_redirects=False, timeout=10)
+        assert answer.status_code == 303 and answer.headers["Location"] == "/console/login?error=oidc_not_configured"
+    page = requests.get(f"{base}/console/login?error=oidc_not_configured", timeout=10)
+    assert "OIDC sign-in is not configured" in page.text

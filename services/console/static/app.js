@@ -343,7 +343,8 @@ async function boot() {
   });
   $("logout").addEventListener("click", async () => {
     const response = await api("/console/logout", {method: "POST"});
-    if (response.ok) location.assign("/console/login?error=signed_out");
+    const body = await response.clone().json().catch(() => ({}));
+    if (response.ok) location.assign(body.next || "/console/login?error=signed_out");
     else say(`${t("logout")}: ${(await response.json().catch(() => ({}))).message || response.status}`);
   });
   $("leader").hidden = !me.views.includes("leader");
