@@ -30,6 +30,7 @@ demo: install
 ## CI within its time; `make fault` runs 2,000, `make soak` 10,000)
 test: install
 	./scripts/ensure-rabbitmq.sh
+	./scripts/ensure-chromium.sh  # issue 17: the console's browser test drives Debian's chromium
 	$(BIN)/python -m pytest --ignore=tests/e2e $(PYTEST_ARGS)
 	# e2e in a process of its own: after it, in the same process, the provider-outage
 	# test's broker connections time out (not understood yet; see the closing notes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 
-SERVICES = ("intake", "routing", "notification", "audit", "webhooks")
+SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console")  # console: issue 17
 
 
 def document(service: str) -> dict:

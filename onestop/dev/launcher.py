@@ -39,7 +39,7 @@ from onestop.messaging.topology import declare_exchanges
 from onestop.web.auth import TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("intake", "routing", "notification", "audit", "webhooks")
+SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console")  # console: issue 17
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
 BROKER_USERS_FILE = ROOT / "var" / "broker-users.json"  # make run's broker users' passwords (0600)
 STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
@@ -60,6 +60,16 @@ DEV_STAFF = (
 # make run delivers webhooks to receivers on this machine, over http (docs/webhooks.md, "SSRF"), and tells
 # the operators of a paused subscription at the SMTP sink; the environment may say otherwise
 DEV_WEBHOOKS = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true", "OPERATORS_EMAIL": "ops@onestop.local"}
+# issue 17, the console: make run's development sign-in over plain http on 127.0.0.1 (docs/console.md); it runs
+# as its own broker user (onestop-dev-console, the operator's rights: onestop.messaging.users.console_user)
+DEV_CONSOLE = {"CONSOLE_DEV_SIGNIN": "true", "CONSOLE_INSECURE_COOKIE": "true"}
+
+
+def console_env(ports: "Ports") -> dict:
+    """The console's addresses of the services it reads, and of RabbitMQ's management API."""
+    return {**{f"{name.upper()}_URL": f"http://127.0.0.1:{getattr(ports, name)}"
+               for name in ("intake", "routing", "notification", "audit", "webhooks")},
+            "RABBIT_MGMT_URL": os.environ.get("RABBIT_MGMT_URL") or "http://127.0.0.1:15672"}
 
 
 def dev_secret() -> str:
@@ -86,6 +96,7 @@ class Ports:
     smtp_http: int = 8025
     sms_http: int = 8026
     witness: int = 8006
+    console: int = 8000  # issue 17: the console in the browser
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -117,7 +128,7 @@ class Platform:
 
     def base_env(self) -> dict:
         p = self.ports
-        env = {**DEV_WEBHOOKS, **os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET, "JWT_SECRET": dev_secret(),
+        env = {**DEV_WEBHOOKS, **DEV_CONSOLE, **console_env(p), **os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET, "JWT_SECRET": dev_secret(),
                "AMQP_URI": self.amqp_uri,
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
@@ -239,6 +250,7 @@ class Platform:
         p = self.ports
         return "\n".join([
             "OneStop is running:",
+            f"Console: http://127.0.0.1:{p.console}/console/   (operators and center leaders; development sign-in)",
             f"  intake        http://127.0.0.1:{p.intake}   (POST /api/v1/dossiers, GET /api/v1/dossiers/<code>)",
             f"  routing       http://127.0.0.1:{p.routing}   (staff: /api/v1/work/queue, /api/v1/work/dossiers/<code>, "
             "/api/v1/reports)",

@@ -123,8 +123,17 @@ def admin_user() -> BrokerUser:
                       why="the broker's administrator (definitions, management UI)")
 
 
+# --- issue 17, the console: it lists queues (HTTP API), browses and replays dead letters for the signed-in
+# operator, through `onestop dlq`'s code; its own user, with exactly the operator's rights
+def console_user() -> BrokerUser:
+    """The console (services/console): what `onestop dlq` may, as a user of its own."""
+    operator = operator_user()
+    return BrokerUser("console", operator.permissions, tags=operator.tags,
+                      why="the console: queues, dead letters and their replay, for the signed-in operator")
+
+
 def platform_users(subscribers: tuple = ()) -> list[BrokerUser]:
     """Every user a deployment has: services, operator, admin, and the named subscribers."""
-    return [*(service_user(s) for s in SERVICES), operator_user(), admin_user(),
+    return [*(service_user(s) for s in SERVICES), operator_user(), console_user(), admin_user(),
             *(subscriber_user(name) for name in subscribers)]
 

@@ -155,6 +155,44 @@ def _webhooks() -> tuple[Endpoint, ...]:
     )
 
 
+# --- issue 17, the console in the browser (services/console, docs/console.md) ---------------
+_CONSOLE_STAFF = ("counter_staff", "officer", "department_head", "center_leader", "auditor", "operator")
+_CONSOLE_PAGE = "The page shell holds no data: what it shows comes from the console's JSON below."
+_SESSION = ("A console session (the onestop_session cookie) or a bearer token; with a session, a POST needs its "
+            "X-CSRF-Token and the console's own Origin (403 otherwise).")
+
+
+def _console() -> tuple[Endpoint, ...]:
+    """The console's pages (public shells) and its JSON, authorised by the session's principal."""
+    return (
+        _row("console.index", "GET", "/console/", ANYONE, PUBLIC, "open the console's page", note=_CONSOLE_PAGE),
+        _row("console.script", "GET", "/console/app.js", ANYONE, PUBLIC, "read the console's script"),
+        _row("console.style", "GET", "/console/app.css", ANYONE, PUBLIC, "read the console's style sheet"),
+        _row("console.login", "GET", "/console/login", ANYONE, PUBLIC, "open the console's sign-in page"),
+        _row("console.login_dev", "POST", "/console/login/dev", ANYONE, PUBLIC,
+             "sign in as a sample staff member (development)",
+             note="Only with CONSOLE_DEV_SIGNIN=true (make run); the form's token must match its pre-session cookie."),
+        _row("console.login_oidc", "GET", "/console/login/oidc", ANYONE, PUBLIC,
+             "start signing in at the OpenID Connect provider"),
+        _row("console.login_callback", "GET", "/console/login/callback", ANYONE, PUBLIC,
+             "finish signing in at the OpenID Connect provider"),
+        _row("console.logout", "POST", "/console/logout", ANYONE, PUBLIC, "sign out of the console",
+             note="With a session: its X-CSRF-Token; the session ends at once and its token is revoked."),
+        _row("console.me", "GET", "/console/api/me", _CONSOLE_STAFF, FILTERED, "read who is signed in to the console",
+             note=_SESSION),
+        _row("console.ops", "GET", "/console/api/ops", ("operator",), NAMED,
+             "read the console's operations view", note=_SESSION),
+        _row("console.replay", "POST", "/console/api/deadletters/replay", ("operator",), NAMED,
+             "replay dead letters from the console",
+             note="The queue's center must be the token's (another: 403). Audited: replayed_by is the caller. "
+                  + _SESSION),
+        _row("console.leader", "GET", "/console/api/leader", ("department_head", "center_leader", "auditor"), NAMED,
+             "read the console's center leader view", note=_SESSION),
+        _row("console.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+        _row("console.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
+    )
+
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     _row("intake.submit.counter", "POST", "/api/v1/dossiers", ("counter_staff",), NAMED, _SUBMIT,
          when='"channel": "counter"'),
@@ -229,6 +267,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
            note="Counts and timings only, no personal data (docs/metrics.md); for the internal network. With "
                 "METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` (else 401).")
       for service in ("intake", "routing", "notification", "audit", "webhooks")),
+    *_console(),  # issue 17: the console
 )
 
 

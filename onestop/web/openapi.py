@@ -109,7 +109,7 @@ class Route:
     path_params: dict = field(default_factory=dict)  # name -> JSON Schema (default: a string)
     errors: tuple[int, ...] = ()  # what the handler answers beyond what the rows and the body imply
     description: str = ""
-    media: str = "application/json"  # what a success answers (errors are always JSON)
+    media: str = "application/json"  # what a success answers: a page is text/html (the console's)
 
 
 OPENAPI = Route("GET", "/openapi.json", answers={200: None},
@@ -170,10 +170,13 @@ def _parameters(route: Route, rows) -> list[dict]:
 
 
 def _response(status: int, schema, media: str = "application/json") -> dict:
+    if status == 303:  # a redirect: where to, no body
+        return {"description": "See Other: to the Location", "headers": {
+            "Location": {"required": True, "schema": {"type": "string"}}}}
     if status >= 400 or media == "application/json":
         content = {"application/json": {"schema": schema if schema is not None else {"type": "object"}}}
     else:
-        content = {media: {"schema": {"type": "string"}}}
+        content = {media: {"schema": schema if schema is not None else {"type": "string"}}}
     answer = {"description": REASONS.get(status, str(status)), "content": content}
     if status in HEADERS:
         answer["headers"] = HEADERS[status]

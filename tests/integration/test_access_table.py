@@ -118,6 +118,22 @@ REQUESTS = {
     # Metrics (issue 17)
     **{f"{service}.metrics": _get("/metrics")
        for service in ("intake", "routing", "notification", "audit", "webhooks")},
+    # issue 17, the console: its pages are public shells; its JSON takes the walk's bearer tokens as a session's
+    "console.index": _get("/console/"),
+    "console.script": _get("/console/app.js"),
+    "console.style": _get("/console/app.css"),
+    "console.login": _get("/console/login"),
+    "console.login_dev": lambda t: ("POST", "/console/login/dev", {}),  # 422: the form's fields are missing
+    "console.login_oidc": _get("/console/login/oidc"),  # no provider here: back to the sign-in page, saying so
+    "console.login_callback": _get("/console/login/callback"),
+    "console.logout": lambda t: ("POST", "/console/logout", {}),  # no session: nothing to end
+    "console.me": _get("/console/api/me"),
+    "console.ops": _get("/console/api/ops", center="{center}"),
+    "console.leader": _get("/console/api/leader", center="{center}"),
+    "console.replay": lambda t: ("POST", "/console/api/deadletters/replay",
+                                 {"json": {"queue": f"routing/{t.center}", "ids": [t.event]}}),
+    "console.healthz": _get("/healthz"),
+    "console.openapi": _get("/openapi.json"),
 }
 
 
@@ -173,7 +189,8 @@ def platform(services):
     """The four services, a dossier of CENTER that routing assigned and audit recorded, and
     a second one whose receipt notification held (one message an hour per address)."""
     limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1},
-             "webhooks": {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"}}
+             "webhooks": {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"},
+             "console": {"CONSOLE_DEV_SIGNIN": "true"}}  # issue 17
     running = {name: services.start(cls, **limit.get(name, {})) for name, cls in HTTP.items()}
     bases = {name: c.http for name, c in running.items()}
     subscription, doomed = (requests.post(f"{bases['webhooks']}/api/v1/subscriptions", headers=WALKER, timeout=10,
