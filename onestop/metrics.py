@@ -31,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 
 from contracts import REGISTRY as EVENT_TYPES
 from contracts.operations import REASONS
+from contracts.webhooks import REASONS as STOP_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ MESSAGES_HELD = Gauge("onestop_messages_held", "Citizen messages held by a recip
 # Not "onestop_messages_held_total": a counter of that name would take the gauge's name too.
 MESSAGES_HOLDS = Counter("onestop_messages_holds", "Citizen messages a recipient limit held, by the limit",
                               ["center", "reason"])
+WEBHOOKS_STOPPED = Gauge("onestop_webhook_subscriptions_stopped",
+                         "Webhook subscriptions the platform stopped delivering to now (paused: retries exhausted; "
+                         "disabled: 410 Gone), per center of the subscription", ["center", "reason"])
 HTTP_REQUESTS = Counter("onestop_http_requests", "HTTP requests answered, by route (the URL rule) and status",
                         ["service", "route", "method", "status"])
 HTTP_SECONDS = Histogram("onestop_http_request_seconds", "Time to answer an HTTP request", ["service", "route"],
@@ -78,7 +82,8 @@ FAMILIES = ("onestop_events_consumed_total", "onestop_events_published_total", "
             "onestop_retries_total", "onestop_dead_letters_total", "onestop_outbox_pending",
             "onestop_outbox_lag_seconds", "onestop_provider_calls_total", "onestop_provider_seconds",
             "onestop_breaker_state", "onestop_breaker_opened_total", "onestop_messages_held",
-            "onestop_messages_holds_total", "onestop_http_requests_total", "onestop_http_request_seconds")
+            "onestop_messages_holds_total", "onestop_webhook_subscriptions_stopped", "onestop_http_requests_total",
+            "onestop_http_request_seconds")
 
 
 # -- bounded label values ---------------------------------------------------------------------------
@@ -93,6 +98,7 @@ reason = _one_of(REASONS)
 service = _one_of(SERVICES)
 provider = _one_of(PROVIDERS)
 hold_reason = _one_of(HOLD_REASONS)
+stop_reason = _one_of(STOP_REASONS)
 method = _one_of(METHODS)
 _centers: frozenset | None = None
 

@@ -27,6 +27,7 @@ from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 
 from contracts import make_event
+from onestop import metrics
 from onestop.catalog import load_catalog
 from onestop.config import Settings
 from onestop.storage.mongo import database
@@ -143,11 +144,27 @@ class Dispatch(DependencyProvider):
         self.wakeup = Wakeup()
 
     def start(self):
+        metrics.on_scrape(self, self.count_stopped)  # onestop_webhook_subscriptions_stopped, when scraped
         self.container.spawn_managed_thread(self._run, identifier="webhook-dispatcher")
 
+    def stop(self):
+        metrics.off_scrape(self)
+
     def kill(self):
+        metrics.off_scrape(self)
         for thread in list(self.pool.coroutines_running):
             thread.kill()
+
+    def count_stopped(self) -> None:
+        """Each center's subscriptions the platform stopped, by reason (0s too: resuming resolves the alert)."""
+        counts = {(center, reason): 0 for center in load_catalog().centers for reason in metrics.STOP_REASONS}
+        for doc in self.repo.stopped():
+            for center in doc.get("centers") or ():
+                key = (center, doc["state_reason"])
+                if key in counts:
+                    counts[key] += 1
+        for (center, reason), count in counts.items():
+            metrics.WEBHOOKS_STOPPED.labels(metrics.center(center), metrics.stop_reason(reason)).set(count)
 
     def kick(self):
         self.wakeup.kick()

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from contracts.webhooks import REASONS as STOP_REASONS
 from onestop.messaging.outbox import ensure_outbox_index, push_outbox
-from services.webhooks.domain import ACTIVE, CANCELLED, DELETED, DELIVERED, PENDING
+from services.webhooks.domain import ACTIVE, CANCELLED, DELETED, DELIVERED, DISABLED, PAUSED, PENDING
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 HIDDEN = {"outbox": 0, "outbox_pending": 0}
@@ -39,6 +40,12 @@ class WebhooksRepository:
     def live(self) -> list[dict]:
         """Every subscription not deleted (events are queued for paused and disabled ones too)."""
         return list(self.subscriptions.find({"state": {"$ne": DELETED}}, HIDDEN).sort("_id", ASCENDING))
+
+    def stopped(self) -> list[dict]:
+        """The subscriptions the platform stopped (not those an operator or their owner paused)."""
+        return list(self.subscriptions.find({"state": {"$in": [PAUSED, DISABLED]},
+                                             "state_reason": {"$in": list(STOP_REASONS)}},
+                                            {"centers": 1, "state_reason": 1}))
 
     def change(self, sub_id: str, version: int, fields: dict, events: list = (), now=None) -> dict | None:
         """Set `fields` if the subscription is still at `version`; the new document, or None."""

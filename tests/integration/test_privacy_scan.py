@@ -30,6 +30,7 @@ from datetime import date, timedelta
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import PUBLIC, REGISTRY
 from contracts.audit import about_the_log
@@ -305,10 +306,15 @@ def test_no_public_event_and_no_audit_entry_carries_personal_data_and_an_erasure
     bodies = [r["body"].decode("utf-8") for r in p.receiver.received("/all")]
     hits = GIAO.hits(p.seen()) + GIAO.hits(stored) + GIAO.hits(shown) + GIAO.hits(delivered) + GIAO.hits(bodies)
     # Metrics (issue 17): every service's /metrics, its label sets and help texts (the values are numbers)
-    scraped = [requests.get(f"{c.http}/metrics", timeout=10) for c in p.c.values()]
+    by_service = {name: requests.get(f"{c.http}/metrics", timeout=10) for name, c in p.c.items()}
+    scraped = list(by_service.values())
     assert all(r.status_code == 200 for r in scraped)
     hits += GIAO.hits([line for r in scraped for line in re.findall(r"\{[^}]*\}|^#.*$", r.text, re.M)])
     hits += [f"/metrics holds the code {code}" for r in scraped for code in codes if code in r.text]
+    gone = {"center": "hue-vyda", "reason": "gone"}
+    stopped = [s.value for f in text_string_to_metric_families(by_service["webhooks"].text) for s in f.samples
+               if s.name == "onestop_webhook_subscriptions_stopped" and s.labels == gone]
+    assert stopped == [1.0]  # the /gone receiver's subscription, disabled by its 410
     assert hits == [], f"{len(hits)} hits in events, audit entries, webhooks and metrics:\n" + "\n".join(hits)
 
     verdict = requests.get(f"{p.c['audit'].http}/api/v1/audit/verify", headers=AUDITOR, timeout=10).json()

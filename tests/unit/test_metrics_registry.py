@@ -31,6 +31,7 @@ LABELS = {  # metric family -> its label names, as docs/metrics.md, the dashboar
     "onestop_breaker_opened": ("provider",),
     "onestop_messages_held": ("center",),
     "onestop_messages_holds": ("center", "reason"),
+    "onestop_webhook_subscriptions_stopped": ("center", "reason"),
     "onestop_http_requests": ("service", "route", "method", "status"),
     "onestop_http_request_seconds": ("service", "route"),
 }
@@ -45,7 +46,7 @@ def allowed_values() -> dict[str, set]:
     rules = {metrics.route(url) for name in SERVICES for _, _, url in http_entrypoints(name)}
     return {"service": set(metrics.SERVICES), "event_type": set(EVENT_TYPES), "center": set(load_catalog().centers),
             "outcome": set(metrics.CONSUMED_OUTCOMES) | set(metrics.PROVIDER_OUTCOMES), "reason": set(REASONS)
-            | set(metrics.HOLD_REASONS), "provider": set(metrics.PROVIDERS), "route": rules,
+            | set(metrics.HOLD_REASONS) | set(metrics.STOP_REASONS), "provider": set(metrics.PROVIDERS), "route": rules,
             "method": set(metrics.METHODS), "status": {str(s) for s in range(100, 600)}}
 
 
@@ -77,6 +78,7 @@ def test_every_family_is_exposed_with_its_labels():
     metrics.OUTBOX_PENDING.labels("intake").set(0)  # a service's relay sets these at scrape time
     metrics.OUTBOX_LAG.labels("intake").set(0)
     metrics.MESSAGES_HELD.labels("hue-vyda").set(0)
+    metrics.WEBHOOKS_STOPPED.labels("hue-vyda", "gone").set(0)
     found = families()
     assert set(LABELS) <= set(found), set(LABELS) - set(found)
     for name, labels in LABELS.items():
