@@ -266,7 +266,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *(_row(f"{service}.metrics", "GET", "/metrics", ANYONE, PUBLIC, "read the service's Prometheus metrics",
            note="Counts and timings only, no personal data (docs/metrics.md); for the internal network. With "
                 "METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` (else 401).")
-      for service in ("intake", "routing", "notification", "audit", "webhooks")),
+      for service in ("intake", "routing", "notification", "audit", "webhooks", "console")),
     *_console(),  # issue 17: the console
 )
 

@@ -3,7 +3,7 @@ builds the document; the rows console.* of onestop.web.access say who may call).
 from __future__ import annotations
 
 from onestop.web.health import HealthSchema
-from onestop.web.openapi import OPENAPI, Route, documented, query
+from onestop.web.openapi import METRICS, OPENAPI, Route, documented, query
 from services.console.schemas import LeaderSchema, MeSchema, OpsSchema, ReplayedSchema, ReplayRequestSchema, SignedOutSchema
 
 HTML = "text/html"
@@ -36,6 +36,7 @@ ROUTES = (
           description="The same path as `onestop dlq replay` (audited, replayed_by: the caller)."),
     Route("GET", "/healthz", answers={200: HealthSchema, 503: HealthSchema}),
     OPENAPI,
+    METRICS,
 )
 
 document = documented("console", ROUTES)

@@ -25,6 +25,7 @@ from onestop.storage.mongo import MongoStore
 from onestop.timestamps import utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, load, read_json, respond
+from onestop.web.metering import Metrics
 from services.console import api, devstaff, gate, identity, pages, sessions, views
 from services.console.schemas import CenterQuerySchema, ReplayRequestSchema
 from services.console.settings import ConsoleSettings
@@ -83,6 +84,7 @@ class ConsoleService:
     store = MongoStore(SessionRepository)
     console = Console()
     health = Health()
+    metering = Metrics()  # HTTP requests counted, and /metrics
 
     # --- pages (public: the shell holds no data) --------------------------------------------
 
@@ -224,6 +226,12 @@ class ConsoleService:
     def healthz(self, request):
         status, body = self.health(self.store.sessions.database)
         return respond(status, body)
+
+    @http("GET", "/metrics")
+    @json_endpoint
+    def metrics(self, request):
+        """Prometheus metrics, text format (onestop.metrics; docs/metrics.md). No personal data."""
+        return self.metering(request)
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ REQUESTS = {
     "webhooks.openapi": _get("/openapi.json"),
     # Metrics (issue 17)
     **{f"{service}.metrics": _get("/metrics")
-       for service in ("intake", "routing", "notification", "audit", "webhooks")},
+       for service in ("intake", "routing", "notification", "audit", "webhooks", "console")},
     # issue 17, the console: its pages are public shells; its JSON takes the walk's bearer tokens as a session's
     "console.index": _get("/console/"),
     "console.script": _get("/console/app.js"),
