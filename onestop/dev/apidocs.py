@@ -11,6 +11,7 @@ import importlib
 import json
 
 SERVICES = ("intake", "routing", "notification", "audit", "webhooks")
+SERVICES += ("alerts",)  # issue 17, alerts
 
 
 def document(service: str) -> dict:

@@ -224,6 +224,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _row("audit.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
     _row("audit.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
     *_webhooks(),
+    # Issue 17, alerts (services/alerts): operators and center leaders read the alerts of their centers.
+    _row("alerts.list", "GET", "/api/v1/alerts", ("center_leader", "operator"), HIDDEN, "read the operator alerts",
+         note="The token's centers' alerts and the platform's own (center `all`)."),
+    _row("alerts.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    _row("alerts.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from nameko.containers import ServiceContainer
 
+from services.alerts.service import AlertsService
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
@@ -14,7 +15,8 @@ from tests.support.staff import SECRET
 
 # The services with an HTTP API, by name
 HTTP = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
-        "audit": AuditService, "webhooks": WebhooksService}
+        "audit": AuditService, "webhooks": WebhooksService,
+        "alerts": AlertsService}  # issue 17, alerts
 
 @pytest.fixture
 def amqp_uri():

@@ -115,6 +115,10 @@ REQUESTS = {
                                         {"json": {"from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}}),
     "webhooks.healthz": _get("/healthz"),
     "webhooks.openapi": _get("/openapi.json"),
+    # Issue 17, alerts
+    "alerts.list": _get("/api/v1/alerts", center="{center}"),
+    "alerts.healthz": _get("/healthz"),
+    "alerts.openapi": _get("/openapi.json"),
 }
 
 
