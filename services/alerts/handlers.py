@@ -29,7 +29,7 @@ CONSUMED = (OVERDUE, PAUSED, RESUMED, *sorted(OVERDUE_ENDS))
 
 def look(findings: list, *, repo, now, resolve_after: float, docs_url: str, notify: bool) -> domain.Plan:
     """Raise, keep and resolve alerts by what was found now."""
-    current = [{**a, "clear_since": as_utc(a["clear_since"]) if a.get("clear_since") else None}
+    current = [{**a, "id": a["_id"], "clear_since": as_utc(a["clear_since"]) if a.get("clear_since") else None}
                for a in repo.open_alerts()]
     todo = domain.plan(current, findings, now, resolve_after)
     for finding in todo.raised:

@@ -29,7 +29,7 @@ WHAT_TO_DO = {
         "Nothing is lost: the events wait in the service's store and are published in order once it can",
     ),
     "dossier_overdue": (
-        "Open the center's overdue list (routing's work API, or the console) and find each dossier's officer",
+        "Look each listed code up (routing: GET /api/v1/work/dossiers/<code>) to see its department and officer",
         "The department head reassigns, or the center leader extends the deadline with a reason",
         "The alert is resolved when every listed dossier has its result, is returned, withdrawn or extended",
     ),

@@ -30,6 +30,7 @@ def test_each_service_runs_as_its_own_broker_user_and_the_rest_keep_the_admin_ur
     platform = Platform(broker_users=users, shards={"routing": ["hue-vyda", "hue-phuxuan"]}, witness=False)
     envs = {name: extra.get("AMQP_URI") for name, (_argv, extra, _port) in platform.commands().items()}
     assert envs == {"smtp-sink": None, "sms-sink": None, "intake": users["intake"], "routing": users["routing"],
-                    "routing-2": users["routing"], "notification": None, "audit": None, "webhooks": None}
+                    "routing-2": users["routing"], "notification": None, "audit": None, "webhooks": None,
+                    "alerts": None}  # issue 17, alerts
     described = platform.describe()
     assert "onestop-dev-intake, onestop-dev-routing, onestop-dev-operator" in described and "pw-" not in described
