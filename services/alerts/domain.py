@@ -52,8 +52,11 @@ class Plan:
     details: tuple = ()  # (id, new details) of open alerts whose finding says more now
 
 
-def plan(open_alerts: list[dict], findings: list[Finding], now: datetime, resolve_after: float) -> Plan:
-    """What to do about `findings` given the open alerts ({"id", "key", "details", "clear_since"})."""
+def plan(open_alerts: list[dict], findings: list[Finding], now: datetime, resolve_after: float,
+         unknown: tuple = ()) -> Plan:
+    """What to do about `findings` given the open alerts ({"id", "key", "details", "clear_since"}).
+    Nothing could be seen of the keys beginning with one of `unknown` (the broker or a service did
+    not answer): their alerts without a finding stay as they are, neither clearing nor resolved."""
     seen = {f.key: f for f in findings}
     by_key = {a["key"]: a for a in open_alerts}
     out = {"raised": [f for k, f in seen.items() if k not in by_key], "clearing": [], "back": [], "resolved": [],
@@ -63,6 +66,8 @@ def plan(open_alerts: list[dict], findings: list[Finding], now: datetime, resolv
         if finding is not None:
             out["back"] += [alert["id"]] if alert.get("clear_since") else []
             out["details"] += [(alert["id"], finding.details)] if finding.details != alert["details"] else []
+        elif unknown and key.startswith(unknown):
+            continue
         elif alert.get("clear_since") is None:
             out["clearing"].append(alert["id"])
         elif (now - alert["clear_since"]).total_seconds() >= resolve_after:
@@ -81,9 +86,9 @@ def dead_letters(queues: dict) -> list[Finding]:
         if match and count > 0:
             service, center = match.groups()
             found.append(Finding(f"dead_letter:{name}", "dead_letter", center,
-                                 f"Dead letters in {name}",
+                                 f"Dead letters of {service} at {center}",
                                  f"{count} message(s) of {service} for {center} were dead-lettered "
-                                 f"(onestop dlq browse {name})"))
+                                 f"to {name} (onestop dlq show {service}/{center})"))
     return found
 
 

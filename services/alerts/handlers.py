@@ -27,11 +27,13 @@ PAUSED, RESUMED, OVERDUE = ("webhook.subscription_paused.v1", "webhook.subscript
 CONSUMED = (OVERDUE, PAUSED, RESUMED, *sorted(OVERDUE_ENDS))
 
 
-def look(findings: list, *, repo, now, resolve_after: float, docs_url: str, notify: bool) -> domain.Plan:
-    """Raise, keep and resolve alerts by what was found now."""
+def look(findings: list, *, repo, now, resolve_after: float, docs_url: str, notify: bool,
+         unknown: tuple = ()) -> domain.Plan:
+    """Raise, keep and resolve alerts by what was found now (nothing could be seen of the keys
+    beginning with one of `unknown`: their alerts stay as they are)."""
     current = [{**a, "id": a["_id"], "clear_since": as_utc(a["clear_since"]) if a.get("clear_since") else None}
                for a in repo.open_alerts()]
-    todo = domain.plan(current, findings, now, resolve_after)
+    todo = domain.plan(current, findings, now, resolve_after, unknown)
     for finding in todo.raised:
         alert = new_alert(finding, now, docs_url, notify)
         repo.raise_alert(alert, [event("ops.alert_raised.v1", alert, now)], now)

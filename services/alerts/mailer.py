@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from email.policy import SMTP
 
 from services.alerts.runbook import WHAT_TO_DO, link
 
 PREFIX = "[OneStop alert]"
+# A subject is one line whatever its length (RFC 5322 allows 998): folded at 78, a long unbreakable
+# queue name puts the whole subject on a continuation line, and a reader may see it start with a space.
+POLICY = SMTP.clone(max_line_length=998)
 RAISED = """{title}
 
 Center: {center}
@@ -53,7 +57,7 @@ class Mailer:
         return self.s.operators_email
 
     def send(self, alert: dict, notice: str) -> None:
-        message = EmailMessage()
+        message = EmailMessage(policy=POLICY)
         message["From"], message["To"] = self.s.smtp_from, ", ".join(self.recipients)
         message["Subject"] = subject(alert, notice)
         message.set_content(body(alert, notice, self.s.alerts_docs_url))

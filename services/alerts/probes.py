@@ -6,21 +6,34 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from eventlet.greenpool import GreenPool
+from amqp.exceptions import NotFound
 from kombu import Connection
 
 
 def queues(amqp_uri: str, mgmt_url: str, timeout: float) -> tuple[dict, dict]:
-    """({queue: messages}, {queue: ready}) of the AMQP URI's vhost, in one call (counts as fresh as the
-    broker's statistics interval, 5 s by default); requests' errors pass up."""
-    amqp, parts = Connection(amqp_uri), urlsplit(mgmt_url.rstrip("/"))
+    """({dead-letter queue: messages}, {queue: ready}) of the AMQP URI's vhost: the names and ready counts
+    from the management API (as fresh as its statistics, 5 s by default: enough to see a queue grow),
+    the dead-letter queues' depths from the queues themselves (exact: a letter is seen at once, and a
+    purge too). Errors pass up."""
+    amqp, parts = Connection(amqp_uri, connect_timeout=timeout), urlsplit(mgmt_url.rstrip("/"))
     auth = (parts.username or amqp.userid, parts.password or amqp.password)  # else the AMQP user's
     base = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
     vhost = quote(amqp.virtual_host or "/", safe="")
     response = requests.get(f"{base}/api/queues/{vhost}", auth=auth, timeout=timeout,
-                            params={"columns": "name,messages,messages_ready"})
+                            params={"columns": "name,messages_ready"})
     response.raise_for_status()
-    rows = response.json()
-    return ({q["name"]: q.get("messages") or 0 for q in rows}, {q["name"]: q.get("messages_ready") or 0 for q in rows})
+    ready = {q["name"]: q.get("messages_ready") or 0 for q in response.json()}
+    with amqp as conn:
+        dlqs = {name: _depth(conn, name) for name in ready if name.endswith(".dlq")}
+    return {name: depth for name, depth in dlqs.items() if depth is not None}, ready
+
+
+def _depth(conn, name: str) -> int | None:
+    try:
+        with conn.channel() as channel:
+            return channel.queue_declare(name, passive=True).message_count
+    except NotFound:  # deleted since it was listed
+        return None
 
 
 def healthz(base_url: str, timeout: float) -> tuple[dict | None, str]:

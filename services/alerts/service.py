@@ -45,9 +45,10 @@ class AlertsService:
     def look(self):
         """Every ALERTS_INTERVAL: what is wrong now, as alerts raised or resolved, then their emails."""
         now, s = utcnow(), self.settings
-        findings = self.watches.findings(now) + handlers.signalled(self.store)
+        seen = self.watches.look(now)
+        findings = seen.findings + handlers.signalled(self.store)
         handlers.look(findings, repo=self.store, now=now, resolve_after=s.alerts_resolve_after,
-                      docs_url=s.alerts_docs_url, notify=bool(s.operators_email))
+                      docs_url=s.alerts_docs_url, notify=bool(s.operators_email), unknown=seen.unknown)
         handlers.send_notices(repo=self.store, mailer=Mailer(s))
 
     @every("retention_sweep_interval")

@@ -67,6 +67,16 @@ def test_a_flapping_condition_stays_one_incident(repo):
     assert repo.alerts.count_documents({}) == 1 and repo.open_alerts()[0]["clear_since"] is None
 
 
+def test_what_could_not_be_seen_is_neither_cleared_nor_resolved(repo):
+    dead = Finding("dead_letter:onestop.routing.hue-vyda.dlq", "dead_letter", "hue-vyda", "Dead letters", "1")
+    look(repo, [SMS, dead], 0)
+    for second in (15, 30, 45, 60):  # the broker unreadable, notification down: nothing is known of either
+        todo = handlers.look([], repo=repo, now=at(second), resolve_after=30, docs_url="d", notify=True,
+                             unknown=("dead_letter:", "queue_growing:", "breaker_open:"))
+        assert not (todo.clearing or todo.resolved)
+    assert len(look(repo, [dead], 75).clearing) == 1  # seen again, and the breaker is closed
+
+
 def test_it_comes_back_after_being_resolved_as_a_new_incident(repo):
     look(repo, [SMS], 0), look(repo, [], 10), look(repo, [], 50)
     assert len(look(repo, [SMS], 60).raised) == 1
