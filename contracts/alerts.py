@@ -1,8 +1,9 @@
 """Events the alerts service publishes (producer ``alerts``): an operator alert raised, then resolved.
 
-Not about a dossier: the subject is the alert's id, the center the one the incident is about, or
-``all`` for one of the whole platform (a provider's breaker, a service down), routed
-``<type>.<center>`` like every event. They carry what an operator reads, never a citizen's data.
+Not about a dossier: the subject is the alert's id. An incident of one center is one event, routed
+``<type>.<center>``; one of the whole platform (a provider's breaker, a service down: ``data.center``
+is ``all``) is one event per center, with the same ``alert_id``, so each center's subscribers see it.
+They carry what an operator reads, never a citizen's data.
 """
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -20,7 +21,9 @@ class _AlertV1(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS), metadata={"example": "breaker_open"})
     key = fields.String(required=True, metadata={"description": "what the incident is about; one open alert per key",
                                                  "example": "breaker_open:sms"})
-    center = fields.String(required=True, metadata={"description": "a center's id, or all", "example": "all"})
+    center = fields.String(required=True, metadata={
+        "description": "the center the incident is about, or all (the whole platform; then one event per center)",
+        "example": "all"})
     title = fields.String(required=True, metadata={"example": "The sms provider's circuit breaker is open"})
     details = fields.String(required=True, metadata={"example": "state open after 5 consecutive failures"})
     runbook = fields.String(required=True, metadata={"description": "what to do: docs/operations.md#<anchor>",

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from contracts import make_event
 from contracts.lifecycle import LIFECYCLE
+from onestop.catalog import load_catalog
 from onestop.errors import NotFound
 from onestop.timestamps import as_utc, iso
 from onestop.web import access
@@ -36,14 +37,16 @@ def look(findings: list, *, repo, now, resolve_after: float, docs_url: str, noti
     todo = domain.plan(current, findings, now, resolve_after, unknown)
     for finding in todo.raised:
         alert = new_alert(finding, now, docs_url, notify)
-        repo.raise_alert(alert, [event("ops.alert_raised.v1", alert, now)], now)
-        log.warning("alert raised: %s (%s)", alert["title"], alert["_id"])
+        repo.raise_alert(alert, events("ops.alert_raised.v1", alert, now), now)
+        log.warning("alert raised: %s (%s)%s", alert["title"], alert["_id"],
+                    "" if notify else "; OPERATORS_EMAIL is not set: told by event and API only")
     repo.mark(todo.clearing, {"clear_since": now})
     repo.mark(todo.back, {"clear_since": None})
     for alert_id, details in todo.details:
         repo.mark([alert_id], {"details": details})
+    by_id = {a["id"]: a for a in current}
     for alert_id in todo.resolved:
-        resolve(alert_id, repo=repo, now=now, notify=notify)
+        resolve(by_id[alert_id], repo=repo, now=now, notify=notify)
     return todo
 
 
@@ -54,23 +57,25 @@ def new_alert(finding: domain.Finding, now, docs_url: str, notify: bool) -> dict
             "notices": {"raised": "pending" if notify else "nobody", "resolved": None}, "mail_pending": notify}
 
 
-def resolve(alert_id: str, *, repo, now, notify: bool) -> None:
+def resolve(alert: dict, *, repo, now, notify: bool) -> None:
+    """Resolved, its event and its email to send in the one write (if it is still open)."""
     fields = {"resolved_at": now, "notices.resolved": "pending" if notify else "nobody", "mail_pending": notify}
-    current = next((a for a in repo.open_alerts() if a["_id"] == alert_id), None)
-    if current is None:
-        return
-    resolved = {**current, **{k: v for k, v in fields.items() if "." not in k}, "state": RESOLVED}
-    if repo.resolve(alert_id, fields, [event("ops.alert_resolved.v1", resolved, now)], now):
-        log.warning("alert resolved: %s (%s)", current["title"], alert_id)
+    resolved = {**alert, "resolved_at": now, "state": RESOLVED}
+    if repo.resolve(alert["_id"], fields, events("ops.alert_resolved.v1", resolved, now), now):
+        log.warning("alert resolved: %s (%s)", alert["title"], alert["_id"])
 
 
-def event(type_: str, alert: dict, now) -> dict:
+def events(type_: str, alert: dict, now) -> list[dict]:
+    """The alert's event; one of the whole platform (center all) once per center, as every event is
+    routed to a center (``<type>.<center>``): each center's subscribers, the console and audit see it."""
+    centers = sorted(load_catalog().centers) if alert["center"] == domain.ALL else [alert["center"]]
     data = {"alert_id": alert["_id"], "kind": alert["kind"], "key": alert["key"], "center": alert["center"],
             "title": alert["title"], "details": alert["details"], "runbook": alert["runbook"],
             "raised_at": iso(alert["raised_at"])}
     if type_ == "ops.alert_resolved.v1":
         data["resolved_at"] = iso(alert["resolved_at"])
-    return make_event(type_, center=alert["center"], subject=alert["_id"], data=data, actor=SYSTEM, time=now)
+    return [make_event(type_, center=center, subject=alert["_id"], data=data, actor=SYSTEM, time=now)
+            for center in centers]
 
 
 def send_notices(*, repo, mailer) -> int:
