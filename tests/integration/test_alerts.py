@@ -154,3 +154,14 @@ def test_no_alert_carries_a_citizens_personal_data(platform):
     assert not GIAO.hits(events(platform))
     listed = requests.get(f"{platform['apps']['alerts'].http}/api/v1/alerts?state=all", headers=OPERATOR, timeout=5)
     assert listed.status_code == 200 and not GIAO.hits(listed.json())
+
+
+def test_a_center_leader_sees_their_centers_alerts_and_the_platforms_only(platform):
+    base = f"{platform['apps']['alerts'].http}/api/v1/alerts"
+    leader = bearer("center_leader", "phuxuan-leader", centers=("hue-phuxuan",))
+    seen = requests.get(base, params={"state": "all"}, headers=leader, timeout=5).json()["alerts"]
+    assert seen and {a["center"] for a in seen} <= {"hue-phuxuan", "all"}  # the sms breaker's, not hue-vyda's
+    other = requests.get(base, params={"center": "hue-vyda"}, headers=leader, timeout=5)
+    assert other.status_code == 404 and other.json()["error"] == "not_found"
+    bad = requests.get(base, params={"state": "closed"}, headers=leader, timeout=5)
+    assert bad.status_code == 422 and "state" in bad.text
