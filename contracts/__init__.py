@@ -8,13 +8,13 @@ registry. It imports no service and no runtime code.
     >>> REGISTRY["dossier.received.v1"].producer
     'intake'
 """
-from contracts import audit, intake, notification, operations, routing, webhooks
+from contracts import alerts, audit, intake, notification, operations, routing, webhooks
 from contracts.dossier import dossier_id, same_dossier
 from contracts.envelope import (CONTENT_TYPE, PRIVATE, PUBLIC, EventType, Registry, actor_of, filter_headers,
                                current_form, legacy_form, parse_envelope, routing_key)
 
 REGISTRY = Registry([*intake.EVENTS, *routing.EVENTS, *notification.EVENTS, *operations.EVENTS, *audit.EVENTS,
-                     *webhooks.EVENTS])
+                     *webhooks.EVENTS, *alerts.EVENTS])
 make_event = REGISTRY.make_event
 parse_event = REGISTRY.parse_event
 

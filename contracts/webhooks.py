@@ -31,8 +31,25 @@ class SubscriptionPausedV1(Schema):
                                                        "example": "2026-02-16T05:12:00.000Z"})
 
 
+class SubscriptionResumedV1(Schema):
+    """Issue 17 (alerts): the subscription delivers again, so the alert about its pause is resolved."""
+
+    class Meta:
+        unknown = RAISE
+
+    subscription_id = fields.String(required=True, metadata={"example": "whsub_3f1c2d4e5f60a7b8"})
+    centers = fields.List(fields.String(), required=True, metadata={"example": ["hue-vyda"]})
+    resumed_by = fields.String(required=True, metadata={"description": "the staff user who resumed it",
+                                                        "example": "ops-01"})
+    resumed_at = fields.String(required=True, metadata={"description": "UTC ISO 8601",
+                                                        "example": "2026-02-16T06:00:00.000Z"})
+
+
 EVENTS = [
     EventType("webhook.subscription_paused.v1", SubscriptionPausedV1, "webhooks",
               "A webhook subscription stopped being delivered to (retries exhausted, or 410 Gone); its backlog "
               "is kept and resuming it delivers it.", about_dossier=False),
+    EventType("webhook.subscription_resumed.v1", SubscriptionResumedV1, "webhooks",
+              "A paused or disabled webhook subscription was resumed: its backlog is being delivered.",
+              about_dossier=False),
 ]

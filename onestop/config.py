@@ -76,6 +76,15 @@ DEFAULTS = {
     "WEBHOOK_ALLOW_HTTP": "false",  # true: http:// receivers allowed (development); else https only
     "OPERATORS_EMAIL": "",  # comma-separated addresses told when a subscription is paused
     "WEBHOOK_KEEP_DELIVERED": "30d",  # how long a delivered event is kept (to be replayed); undelivered: for ever
+    # Issue 17, alerts (docs/operations.md, "Alerts"): the alerts service watches and emails OPERATORS_EMAIL.
+    "ALERTS_INTERVAL": "15",  # seconds between two looks at the broker and the services' /healthz
+    "ALERTS_QUEUE_GROWTH_SECONDS": "300",  # a work queue growing at every look for this long raises an alert
+    "ALERTS_OUTBOX_LAG": "60",  # seconds: an outbox's oldest unpublished event older than this raises an alert
+    "ALERTS_RESOLVE_AFTER": "",  # seconds a condition stays clear before its alert is resolved; "": 2 intervals
+    "ALERTS_TARGETS": "",  # the services watched: name=base URL,... (make run's launcher fills it in)
+    "ALERTS_HTTP_TIMEOUT": "3",  # seconds a /healthz may take before the service counts as down
+    "ALERTS_DOCS_URL": "docs/operations.md",  # where the runbook's anchors are (a URL of the docs, if published)
+    "RABBIT_MGMT_URL": "http://127.0.0.1:15672",  # RabbitMQ's management API (credentials: the AMQP user's)
 }
 
 
@@ -204,6 +213,14 @@ class Settings:
     webhook_allow_http: bool = False
     operators_email: tuple = ()
     webhook_keep_delivered: float = 30 * 86400.0
+    alerts_interval: float = 15.0  # issue 17, alerts: _alert_settings
+    alerts_queue_growth_seconds: float = 300.0
+    alerts_outbox_lag: float = 60.0
+    alerts_resolve_after: float = 30.0
+    alerts_targets: tuple = ()  # ((service, base URL), ...)
+    alerts_http_timeout: float = 3.0
+    alerts_docs_url: str = DEFAULTS["ALERTS_DOCS_URL"]
+    rabbit_mgmt_url: str = DEFAULTS["RABBIT_MGMT_URL"]
 
     @classmethod
     def load(cls, config: dict | None = None) -> "Settings":
@@ -255,6 +272,7 @@ class Settings:
             audit_checkpoint_interval=_number(config, "AUDIT_CHECKPOINT_INTERVAL", 0.01),
             audit_receipt_url=g("AUDIT_RECEIPT_URL"),
             **_webhook_settings(config),
+            **_alert_settings(config),
         )
 
     def center_ids(self, known: list[str]) -> list[str]:
@@ -294,4 +312,26 @@ def _webhook_settings(config: dict | None) -> dict:
         "webhook_allow_http": _bool(_get(config, "WEBHOOK_ALLOW_HTTP")),
         "operators_email": _list(config, "OPERATORS_EMAIL"),
         "webhook_keep_delivered": _duration(config, "WEBHOOK_KEEP_DELIVERED"),
+    }
+
+
+def _alert_settings(config: dict | None) -> dict:
+    """The alerts service's settings (issue 17; docs/operations.md, "Alerts"), checked at start-up."""
+    interval = _number(config, "ALERTS_INTERVAL", 0.05)
+    resolve = _get(config, "ALERTS_RESOLVE_AFTER").strip()
+    targets = []
+    for part in _list(config, "ALERTS_TARGETS"):
+        name, _, url = part.partition("=")
+        if not name.strip() or not url.strip().startswith(("http://", "https://")):
+            raise ValueError(f"ALERTS_TARGETS is name=http://host:port,...; got {part!r}")
+        targets.append((name.strip(), url.strip().rstrip("/")))
+    return {
+        "alerts_interval": interval,
+        "alerts_queue_growth_seconds": _duration(config, "ALERTS_QUEUE_GROWTH_SECONDS"),
+        "alerts_outbox_lag": _duration(config, "ALERTS_OUTBOX_LAG"),
+        "alerts_resolve_after": _duration(config, "ALERTS_RESOLVE_AFTER", resolve) if resolve else 2 * interval,
+        "alerts_targets": tuple(targets),
+        "alerts_http_timeout": _number(config, "ALERTS_HTTP_TIMEOUT", 0.05),
+        "alerts_docs_url": _get(config, "ALERTS_DOCS_URL").strip().rstrip("#") or DEFAULTS["ALERTS_DOCS_URL"],
+        "rabbit_mgmt_url": _get(config, "RABBIT_MGMT_URL").strip(),
     }

@@ -9,6 +9,7 @@ from onestop.web import access
 from onestop.web.auth import ROLES
 
 PORTS = {"intake": 8001, "routing": 8002, "notification": 8003, "audit": 8004, "webhooks": 8005}  # make run's defaults
+PORTS["alerts"] = 8007  # issue 17, alerts
 WHO = {
     "counter_staff": "the one-stop desk: takes dossiers in, hands results back",
     "officer": "works the dossiers assigned to them",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 
-SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console")  # console: issue 17
+SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console", "alerts")  # issue 17: console, alerts
 
 
 def document(service: str) -> dict:

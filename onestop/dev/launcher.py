@@ -40,6 +40,7 @@ from onestop.web.auth import TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console")  # console: issue 17
+SERVICES += ("alerts",)  # issue 17, alerts: watches the others, so it is started last
 DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
 BROKER_USERS_FILE = ROOT / "var" / "broker-users.json"  # make run's broker users' passwords (0600)
 STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
@@ -68,7 +69,7 @@ DEV_CONSOLE = {"CONSOLE_DEV_SIGNIN": "true", "CONSOLE_INSECURE_COOKIE": "true"}
 def console_env(ports: "Ports") -> dict:
     """The console's addresses of the services it reads, and of RabbitMQ's management API."""
     return {**{f"{name.upper()}_URL": f"http://127.0.0.1:{getattr(ports, name)}"
-               for name in ("intake", "routing", "notification", "audit", "webhooks")},
+               for name in ("intake", "routing", "notification", "audit", "webhooks", "alerts")},
             "RABBIT_MGMT_URL": os.environ.get("RABBIT_MGMT_URL") or "http://127.0.0.1:15672"}
 
 
@@ -97,6 +98,7 @@ class Ports:
     sms_http: int = 8026
     witness: int = 8006
     console: int = 8000  # issue 17: the console in the browser
+    alerts: int = 8007  # issue 17, alerts
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -137,6 +139,7 @@ class Platform:
                "AUDIT_RECEIPT_URL": f"http://127.0.0.1:{p.audit}/api/v1/audit/receipts/{{leaf_hash}}",
                "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_PORT": str(p.smtp),
                "SMTP_SINK_HTTP": f"127.0.0.1:{p.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{p.sms_http}"}
+        env.update(alerts_env(self.ports, env))  # issue 17, alerts
         env.update(self.env)
         return env
 
@@ -259,6 +262,8 @@ class Platform:
             " proofs; public: /api/v1/audit/keys)",
             f"  audit keys    {self.audit_files()}",
             f"  webhooks      http://127.0.0.1:{p.webhooks}   (integrators: /api/v1/subscriptions; docs/webhooks.md)",
+            f"  alerts        http://127.0.0.1:{p.alerts}   (operators: /api/v1/alerts; emails to OPERATORS_EMAIL; "
+            "docs/operations.md#alerts)",
             *([f"  witness       http://127.0.0.1:{p.witness}/cosigned   (examples/audit_witness.py: cosigns each "
                "checkpoint it can prove extends the last; /healthz)"] if self.witness else []),
             f"  SMTP sink     smtp://127.0.0.1:{p.smtp}  emails: http://127.0.0.1:{p.smtp_http}/api/v1/messages",
@@ -275,6 +280,15 @@ class Platform:
             "Try: make demo    Processes: .venv/bin/onestop status    Restart one: .venv/bin/onestop restart <name>",
             "Stop: Ctrl-C (a process that dies is started again; README: \"When a process dies\")",
         ])
+
+
+def alerts_env(ports: Ports, env: dict) -> dict:
+    """Issue 17, alerts: the services it watches (their first worker's /healthz), unless the environment
+    names them; the alerts go to the SMTP sink's ops@onestop.local (DEV_WEBHOOKS' OPERATORS_EMAIL)."""
+    if env.get("ALERTS_TARGETS"):
+        return {}
+    watched = [name for name in SERVICES if name != "alerts"]
+    return {"ALERTS_TARGETS": ",".join(f"{name}=http://127.0.0.1:{getattr(ports, name)}" for name in watched)}
 
 
 def _without_password(uri: str) -> str:

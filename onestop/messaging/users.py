@@ -54,6 +54,7 @@ class ServiceAccess:
     publishes_public: bool = True
     writes_private: bool = False
     reads_private: bool = False
+    monitors: bool = False  # lists the vhost's queues and their depths (HTTP API): the "management" tag
 
 
 # Every service consumes onestop.<service>.<center> (with its .dlq and .retry.<ms>) bound to
@@ -65,6 +66,8 @@ SERVICES = {
     "audit": ServiceAccess(),  # audit.checkpoint.v1
     "webhooks": ServiceAccess(),  # its delivery events
 }
+# Issue 17, alerts: ops.alert_* events; it also reads the queues' depths over the management API.
+SERVICES["alerts"] = ServiceAccess(monitors=True)
 
 
 def either(*patterns: str) -> str:
@@ -94,7 +97,7 @@ def service_user(service: str) -> BrokerUser:
     return BrokerUser(service, Permissions(
         configure=either(own),
         write=either(own, *_names(*published, DEFAULT_EXCHANGE, DLX.name)),
-        read=either(own, *_names(*read))), why=f"the {service} service")
+        read=either(own, *_names(*read))), tags="management" if access.monitors else "", why=f"the {service} service")
 
 
 def operator_user() -> BrokerUser:

@@ -266,8 +266,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *(_row(f"{service}.metrics", "GET", "/metrics", ANYONE, PUBLIC, "read the service's Prometheus metrics",
            note="Counts and timings only, no personal data (docs/metrics.md); for the internal network. With "
                 "METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` (else 401).")
-      for service in ("intake", "routing", "notification", "audit", "webhooks", "console")),
+      for service in ("intake", "routing", "notification", "audit", "webhooks", "console", "alerts")),
     *_console(),  # issue 17: the console
+    # Issue 17, alerts (services/alerts): operators and center leaders read the alerts of their centers.
+    _row("alerts.list", "GET", "/api/v1/alerts", ("center_leader", "operator"), HIDDEN, "read the operator alerts",
+         note="The token's centers' alerts and the platform's own (center `all`)."),
+    _row("alerts.healthz", "GET", "/healthz", ANYONE, PUBLIC, "read the service's health"),
+    _row("alerts.openapi", "GET", "/openapi.json", ANYONE, PUBLIC, _OPENAPI),
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from contracts import PUBLIC, REGISTRY
+from contracts import PUBLIC, REGISTRY, make_event
 from onestop.errors import Conflict, InvalidInput, NotFound
 from onestop.timestamps import iso
 from onestop.web import access
@@ -89,7 +89,16 @@ def set_state(sub_id: str, state: str, principal, *, repo, now) -> dict:
     else:
         fields = {"state": ACTIVE, "state_reason": None, "retry_at": now}
         repo.restart_schedules(sub_id)
-    return _write(repo, current, {**fields, "updated_at": now, "state_changed_by": principal.user})
+    events = resumed_events(current, principal, now) if state == ACTIVE and current["state"] != ACTIVE else ()
+    return _write(repo, current, {**fields, "updated_at": now, "state_changed_by": principal.user}, events, now)
+
+
+def resumed_events(subscription: dict, principal, now) -> list[dict]:
+    """Issue 17 (alerts): one webhook.subscription_resumed.v1 per center, as its pause had."""
+    data = {"subscription_id": subscription["_id"], "centers": subscription["centers"], "resumed_by": principal.user,
+            "resumed_at": iso(now)}
+    return [make_event("webhook.subscription_resumed.v1", center=center, subject=subscription["_id"], data=data,
+                       actor=principal.actor(), time=now) for center in subscription["centers"]]
 
 
 def delete(sub_id: str, principal, *, repo, now) -> dict:
@@ -107,8 +116,8 @@ def rotate(sub_id: str, principal, *, repo, now, grace: float) -> dict:
     return {"secret": secret, "previous_expire_at": iso(now + timedelta(seconds=grace))}
 
 
-def _write(repo, current: dict, fields: dict) -> dict:
-    written = repo.change(current["_id"], current["version"], fields)
+def _write(repo, current: dict, fields: dict, events=(), now=None) -> dict:
+    written = repo.change(current["_id"], current["version"], fields, events, now)
     if written is None:
         raise Conflict("The subscription changed meanwhile; read it again and retry.")
     return view(written, repo.backlog(written["_id"]))

@@ -5,6 +5,7 @@ import eventlet
 import pytest
 from nameko.containers import ServiceContainer
 
+from services.alerts.service import AlertsService
 from services.audit.service import AuditService
 from services.console.service import ConsoleService
 from services.intake.service import IntakeService
@@ -17,7 +18,8 @@ from tests.support.staff import SECRET
 # The services with an HTTP API, by name
 HTTP = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
         "audit": AuditService, "webhooks": WebhooksService,
-        "console": ConsoleService}  # issue 17: the console (its upstreams unset here: it says they are unreachable)
+        "console": ConsoleService,  # issue 17: the console (its upstreams unset here: it says they are unreachable)
+        "alerts": AlertsService}  # issue 17, alerts
 
 @pytest.fixture
 def amqp_uri():

@@ -117,7 +117,7 @@ REQUESTS = {
     "webhooks.openapi": _get("/openapi.json"),
     # Metrics (issue 17)
     **{f"{service}.metrics": _get("/metrics")
-       for service in ("intake", "routing", "notification", "audit", "webhooks", "console")},
+       for service in ("intake", "routing", "notification", "audit", "webhooks", "console", "alerts")},
     # issue 17, the console: its pages are public shells; its JSON takes the walk's bearer tokens as a session's
     "console.index": _get("/console/"),
     "console.script": _get("/console/app.js"),
@@ -134,6 +134,10 @@ REQUESTS = {
                                  {"json": {"queue": f"routing/{t.center}", "ids": [t.event]}}),
     "console.healthz": _get("/healthz"),
     "console.openapi": _get("/openapi.json"),
+    # Issue 17, alerts
+    "alerts.list": _get("/api/v1/alerts", center="{center}"),
+    "alerts.healthz": _get("/healthz"),
+    "alerts.openapi": _get("/openapi.json"),
 }
 
 

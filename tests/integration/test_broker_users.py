@@ -17,6 +17,7 @@ from onestop.messaging.topology import EVENTS, PRIVATE, ServiceQueues, declare_s
 from onestop.messaging.users import platform_users
 from onestop.ops.brokerusers import SHIPPED, topology_definitions
 from onestop.ops.deadletters.queues import browse, list_queues, replay
+from services.alerts.service import AlertsService
 from services.audit.service import AuditService
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
@@ -27,6 +28,7 @@ from tests.integration.test_pipeline import submit, timeline
 from tests.support.receiver import Receiver
 from tests.support.samples import dossier
 from tests.support.staff import bearer
+from tests.support.tap import Tap
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -132,6 +134,24 @@ def test_the_pipeline_runs_with_each_service_on_its_own_user(users, services, si
         assert Webhook(hook.json()["secret"]).verify(delivered[0]["body"], delivered[0]["headers"])["subject"] == code
     finally:
         receiver.stop()
+
+
+def test_alerts_reads_the_queues_and_publishes_on_its_own_user(users, services, sinks, amqp_uri):
+    """Issue 17, alerts: the management API's queue list (its "management" tag), a dead-letter queue's
+    depth, its own queues and outbox, all on the alerts user."""
+    ops = f"ops-{uuid.uuid4().hex[:6]}@onestop.local"
+    tap = Tap(amqp_uri, EVENTS, "ops.alert_raised.v1.hue-vyda", name="test.tap.alerts-user")
+    services.start(AlertsService, AMQP_URI=users["alerts"], ALERTS_INTERVAL=0.3, OPERATORS_EMAIL=ops)
+    queues = ServiceQueues("routing", "hue-vyda", (("public", "dossier.received.v1"),), (1.0,), 5)
+    with Connection(users["routing"]) as conn:
+        declare_service(conn.default_channel, [queues])
+    event = received_event()
+    ConfirmedPublisher(users["routing"]).publish(event, exchange="", routing_key=queues.dlq_name,
+                                                 message_id=event["id"])
+    mail = until(lambda: sinks.emails(to=ops), 15, 0.1, "the dead letter's alert")
+    assert mail[0]["subject"] == "[OneStop alert] Dead letters of routing at hue-vyda"
+    raised = until(lambda: tap.messages(), 10, 0.1, "ops.alert_raised.v1, published by the alerts user")
+    assert raised[0]["data"]["key"] == f"dead_letter:{queues.dlq_name}"
 
 
 def test_the_shipped_definitions_load_and_their_users_cannot_log_in_without_a_password(amqp_uri):

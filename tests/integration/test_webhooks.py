@@ -142,6 +142,7 @@ def test_410_disables_and_exhaustion_pauses_telling_the_owner_and_resume_deliver
         platform, receiver, sinks, amqp_uri):
     intake, webhooks = platform
     tap = Tap(amqp_uri, EVENTS, "webhook.subscription_paused.v1.*")
+    resumes = Tap(amqp_uri, EVENTS, "webhook.subscription_resumed.v1.*")  # issue 17: alerts resolve on it
     receiver.behave("/gone", status=410)
     receiver.behave("/dead", status=500)
     gone = subscribe(webhooks, receiver.url("/gone"), event_types=["dossier.received.v1"])
@@ -169,6 +170,8 @@ def test_410_disables_and_exhaustion_pauses_telling_the_owner_and_resume_deliver
     assert resumed.status_code == 200 and resumed.json()["state"] == "active"
     events = until(lambda: len(r := verified(receiver, "/dead", dead["secret"])) == 2 and r, 10, 0.05, "the backlog")
     assert [e["subject"] for e in events] == codes
+    (back,) = until(lambda: resumes.messages(), 10, 0.1, "webhook.subscription_resumed.v1")
+    assert back["subject"] == dead["id"] and back["data"]["centers"] == ["hue-vyda"]
 
 
 def test_replay_one_event_and_a_time_range(platform, receiver):

@@ -1,5 +1,5 @@
 """What `make run` starts the platform with: its own vhost, logs that start as JSON."""
-from onestop.dev.launcher import Platform, QUIET_EVENTLET
+from onestop.dev.launcher import QUIET_EVENTLET, Platform, Ports
 
 
 def test_make_run_uses_a_vhost_of_its_own_and_says_which(monkeypatch):
@@ -31,6 +31,18 @@ def test_each_service_runs_as_its_own_broker_user_and_the_rest_keep_the_admin_ur
     envs = {name: extra.get("AMQP_URI") for name, (_argv, extra, _port) in platform.commands().items()}
     assert envs == {"smtp-sink": None, "sms-sink": None, "intake": users["intake"], "routing": users["routing"],
                     "routing-2": users["routing"], "notification": None, "audit": None, "webhooks": None,
-                    "console": None}  # issue 17: the console runs as onestop-dev-console when make run made it
+                    "console": None,  # issue 17: the console runs as onestop-dev-console when make run made it
+                    "alerts": None}  # issue 17, alerts
     described = platform.describe()
     assert "onestop-dev-intake, onestop-dev-routing, onestop-dev-operator" in described and "pw-" not in described
+
+
+def test_alerts_watches_every_other_service_at_its_port(monkeypatch):
+    """Issue 17, alerts: make run's alerts service is told where the others' /healthz are."""
+    monkeypatch.delenv("ALERTS_TARGETS", raising=False)
+    platform = Platform(ports=Ports(intake=9101, webhooks=9105), witness=False)
+    settings = platform.settings()
+    assert dict(settings.alerts_targets) == {
+        "intake": "http://127.0.0.1:9101", "routing": "http://127.0.0.1:8002", "notification": "http://127.0.0.1:8003",
+        "audit": "http://127.0.0.1:8004", "webhooks": "http://127.0.0.1:9105"}
+    assert platform.commands()["alerts"][2] == 8007 and "OPERATORS_EMAIL" in platform.base_env()
