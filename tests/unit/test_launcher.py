@@ -44,5 +44,5 @@ def test_alerts_watches_every_other_service_at_its_port(monkeypatch):
     settings = platform.settings()
     assert dict(settings.alerts_targets) == {
         "intake": "http://127.0.0.1:9101", "routing": "http://127.0.0.1:8002", "notification": "http://127.0.0.1:8003",
-        "audit": "http://127.0.0.1:8004", "webhooks": "http://127.0.0.1:9105"}
+        "audit": "http://127.0.0.1:8004", "webhooks": "http://127.0.0.1:9105", "console": "http://127.0.0.1:8000"}
     assert platform.commands()["alerts"][2] == 8007 and "OPERATORS_EMAIL" in platform.base_env()
