@@ -1,5 +1,5 @@
-"""The console's session rules (services/console/sessions.py, indicators.py): the cookie's attributes,
-the CSRF and origin checks, a session's expiry, and the Decision 766 indicators' fallback."""
+"""The console's session rules (services/console/sessions.py): the cookie's attributes,
+the CSRF and origin checks, a session's expiry."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,7 +8,6 @@ import pytest
 
 from onestop.errors import Forbidden, Unauthorized
 from services.console import sessions
-from services.console.indicators import indicators_of
 
 NOW = datetime(2026, 2, 13, 2, 0, tzinfo=timezone.utc)
 PRINCIPAL = {"user": "ops-01", "role": "operator", "centers": ["hue-vyda"], "department": None, "name": "ops-01"}
@@ -76,16 +75,6 @@ def test_the_sign_in_forms_token_must_match_its_pre_session_cookie():
     for cookie, sent in ((None, "abc"), ("abc", None), ("abc", "abd")):
         with pytest.raises(Forbidden):
             sessions.check_form_token(cookie, sent)
-
-
-def test_the_766_indicators_come_from_the_report_else_the_on_time_rate_from_its_totals():
-    mine = indicators_of({"totals": {"result_ready": 8, "on_time": 6}})
-    assert [(i["id"], i["value"], i["numerator"], i["denominator"]) for i in mine] == [
-        ("on_time_rate", 0.75, 6, 8), ("satisfaction_rate", None, None, None), ("online_rate", None, None, None)]
-    assert all(i["formula_vi"] and i["formula_en"] for i in mine)
-    assert indicators_of({"totals": {"result_ready": 0, "on_time": 0}})[0]["value"] is None
-    given = [{"id": "online_rate", "value": 0.5, "numerator": 1, "denominator": 2, "formula_vi": "x", "formula_en": "y"}]
-    assert indicators_of({"indicators": given}) is given
 
 
 def test_the_development_sign_in_is_refused_where_real_staff_sign_in():
