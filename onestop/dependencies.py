@@ -1,6 +1,7 @@
 """Small nameko dependency providers shared by every service."""
 from __future__ import annotations
 
+import os
 import re
 
 from nameko.extensions import DependencyProvider
@@ -10,7 +11,8 @@ from onestop import logs
 from onestop.config import Settings
 from onestop.errors import Unavailable
 from onestop.web import access
-from onestop.web.auth import Principal, TokenIssuer
+from onestop.web.auth import Principal, TokenVerifier
+from onestop.web.revocation import Revocations
 from onestop.web.health import BrokerCheck, report
 
 
@@ -36,22 +38,36 @@ class Health(DependencyProvider):
 
 
 class StaffNotConfigured(Unavailable):
-    """The service runs without a usable JWT_SECRET, so its staff endpoints are off."""
+    """The service runs without AUTH_JWKS_URL (or with a wrong AUTH_* setting), so its staff endpoints are off."""
 
     error = "staff_access_not_configured"
 
-    def __init__(self, problem: str = "JWT_SECRET is not set"):
-        super().__init__(f"Staff endpoints are off: {problem} (JWT_SECRET needs at least 32 bytes).")
+    def __init__(self, problem: str = "AUTH_JWKS_URL is not set"):
+        super().__init__(f"Staff endpoints are off: {problem} (AUTH_JWKS_URL: the staff sign-in provider's JWKS; "
+                         "docs/identity.md).")
 
 
-def staff_guard(issuer: TokenIssuer | None, problem: str = "JWT_SECRET is not set"):
+class RevocationsNotLoaded(Unavailable):
+    """The revocations stream has not been read through once since the start: fail closed."""
+
+    error = "revocations_not_loaded"
+
+    def __init__(self):
+        super().__init__("Staff endpoints wait for the list of revoked tokens (onestop.revocations) to be read; "
+                         "try again shortly.")
+
+
+def staff_guard(verifier: TokenVerifier | None, problem: str = "AUTH_JWKS_URL is not set", revocations=None):
     """``authenticate(request, endpoint=None) -> Principal``: the caller behind the bearer
-    token (401 on a bad one), and with an ``endpoint`` id of onestop.web.access, whose
-    role may call it (403 otherwise); 503 when the service has no usable secret."""
+    token (401 on a bad or revoked one), and with an ``endpoint`` id of onestop.web.access, whose
+    role may call it (403 otherwise); 503 when the service has no verifier, its revocations are not
+    read yet, or the provider's keys cannot be fetched."""
     def authenticate(request, endpoint: str | None = None) -> Principal:
-        if issuer is None:
+        if verifier is None:
             raise StaffNotConfigured(problem)
-        principal = issuer.authenticate(request.headers.get("Authorization"))
+        if revocations is not None and not revocations.ready.is_set():
+            raise RevocationsNotLoaded()
+        principal = verifier.authenticate(request.headers.get("Authorization"))
         return access.require(principal, endpoint) if endpoint else principal
     return authenticate
 
@@ -59,14 +75,35 @@ def staff_guard(issuer: TokenIssuer | None, problem: str = "JWT_SECRET is not se
 class StaffAuth(DependencyProvider):
     """Injects `staff_guard`'s ``authenticate(request, endpoint=None)`` for token-holding callers.
 
-    Reads JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY (onestop.web.auth); without
-    a secret the service still runs, and its staff endpoints answer 503."""
+    Reads AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ALGORITHMS, AUTH_LEEWAY and the claim names
+    (onestop.web.auth.TokenVerifier); without AUTH_JWKS_URL the service still runs, and its staff
+    endpoints answer 503. Reads the revocations stream (onestop.web.revocation) in a thread of its
+    own, waiting up to AUTH_REVOCATIONS_WAIT seconds (default 3) at start for the first read."""
 
     def setup(self):
+        config = self.container.config
+        self.revocations = Revocations(Settings.load(config).amqp_uri)
         try:
-            self.guard = staff_guard(TokenIssuer.load(self.container.config))
+            verifier = TokenVerifier.load(config, revocations=self.revocations)
+            self.guard = staff_guard(verifier, revocations=self.revocations)
         except ValueError as exc:
+            self.revocations = None
             self.guard = staff_guard(None, str(exc))
+
+    def start(self):
+        if self.revocations is None:
+            return
+        self.container.spawn_managed_thread(self.revocations.run)
+        wait = float(self.container.config.get("AUTH_REVOCATIONS_WAIT") or os.environ.get("AUTH_REVOCATIONS_WAIT")
+                     or 3)
+        self.revocations.ready.wait(wait)
+
+    def stop(self):
+        if self.revocations is not None:
+            self.revocations.stop()
+
+    def kill(self):
+        self.stop()
 
     def get_dependency(self, worker_ctx):
         return self.guard
