@@ -261,6 +261,9 @@ class Platform:
             *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
               for role, user, extra in DEV_STAFF),
             f"  then           curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{p.routing}/api/v1/work/queue",
+            # issue 17, staff sign-in (docs/identity.md)
+            "  signed by      the development key set var/dev-signing-keys.json (JWKS var/dev-jwks.json); "
+            "revoke: .venv/bin/onestop auth revoke --sid <sid>, rotate: .venv/bin/onestop auth rotate-key",
             "Try: make demo    Processes: .venv/bin/onestop status    Restart one: .venv/bin/onestop restart <name>",
             "Stop: Ctrl-C (a process that dies is started again; README: \"When a process dies\")",
         ])

@@ -13,7 +13,6 @@ is make run's), where the services' AUTH_JWKS_URL reads it. Revocations go to th
 """
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import os
@@ -115,9 +114,3 @@ def add_commands(sub) -> None:
     pub.add_argument("--keys", help="the key file (default: AUTH_SIGNING_KEYS or make run's)")
     pub.set_defaults(func=jwks)
 
-
-if __name__ == "__main__":  # python -m onestop.ops.authcli is the same as `onestop auth`
-    parser = argparse.ArgumentParser(prog="onestop")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    parsed = parser.parse_args()
-    sys.exit(parsed.func(parsed))

@@ -3,6 +3,8 @@ and a rotated signing key is taken by all five without a restart (the JWKS over 
 stream on the test's broker)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 
@@ -14,6 +16,7 @@ from onestop.web.revocation import revoke
 from tests.conftest import drop_databases, drop_vhost, make_vhost
 from tests.integration.conftest import HTTP, Services, jwks_server, platform_config
 from tests.support import staff
+from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +86,18 @@ def test_a_rotated_key_is_taken_by_every_service_without_a_restart(running):
     assert works(urls, new), answers(urls, new)  # first sight of the new kid: each service refetched once
     assert jwks_server().fetches - fetched == len(REQUESTS)
     assert works(urls, old)  # the previous key is still published
+
+
+def test_onestop_auth_revoke_user_refuses_the_persons_older_tokens_not_the_next_sign_in(running):
+    """What an operator types when a person leaves: every token they had stops; a new one works."""
+    urls, amqp_uri = running
+    before = staff.ISSUER.mint("officer-gone", "operator", staff.CENTERS)
+    assert works(urls, before)
+    done = subprocess.run([sys.executable, "-m", "onestop.ops.cli", "auth", "revoke", "--user", "officer-gone",
+                           "--amqp", amqp_uri, "--actor", "ops-01"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "revoked user officer-gone" in done.stdout, done.stderr
+    until(lambda: answers(urls, before) == {name: (401, "revoked") for name in REQUESTS}, 2, 0.05,
+          "the user's token refused everywhere")
+    time.sleep(1.05 - time.time() % 1)  # a token's iat is in whole seconds: the next second is after the revocation
+    after = staff.ISSUER.mint("officer-gone", "operator", staff.CENTERS)
+    assert works(urls, after), answers(urls, after)
