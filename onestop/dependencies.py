@@ -57,15 +57,17 @@ class RevocationsNotLoaded(Unavailable):
                          "try again shortly.")
 
 
-def staff_guard(verifier: TokenVerifier | None, problem: str = "AUTH_JWKS_URL is not set", revocations=None):
+def staff_guard(verifier: TokenVerifier | None, problem: str = "AUTH_JWKS_URL is not set", revocations=None,
+                wait_s: float = 3):
     """``authenticate(request, endpoint=None) -> Principal``: the caller behind the bearer
     token (401 on a bad or revoked one), and with an ``endpoint`` id of onestop.web.access, whose
     role may call it (403 otherwise); 503 when the service has no verifier, its revocations are not
-    read yet, or the provider's keys cannot be fetched."""
+    read yet (a request in the first moments after the start waits up to `wait_s` for them), or the
+    provider's keys cannot be fetched."""
     def authenticate(request, endpoint: str | None = None) -> Principal:
         if verifier is None:
             raise StaffNotConfigured(problem)
-        if revocations is not None and not revocations.ready.is_set():
+        if revocations is not None and not revocations.ready.wait(wait_s):
             raise RevocationsNotLoaded()
         principal = verifier.authenticate(request.headers.get("Authorization"))
         return access.require(principal, endpoint) if endpoint else principal
@@ -78,14 +80,16 @@ class StaffAuth(DependencyProvider):
     Reads AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ALGORITHMS, AUTH_LEEWAY and the claim names
     (onestop.web.auth.TokenVerifier); without AUTH_JWKS_URL the service still runs, and its staff
     endpoints answer 503. Reads the revocations stream (onestop.web.revocation) in a thread of its
-    own, waiting up to AUTH_REVOCATIONS_WAIT seconds (default 3) at start for the first read."""
+    own; until its first read, a staff request waits up to AUTH_REVOCATIONS_WAIT seconds (default 3)
+    for it, then answers 503 (fail closed)."""
 
     def setup(self):
         config = self.container.config
         self.revocations = Revocations(Settings.load(config).amqp_uri)
+        wait = float(config.get("AUTH_REVOCATIONS_WAIT") or os.environ.get("AUTH_REVOCATIONS_WAIT") or 3)
         try:
             verifier = TokenVerifier.load(config, revocations=self.revocations)
-            self.guard = staff_guard(verifier, revocations=self.revocations)
+            self.guard = staff_guard(verifier, revocations=self.revocations, wait_s=wait)
         except ValueError as exc:
             self.revocations = None
             self.guard = staff_guard(None, str(exc))
@@ -94,9 +98,6 @@ class StaffAuth(DependencyProvider):
         if self.revocations is None:
             return
         self.container.spawn_managed_thread(self.revocations.run)
-        wait = float(self.container.config.get("AUTH_REVOCATIONS_WAIT") or os.environ.get("AUTH_REVOCATIONS_WAIT")
-                     or 3)
-        self.revocations.ready.wait(wait)
 
     def stop(self):
         if self.revocations is not None:

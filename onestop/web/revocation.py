@@ -18,8 +18,8 @@ and then each new one as it is appended, into an in-memory map the verifier chec
   token minted after it (the person signed in again, or got a new one) works.
 
 Fail-closed at start: until the stream has been read through once, ``ready`` is false and the staff
-endpoints answer 503 (onestop.dependencies.StaffAuth waits up to AUTH_REVOCATIONS_WAIT seconds for it at
-start). After that, a lost connection keeps the map it has and reconnects with backoff, reading the
+endpoints answer 503 (a staff request waits up to AUTH_REVOCATIONS_WAIT seconds for it first:
+onestop.dependencies.staff_guard). After that, a lost connection keeps the map it has and reconnects with backoff, reading the
 stream from the first record again (applying a record twice changes nothing).
 """
 from __future__ import annotations
