@@ -4,6 +4,7 @@
     onestop auth revoke --sid 2b1e...        every token of one sign-in session (signing out)
     onestop auth revoke --user vyda-o01      every token of that person issued until now
     onestop auth rotate-key                  a new signing key; the old one keeps verifying (docs/identity.md)
+    onestop auth retire-key os-2026...       a previous key out of the JWKS now (thought stolen)
     onestop auth jwks                        the public JWKS of the key set
 
 The key set is AUTH_SIGNING_KEYS, else make run's development one (var/dev-signing-keys.json); after a
@@ -76,6 +77,27 @@ def rotate_key(args) -> int:
     return 0
 
 
+def retire_key(args) -> int:
+    """A previous key out of the JWKS at once; the JWKS rewritten like rotate-key's."""
+    path = Path(args.keys) if args.keys else keys_path()
+    if path is None:
+        print(NO_KEYS, file=sys.stderr)
+        return 2
+    keys = SigningKeys.load(path)
+    try:
+        keys.retire(args.kid)
+    except ValueError as exc:
+        print(f"cannot retire: {exc}", file=sys.stderr)
+        return 2
+    print(f"retired {args.kid}: out of the JWKS; tokens it signed stop verifying once each service refreshes "
+          "its cached JWKS (AUTH_JWKS_LIFESPAN)")
+    out = args.jwks_out or (DEV_JWKS_FILE if path == DEV_KEYS_FILE else None)
+    if out:
+        keys.write_jwks(out)
+        print(f"wrote the public JWKS to {out}")
+    return 0
+
+
 def revoke(args) -> int:
     from onestop.web.revocation import revoke as publish
     until = args.until or int(time.time()) + MAX_TTL_S
@@ -110,6 +132,11 @@ def add_commands(sub) -> None:
                      help="seconds a previous key keeps verifying after it was rotated out (default: 30 days, "
                           "the longest token lifetime)")
     rot.set_defaults(func=rotate_key)
+    ret = auth.add_parser("retire-key", help="take a previous signing key out of the JWKS now")
+    ret.add_argument("kid")
+    ret.add_argument("--keys", help="the key file (default: AUTH_SIGNING_KEYS or make run's)")
+    ret.add_argument("--jwks-out", help="where to write the public JWKS (default: make run's, for its key set)")
+    ret.set_defaults(func=retire_key)
     pub = auth.add_parser("jwks", help="print the public JWKS of the key set")
     pub.add_argument("--keys", help="the key file (default: AUTH_SIGNING_KEYS or make run's)")
     pub.set_defaults(func=jwks)

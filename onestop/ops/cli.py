@@ -15,7 +15,7 @@
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
                                                  a staff bearer token (AUTH_SIGNING_KEYS, or make run's dev keys)
     onestop auth revoke --jti X | --sid X | --user X a token, session or user refused on every service
-    onestop auth rotate-key | jwks               the signing key set (docs/identity.md)
+    onestop auth rotate-key | retire-key | jwks  the signing key set (docs/identity.md)
     onestop token portal --user portal-dvc --center hue-vyda --ttl 604800
                                                  a portal's client credential, for online intake
 """

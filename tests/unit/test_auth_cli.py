@@ -21,6 +21,10 @@ def test_rotate_key_makes_then_rotates_the_key_set_and_writes_the_public_jwks(tm
     assert all("d" not in k and k["alg"] == "ES256" for k in published["keys"])
     assert cli.main(["auth", "jwks", "--keys", str(keys)]) == 0
     assert json.loads(capsys.readouterr().out) == published
+    assert cli.main(["auth", "retire-key", second, "--keys", str(keys)]) == 2  # the current one: rotate first
+    assert "rotate first" in capsys.readouterr().err
+    assert cli.main(["auth", "retire-key", first, "--keys", str(keys), "--jwks-out", str(jwks)]) == 0
+    assert [k["kid"] for k in json.loads(jwks.read_text())["keys"]] == [second]
 
 
 def test_the_token_command_mints_with_the_key_set_of_auth_signing_keys(tmp_path, capsys, monkeypatch):
