@@ -48,7 +48,6 @@ import argparse
 import json
 import os
 import random
-import secrets
 import signal
 import sqlite3
 import statistics
@@ -75,7 +74,7 @@ from onestop.dev.launcher import QUIET_EVENTLET
 from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, drop_vhost, make_vhost, queue_depths
 from onestop.messaging.topology import EVENTS
 from onestop.timestamps import parse_time, utcnow
-from onestop.web.auth import TokenIssuer
+from bench.tokens import BenchTokens
 from services.audit.merkle import verify_consistency, verify_inclusion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,9 +124,9 @@ class Run:
 class AuditProcess:
     """One side's audit service: its own process, vhost, store and keys, as deployed."""
 
-    def __init__(self, tree: Path, side: str, log_file: Path, secret: str,
+    def __init__(self, tree: Path, side: str, log_file: Path, tokens: BenchTokens,
                  checkpoint_interval: float = CHECKPOINT_INTERVAL):
-        self.tree, self.side, self.log_file, self.secret = tree, side, log_file, secret
+        self.tree, self.side, self.log_file, self.tokens = tree, side, log_file, tokens
         self.checkpoint_interval = checkpoint_interval
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -158,7 +157,7 @@ class AuditProcess:
     def _env(self, tmp: Path) -> dict:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET,
                "AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
-               "JWT_SECRET": self.secret, "EMBEDDED_STORE": "sqlite", "EMBEDDED_SYNC": "full", "CENTERS": "all",
+               **self.tokens.env(), "EMBEDDED_STORE": "sqlite", "EMBEDDED_SYNC": "full", "CENTERS": "all",
                "DATA_DIR": str(tmp / "data"), "AUDIT_KEYS_FILE": str(tmp / "keys" / "audit-signing.json"),
                "AUDIT_RATE_LIMIT": "1000000/60",  # the proofs' requests are the bench's, not a flood
                **({"AUDIT_CHECKPOINT_INTERVAL": f"{self.checkpoint_interval:g}"} if self.side == "tree" else {})}
@@ -309,12 +308,12 @@ def measure(audit: AuditProcess, run: Run, timeout: float) -> None:
     run.checkpoints_signed = len(audit.checkpoints())
 
 
-def proofs(audit: AuditProcess, issuer: TokenIssuer, n: int = PROOFS, seed: int = 15) -> dict:
+def proofs(audit: AuditProcess, tokens: BenchTokens, n: int = PROOFS, seed: int = 15) -> dict:
     """An auditor's work after the load: sign each center's checkpoint now, then `n`
     inclusion and `n` consistency proofs against it, each timed and verified."""
     rng = random.Random(seed)
     http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {issuer.mint('bench', 'auditor', CENTERS)}"
+    http.headers["Authorization"] = f"Bearer {tokens.mint(audit.tree, 'bench', 'auditor', CENTERS)}"
     latest = {}
     for center in CENTERS:
         response = http.post(f"{audit.url}/api/v1/audit/checkpoints", json={"center": center}, timeout=60)
@@ -361,17 +360,16 @@ def run(log_dir: Path, smoke: bool = False, rate: float | None = None, seconds: 
     plan = SMOKE if smoke else FULL
     rate, seconds, rounds = rate or plan["rate"], seconds or plan["seconds"], rounds or plan["rounds"]
     sides = trees()
-    secret = secrets.token_urlsafe(32)
-    issuer = TokenIssuer(secret)
+    tokens = BenchTokens(log_dir / "staff-auth")
     runs: list[Run] = []
     for round_ in range(rounds):
         for side in (list(sides) if round_ % 2 == 0 else list(reversed(sides))):  # chain, tree, tree, chain
             one = Run(side, round_ + 1, rate, seconds)
-            with AuditProcess(sides[side], side, log_dir / f"{side}-{round_ + 1}.log", secret,
+            with AuditProcess(sides[side], side, log_dir / f"{side}-{round_ + 1}.log", tokens,
                               checkpoint_interval) as audit:
                 measure(audit, one, timeout=max(30.0, seconds))
                 if side == "tree":
-                    one.proofs = proofs(audit, issuer)
+                    one.proofs = proofs(audit, tokens)
             print(one.line(), flush=True)
             runs.append(one)
     medians = {side: _medians([r for r in runs if r.side == side]) for side in sides}

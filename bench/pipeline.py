@@ -9,7 +9,6 @@ confirmed publishes per dossier, from the broker's own counters.
 """
 from __future__ import annotations
 
-import secrets
 import socket
 import threading
 import time
@@ -22,7 +21,7 @@ import requests
 
 from bench.baseline import pct
 from bench.load import Load
-from onestop.web.auth import TokenIssuer
+from bench.tokens import BenchTokens
 from onestop.timestamps import parse_time
 from onestop.dev.launcher import Platform, Ports
 from onestop.dev.rabbit_admin import MGMT, AUTH, queue_depths, vhost_of
@@ -131,10 +130,9 @@ class Pipeline:
                  env: dict | None = None):
         self.amqp_uri = amqp_uri
         ports = Ports(**{name: _free_port() for name in Ports().__dict__})
-        secret = secrets.token_urlsafe(32)
-        self.issuer = TokenIssuer(secret)
+        self.tokens, self.root = BenchTokens(log_dir / "staff-auth"), root
         self.platform = Platform(ports=ports, log_dir=log_dir, shards=shards or {}, witness=False,
-                                 env={"AMQP_URI": amqp_uri, "JWT_SECRET": secret, "LOG_LEVEL": "WARNING",
+                                 env={"AMQP_URI": amqp_uri, **self.tokens.env(), "LOG_LEVEL": "WARNING",
                                       # one counter token carries the whole load: measure the platform, not the limit
                                       "COUNTER_SUBMIT_LIMIT": "1000000/60",
                                       "AUDIT_RATE_LIMIT": "1000000/60",  # the journeys are read from audit
@@ -142,7 +140,7 @@ class Pipeline:
                                       "DATA_DIR": str(log_dir / "data"),
                                       **(env or {})}, **({"root": root} if root else {}))
         # the audit API is staff work: the bench reads the journeys as an auditor of every center
-        auditor = self.issuer.mint("bench-auditor", "auditor", CENTERS, ttl_s=12 * 3600)
+        auditor = self.tokens.mint(root, "bench-auditor", "auditor", CENTERS, ttl_s=12 * 3600)
         self.audit_headers = {"Authorization": f"Bearer {auditor}"}
         self.serials = 0
 
@@ -161,7 +159,7 @@ class Pipeline:
         return {n: p for n, p in self.platform.procs.items() if not n.endswith("-sink")}
 
     def phase(self, name: str, rate: float, seconds: float, drain_timeout: float | None = None) -> Phase:
-        token = self.issuer.mint("bench-counter", "counter_staff", CENTERS)
+        token = self.tokens.mint(self.root, "bench-counter", "counter_staff", CENTERS)
         load = Load("127.0.0.1", self.ports.intake, token, CENTERS, threads=max(4, min(32, int(rate / 10))))
         published0 = self._published()
         with Monitor(self.platform.procs, self.amqp_uri) as monitor:  # the services, the sinks and the broker

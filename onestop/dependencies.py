@@ -1,6 +1,7 @@
 """Small nameko dependency providers shared by every service."""
 from __future__ import annotations
 
+import os
 import re
 
 from nameko.extensions import DependencyProvider
@@ -10,7 +11,8 @@ from onestop import logs
 from onestop.config import Settings
 from onestop.errors import Unavailable
 from onestop.web import access
-from onestop.web.auth import Principal, TokenIssuer
+from onestop.web.auth import Principal, TokenVerifier
+from onestop.web.revocation import Revocations
 from onestop.web.health import BrokerCheck, report
 
 
@@ -36,37 +38,87 @@ class Health(DependencyProvider):
 
 
 class StaffNotConfigured(Unavailable):
-    """The service runs without a usable JWT_SECRET, so its staff endpoints are off."""
+    """The service runs without AUTH_JWKS_URL (or with a wrong AUTH_* setting), so its staff endpoints are off."""
 
     error = "staff_access_not_configured"
 
-    def __init__(self, problem: str = "JWT_SECRET is not set"):
-        super().__init__(f"Staff endpoints are off: {problem} (JWT_SECRET needs at least 32 bytes).")
+    def __init__(self, problem: str = "AUTH_JWKS_URL is not set"):
+        super().__init__(f"Staff endpoints are off: {problem} (AUTH_JWKS_URL: the staff sign-in provider's JWKS; "
+                         "docs/identity.md).")
 
 
-def staff_guard(issuer: TokenIssuer | None, problem: str = "JWT_SECRET is not set"):
-    """``authenticate(request, endpoint=None) -> Principal``: the caller behind the bearer
-    token (401 on a bad one), and with an ``endpoint`` id of onestop.web.access, whose
-    role may call it (403 otherwise); 503 when the service has no usable secret."""
-    def authenticate(request, endpoint: str | None = None) -> Principal:
-        if issuer is None:
-            raise StaffNotConfigured(problem)
-        principal = issuer.authenticate(request.headers.get("Authorization"))
+class RevocationsNotLoaded(Unavailable):
+    """The revocations stream has not been read through once since the start: fail closed."""
+
+    error = "revocations_not_loaded"
+
+    def __init__(self):
+        super().__init__("Staff endpoints wait for the list of revoked tokens (onestop.revocations) to be read; "
+                         "try again shortly.")
+
+
+class StaffGuard:
+    """``guard(request, endpoint=None) -> Principal``: the caller behind the bearer token (401 on a bad
+    or revoked one), and with an ``endpoint`` id of onestop.web.access, whose role may call it (403
+    otherwise); ``guard.token(token, endpoint=None)`` the same for a token the caller holds server-side
+    (the console's session). 503 when the service has no verifier, its revocations are not read yet (a
+    request in the first moments after the start waits up to `wait_s` for them), or the provider's keys
+    cannot be fetched."""
+
+    def __init__(self, verifier: TokenVerifier | None, problem: str = "AUTH_JWKS_URL is not set", revocations=None,
+                 wait_s: float = 3):
+        self.verifier, self.problem, self.revocations, self.wait_s = verifier, problem, revocations, wait_s
+
+    def __call__(self, request, endpoint: str | None = None) -> Principal:
+        return self._allowed(self._ready().authenticate(request.headers.get("Authorization")), endpoint)
+
+    def token(self, token: str, endpoint: str | None = None) -> Principal:
+        return self._allowed(self._ready().verify(token), endpoint)
+
+    def _ready(self) -> TokenVerifier:
+        if self.verifier is None:
+            raise StaffNotConfigured(self.problem)
+        if self.revocations is not None and not self.revocations.ready.wait(self.wait_s):
+            raise RevocationsNotLoaded()
+        return self.verifier
+
+    @staticmethod
+    def _allowed(principal: Principal, endpoint: str | None) -> Principal:
         return access.require(principal, endpoint) if endpoint else principal
-    return authenticate
 
 
 class StaffAuth(DependencyProvider):
-    """Injects `staff_guard`'s ``authenticate(request, endpoint=None)`` for token-holding callers.
+    """Injects a `StaffGuard` for token-holding callers: ``guard(request, endpoint=None)``, and
+    ``guard.token(token, endpoint=None)`` for a token held server-side.
 
-    Reads JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY (onestop.web.auth); without
-    a secret the service still runs, and its staff endpoints answer 503."""
+    Reads AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ALGORITHMS, AUTH_LEEWAY and the claim names
+    (onestop.web.auth.TokenVerifier); without AUTH_JWKS_URL the service still runs, and its staff
+    endpoints answer 503. Reads the revocations stream (onestop.web.revocation) in a thread of its
+    own; until its first read, a staff request waits up to AUTH_REVOCATIONS_WAIT seconds (default 3)
+    for it, then answers 503 (fail closed)."""
 
     def setup(self):
+        config = self.container.config
+        self.revocations = Revocations(Settings.load(config).amqp_uri)
+        wait = float(config.get("AUTH_REVOCATIONS_WAIT") or os.environ.get("AUTH_REVOCATIONS_WAIT") or 3)
         try:
-            self.guard = staff_guard(TokenIssuer.load(self.container.config))
+            verifier = TokenVerifier.load(config, revocations=self.revocations)
+            self.guard = StaffGuard(verifier, revocations=self.revocations, wait_s=wait)
         except ValueError as exc:
-            self.guard = staff_guard(None, str(exc))
+            self.revocations = None
+            self.guard = StaffGuard(None, str(exc))
+
+    def start(self):
+        if self.revocations is None:
+            return
+        self.container.spawn_managed_thread(self.revocations.run)
+
+    def stop(self):
+        if self.revocations is not None:
+            self.revocations.stop()
+
+    def kill(self):
+        self.stop()
 
     def get_dependency(self, worker_ctx):
         return self.guard

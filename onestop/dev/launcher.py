@@ -36,12 +36,12 @@ from onestop.dev.broker_users import ensure_users
 from onestop.dev.rabbit_admin import DEV_VHOST, ensure_vhost
 from onestop.dev.supervisor import Supervisor
 from onestop.messaging.topology import declare_exchanges
-from onestop.web.auth import TokenIssuer
+from onestop.ops.authcli import DEV_JWKS_FILE, DEV_KEYS_FILE
+from onestop.web.auth import SigningKeys, TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console")  # console: issue 17
 SERVICES += ("alerts",)  # issue 17, alerts: watches the others, so it is started last
-DEV_SECRET_FILE = ROOT / "var" / "dev-jwt-secret"
 BROKER_USERS_FILE = ROOT / "var" / "broker-users.json"  # make run's broker users' passwords (0600)
 STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
 # nameko's CLI imports eventlet, whose deprecation warning would be the one line of a
@@ -73,17 +73,17 @@ def console_env(ports: "Ports") -> dict:
             "RABBIT_MGMT_URL": os.environ.get("RABBIT_MGMT_URL") or "http://127.0.0.1:15672"}
 
 
-def dev_secret() -> str:
-    """JWT_SECRET if set; else a development secret kept in var/dev-jwt-secret (made once,
-    so tokens minted with `onestop token` keep working across restarts of `make run`)."""
-    if os.environ.get("JWT_SECRET"):
-        return os.environ["JWT_SECRET"]
-    if not DEV_SECRET_FILE.exists():
-        import secrets
-        DEV_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DEV_SECRET_FILE.write_text(secrets.token_urlsafe(48))
-        DEV_SECRET_FILE.chmod(0o600)
-    return DEV_SECRET_FILE.read_text().strip()
+def dev_auth(env: dict) -> dict:
+    """Staff sign-in settings (issue 17, docs/identity.md): the environment's AUTH_JWKS_URL (a real
+    provider) if set; else make run's development key set var/dev-signing-keys.json (made once, so tokens
+    minted with `onestop token` keep working across restarts) whose public JWKS, var/dev-jwks.json, every
+    service reads (file://); AUTH_SIGNING_KEYS for whoever mints (the dev sign-in, the witness)."""
+    if env.get("AUTH_JWKS_URL"):
+        return {}
+    path = Path(env.get("AUTH_SIGNING_KEYS") or DEV_KEYS_FILE)
+    jwks = DEV_JWKS_FILE if path == DEV_KEYS_FILE else path.with_name(f"{path.stem}.jwks.json")
+    SigningKeys.ensure(path).write_jwks(jwks)
+    return {"AUTH_SIGNING_KEYS": str(path), "AUTH_JWKS_URL": jwks.as_uri()}
 
 
 @dataclass
@@ -130,7 +130,8 @@ class Platform:
 
     def base_env(self) -> dict:
         p = self.ports
-        env = {**DEV_WEBHOOKS, **DEV_CONSOLE, **console_env(p), **os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET, "JWT_SECRET": dev_secret(),
+        env = {**DEV_WEBHOOKS, **DEV_CONSOLE, **console_env(p), **os.environ,
+               "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": QUIET_EVENTLET,
                "AMQP_URI": self.amqp_uri,
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p.smtp),
                "SMS_URL": f"http://127.0.0.1:{p.sms_http}/api/v1/sms",
@@ -141,6 +142,7 @@ class Platform:
                "SMTP_SINK_HTTP": f"127.0.0.1:{p.smtp_http}", "SMS_SINK_HTTP": f"127.0.0.1:{p.sms_http}"}
         env.update(alerts_env(self.ports, env))  # issue 17, alerts
         env.update(self.env)
+        env.update(dev_auth(env))  # issue 17, staff sign-in: the services' AUTH_JWKS_URL, the dev key set
         return env
 
     def settings(self) -> Settings:
@@ -197,8 +199,8 @@ class Platform:
             home.mkdir(parents=True, exist_ok=True)
             subprocess.run([sys.executable, str(script), "keygen", "--name", "witness.onestop.local",
                             "--key-file", str(key)], check=True, capture_output=True)
-        token = TokenIssuer(self.base_env()["JWT_SECRET"]).mint("witness-dev", "auditor",
-                                                               sorted(load_catalog().centers), ttl_s=30 * 24 * 3600)
+        token = TokenIssuer.load(self.base_env()).mint("witness-dev", "auditor", sorted(load_catalog().centers),
+                                                       ttl_s=30 * 24 * 3600)
         argv = [sys.executable, str(script), "run", "--amqp", self.amqp_uri, "--audit", audit,
                 "--vkeys-from", f"{audit}/api/v1/audit/keys", "--key-file", str(key),
                 "--state-dir", str(home / "state"), "--http", f"127.0.0.1:{self.ports.witness}"]
@@ -277,6 +279,9 @@ class Platform:
             *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
               for role, user, extra in DEV_STAFF),
             f"  then           curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{p.routing}/api/v1/work/queue",
+            # issue 17, staff sign-in (docs/identity.md)
+            "  signed by      the development key set var/dev-signing-keys.json (JWKS var/dev-jwks.json); "
+            "revoke: .venv/bin/onestop auth revoke --sid <sid>, rotate: .venv/bin/onestop auth rotate-key",
             "Try: make demo    Processes: .venv/bin/onestop status    Restart one: .venv/bin/onestop restart <name>",
             "Stop: Ctrl-C (a process that dies is started again; README: \"When a process dies\")",
         ])
@@ -315,10 +320,10 @@ def main() -> int:
     if not os.environ.get("AMQP_URI"):
         dev_vhost()
         platform.broker_users = dev_broker_users(platform.amqp_uri)
-    if not os.environ.get("JWT_SECRET"):
-        dev_secret()
-        print(f"WARNING: JWT_SECRET is not set: staff tokens are signed with a DEVELOPMENT secret\n"
-              f"kept in {DEV_SECRET_FILE}. Set JWT_SECRET (32+ random bytes) anywhere real.", file=sys.stderr)
+    if not os.environ.get("AUTH_JWKS_URL"):
+        print(f"WARNING: AUTH_JWKS_URL is not set: staff tokens are signed with a DEVELOPMENT key set\n"
+              f"kept in {DEV_KEYS_FILE}. Anywhere real, point AUTH_JWKS_URL at the sign-in provider's JWKS.",
+              file=sys.stderr)
     settings = platform.settings()
     if not settings.mongo_uri and settings.embedded_store == "memory":
         print("WARNING: EMBEDDED_STORE=memory: each service keeps its data in an in-memory store\n"

@@ -13,6 +13,8 @@
 - ``onestop.events.legacy`` (topic): the deprecated form of the public events,
   same routing keys, while ``EVENTS_LEGACY_FORM`` is on; nothing binds it
   inside the platform.
+- ``onestop.revocations`` (a stream queue): revoked staff tokens, sessions and users, read by every
+  service from the first record (onestop.web.revocation).
 - ``onestop.events`` and ``onestop.private`` have the alternate exchange ``onestop.unrouted`` (fanout) whose queue
   keeps any message no queue was bound for, so nothing vanishes silently.
 - Each consuming service has, per center, a quorum work queue
@@ -45,6 +47,11 @@ UNROUTED = Exchange("onestop.unrouted", type="fanout", durable=True)
 DLX = Exchange("onestop.dlx", type="direct", durable=True)
 UNROUTED_QUEUE = Queue("onestop.unrouted", exchange=UNROUTED, durable=True,
                        queue_arguments={"x-queue-type": "quorum"})
+# Staff token revocations (onestop.web.revocation), issue 17: a stream every service reads from its start;
+# its records outlive the longest token (onestop.web.auth.MAX_TTL_S, 30 days). Published to through the
+# default exchange.
+REVOCATIONS_QUEUE = Queue("onestop.revocations", durable=True,
+                          queue_arguments={"x-queue-type": "stream", "x-max-age": "32D"})
 
 EXCHANGES = {"public": EVENTS, "private": PRIVATE}
 DEPRECATION = {"deprecation": "true", "link": "docs/events.md#migrating-to-cloudevents"}  # on each legacy copy
@@ -131,10 +138,11 @@ def _exists(channel, kind: str, name: str) -> bool:
 
 
 def declare_exchanges(channel) -> None:
-    """Make the shared exchanges and the unrouted queue where they are missing. A user that
+    """Make the shared exchanges, the unrouted queue and the revocations stream where they are missing. A user that
     may not configure them (a service's own) is told what to do instead of a bare 403."""
     wanted = [("exchange", e.name, e.bind(channel).declare) for e in SHARED_EXCHANGES]
-    for kind, name, declare in [*wanted, ("queue", UNROUTED_QUEUE.name, UNROUTED_QUEUE.bind(channel).declare)]:
+    queues = [("queue", q.name, q.bind(channel).declare) for q in (UNROUTED_QUEUE, REVOCATIONS_QUEUE)]
+    for kind, name, declare in [*wanted, *queues]:
         if _exists(channel, kind, name):
             continue
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from onestop.messaging.topology import DLX, EVENTS, LEGACY, MATCH, PRIVATE, UNROUTED_QUEUE
+from onestop.messaging.topology import DLX, EVENTS, LEGACY, MATCH, PRIVATE, REVOCATIONS_QUEUE, UNROUTED_QUEUE
 
 DEFAULT_EXCHANGE = "amq.default"  # the default exchange "" as permission checks name it
 # The exchanges subscribers may read: the events, the headers exchange to filter them, the deprecated form.
@@ -94,6 +94,7 @@ def service_user(service: str) -> BrokerUser:
     published += [PRIVATE.name] if access.writes_private else []
     # Read on onestop.dlx binds its dead-letter queues (routing key: the work queue's name).
     read = [EVENTS.name, DLX.name] + ([PRIVATE.name] if access.reads_private else [])
+    read += [REVOCATIONS_QUEUE.name]  # issue 17, staff sign-in: every service reads the revocations stream
     return BrokerUser(service, Permissions(
         configure=either(own),
         write=either(own, *_names(*published, DEFAULT_EXCHANGE, DLX.name)),

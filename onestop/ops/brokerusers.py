@@ -23,7 +23,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from onestop.messaging.topology import SHARED_EXCHANGES, UNROUTED_QUEUE
+from onestop.messaging.topology import REVOCATIONS_QUEUE, SHARED_EXCHANGES, UNROUTED_QUEUE
 from onestop.messaging.users import BrokerUser, platform_users
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,13 +58,15 @@ def user_definitions(users: list[BrokerUser], vhost: str, prefix: str = "", pass
 
 
 def topology_definitions(vhost: str) -> dict:
-    """The shared exchanges and the unrouted queue, exactly as topology.declare_exchanges makes them."""
+    """The shared exchanges, the unrouted queue and the revocations stream, exactly as topology.declare_exchanges makes them."""
     return {
         "exchanges": [{"name": e.name, "vhost": vhost, "type": e.type, "durable": e.durable,
                        "auto_delete": e.auto_delete, "internal": False, "arguments": dict(e.arguments or {})}
                       for e in SHARED_EXCHANGES],
         "queues": [{"name": UNROUTED_QUEUE.name, "vhost": vhost, "durable": True, "auto_delete": False,
-                    "arguments": dict(UNROUTED_QUEUE.queue_arguments)}],
+                    "arguments": dict(UNROUTED_QUEUE.queue_arguments)},
+                   {"name": REVOCATIONS_QUEUE.name, "vhost": vhost, "durable": True, "auto_delete": False,
+                    "arguments": dict(REVOCATIONS_QUEUE.queue_arguments)}],
         "bindings": [{"source": UNROUTED_QUEUE.exchange.name, "vhost": vhost, "destination": UNROUTED_QUEUE.name,
                       "destination_type": "queue", "routing_key": "", "arguments": {}}],
     }

@@ -1,7 +1,7 @@
 """`onestop`: the operators' command line.
 
     onestop audit verify [--center hue-vyda]     recompute the hash chains (an operator's token: --token,
-    onestop audit timeline VYDA-260213-0007      a dossier's audit timeline    or minted from JWT_SECRET)
+    onestop audit timeline VYDA-260213-0007      a dossier's audit timeline    or minted: AUTH_SIGNING_KEYS)
     onestop audit checkpoint --center hue-vyda   have audit sign a checkpoint now
     onestop demo                                 submit sample dossiers and follow them
     onestop dlq list|show|replay|purge ...       dead letters (onestop dlq -h, docs/operations.md)
@@ -13,7 +13,9 @@
     onestop backup [--to var/backups]            a consistent copy of the embedded store (DATA_DIR), checked
     onestop restore var/backups/<time>           put it back (only while the services are stopped)
     onestop token officer --user vyda-o01 --center hue-vyda --department vp
-                                                 a staff bearer token (JWT_SECRET, or make run's dev secret)
+                                                 a staff bearer token (AUTH_SIGNING_KEYS, or make run's dev keys)
+    onestop auth revoke --jti X | --sid X | --user X a token, session or user refused on every service
+    onestop auth rotate-key | retire-key | jwks  the signing key set (docs/identity.md)
     onestop token portal --user portal-dvc --center hue-vyda --ttl 604800
                                                  a portal's client credential, for online intake
 """
@@ -34,6 +36,7 @@ from kombu.exceptions import OperationalError
 
 from onestop.catalog import load_catalog
 from onestop.ops import auditlog as auditlog_cli
+from onestop.ops import authcli as auth_cli
 from onestop.ops import backup as backup_cli
 from onestop.ops import privacy as privacy_cli
 from onestop.ops import status as status_cli
@@ -53,12 +56,13 @@ class NoToken(Exception):
 
 def audit_headers(args) -> dict:
     """The bearer header for the audit API: --token (or ONESTOP_TOKEN), else an operator
-    token of every center minted from JWT_SECRET or `make run`'s development secret."""
+    token of every center minted with AUTH_SIGNING_KEYS or `make run`'s development key set."""
     token = args.token or os.environ.get("ONESTOP_TOKEN")
     if not token:
         issuer = _issuer()
         if issuer is None:
-            raise NoToken("the audit API needs a token: pass --token, or set JWT_SECRET, or start `make run` first")
+            raise NoToken("the audit API needs a token: pass --token, or set AUTH_SIGNING_KEYS, or start `make run` "
+                          "first")
         token = issuer.mint("onestop-cli", "operator", sorted(load_catalog().centers), ttl_s=300)
     return {"Authorization": f"Bearer {token}"}
 
@@ -171,22 +175,15 @@ def wait_routed(args, code: str, headers: dict, timeout: float = 20) -> str:
 
 
 def _issuer():
-    """The TokenIssuer of JWT_SECRET, or of `make run`'s development secret; None if neither exists."""
-    from onestop.dev.launcher import DEV_SECRET_FILE
-    from onestop.web.auth import TokenIssuer
-    if os.environ.get("JWT_SECRET"):
-        return TokenIssuer.load({})
-    if DEV_SECRET_FILE.exists():
-        return TokenIssuer.load({"JWT_SECRET": DEV_SECRET_FILE.read_text().strip()})
-    return None
+    """The TokenIssuer of AUTH_SIGNING_KEYS, or of `make run`'s development key set; None if neither exists."""
+    return auth_cli.issuer()
 
 
 def token(args) -> int:
     try:
         issuer = _issuer()
         if issuer is None:
-            print("JWT_SECRET is not set and there is no development secret yet: start `make run` first, "
-                  "or set JWT_SECRET", file=sys.stderr)
+            print(auth_cli.NO_KEYS, file=sys.stderr)
             return 2
         print(issuer.mint(args.user, args.role, args.center, args.department, ttl_s=args.ttl, name=args.name))
     except ValueError as exc:
@@ -214,7 +211,7 @@ def _held_call(args, method: str, path: str, **kwargs):
     """The notification service's answer, or None after saying why there is none."""
     headers = _operator_headers(args)
     if headers is None:
-        print("no operator token: set ONESTOP_TOKEN (or --token), or JWT_SECRET to mint one", file=sys.stderr)
+        print("no operator token: set ONESTOP_TOKEN (or --token), or AUTH_SIGNING_KEYS to mint one", file=sys.stderr)
         return None
     response = requests.request(method, f"{args.notification}{path}", headers=headers, timeout=30, **kwargs)
     if response.status_code != 200:
@@ -253,7 +250,7 @@ def add_held_commands(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--notification", default=NOTIFICATION, help="default: $NOTIFICATION_URL or :8003")
     common.add_argument("--token", help="an operator's bearer token (default: $ONESTOP_TOKEN, or one minted "
-                                        "from JWT_SECRET)")
+                                        "with AUTH_SIGNING_KEYS)")
     common.add_argument("--actor", help="who you are, when the token is minted here (default: $USER)")
     held = sub.add_parser("held", help="citizen messages held by a recipient limit").add_subparsers(
         dest="held_command", required=True)
@@ -281,13 +278,14 @@ def main(argv=None) -> int:
     timeline.set_defaults(func=audit_timeline)
     for command in (verify, timeline, *auditlog_cli.add_commands(audit, audit_headers)):
         command.add_argument("--token", help="a bearer token that may read audit (default: ONESTOP_TOKEN, or an "
-                                             "operator token minted from JWT_SECRET / make run's dev secret)")
+                                             "operator token minted with AUTH_SIGNING_KEYS / make run's dev keys)")
     sub.add_parser("demo", help="submit sample dossiers and follow them").set_defaults(func=demo)
     dlq_cli.add_commands(sub)
     add_held_commands(sub)
     privacy_cli.add_commands(sub)
     status_cli.add_commands(sub)
     backup_cli.add_commands(sub)
+    auth_cli.add_commands(sub)  # issue 17, staff sign-in: onestop auth revoke|rotate-key|jwks
     from onestop.web.auth import ROLES
     tok = sub.add_parser("token", help="mint a staff or portal bearer token (development, scripts, portals)")
     tok.add_argument("role", choices=ROLES)
@@ -296,7 +294,7 @@ def main(argv=None) -> int:
                      help="a center the holder may act for, or a portal submits for (repeat)")
     tok.add_argument("--department", help="officers and department heads: their department")
     tok.add_argument("--name", help="display name")
-    tok.add_argument("--ttl", type=int, default=None, help="seconds (default JWT_TTL or 3600)")
+    tok.add_argument("--ttl", type=int, default=None, help="seconds (default AUTH_TTL or 3600; at most 30 days)")
     tok.set_defaults(func=token)
     args = parser.parse_args(argv)
     try:

@@ -7,8 +7,8 @@ The services' stores are reached only through their operator endpoints:
 intake's ``POST /api/v1/privacy/export`` and ``/erase`` (the citizen's dossiers
 are found by ID number there), then notification's ``POST /api/v1/privacy/export``
 for those dossiers' codes. The token is ``--token`` (or ``$ONESTOP_TOKEN``), else
-an operator token minted for ``--actor`` from JWT_SECRET (or make run's
-development secret), valid for every center of the catalog and for 5 minutes.
+an operator token minted for ``--actor`` with AUTH_SIGNING_KEYS (or make run's
+development key set), valid for every center of the catalog and for 5 minutes.
 """
 from __future__ import annotations
 
@@ -148,7 +148,6 @@ def _token(args) -> str:
     from onestop.ops.cli import _issuer
     issuer = _issuer()
     if issuer is None:
-        raise SystemExit("JWT_SECRET is not set and there is no development secret: pass --token or set "
-                         "JWT_SECRET")
+        raise SystemExit("no signing key set to mint an operator token: pass --token, or set AUTH_SIGNING_KEYS")
     actor = args.actor or os.environ.get("USER") or getpass.getuser()
     return issuer.mint(actor, "operator", sorted(load_catalog().centers), ttl_s=TOKEN_TTL)

@@ -35,7 +35,7 @@ raises: an endpoint cannot be left out of it. Response schemas subclass
 ``onestop.web.http.Answer`` (answers may gain fields); errors are ``onestop.web.http.ErrorSchema``.
 
 Statuses come from the rows and the route: a token is needed (401, 403, and 503 while the
-service has no JWT_SECRET), the scope hides other centers (404), a JSON body is read (400, 413,
+service has no AUTH_JWKS_URL or cannot fetch the keys), the scope hides other centers (404), a JSON body is read (400, 413,
 415, 422), a query parameter is checked (422); ``errors`` adds what the handler itself answers
 (404 unknown, 409, 429). A status the service answers and the document does not list fails the
 fuzz test, as does a body that breaks the listed schema.
@@ -136,7 +136,7 @@ def _operation_id(rows) -> str:
 def _statuses(rows, route: Route) -> list[int]:
     found = set(route.answers) | set(route.errors)
     if not rows[0].public:
-        found |= {401, 403, 503}  # 503: the service has no JWT_SECRET to check tokens with
+        found |= {401, 403, 503}  # 503: no AUTH_JWKS_URL, or the provider's keys unreachable
     if any(r.scope in (access.DOSSIER, access.HIDDEN) for r in rows):
         found.add(404)
     if route.body is not None:

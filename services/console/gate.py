@@ -25,16 +25,19 @@ def session_of(request, repo, now: datetime) -> dict | None:
     return repo.get(sessions.key_of(sid)) if sid else None
 
 
-def caller(request, endpoint_id: str, *, repo, verifier, origin: str, now: datetime) -> Caller:
+def caller(request, endpoint_id: str, *, repo, guard, origin: str, now: datetime) -> Caller:
     """The caller, allowed by the access row `endpoint_id`; Unauthorized, or Forbidden (the role, or
-    a state-changing request without the session's CSRF token or from another origin)."""
+    a state-changing request without the session's CSRF token or from another origin). A session's token
+    is checked again at every request (`guard`: onestop.dependencies.StaffGuard), so a token revoked on
+    the platform (onestop.web.revocation) or expired ends its console session at once too."""
     if request.cookies.get(sessions.COOKIE) or not request.headers.get("Authorization"):
         record = sessions.alive(session_of(request, repo, now), now)
         if request.method in sessions.UNSAFE:
             sessions.check_csrf(record, request.headers.get(sessions.CSRF_HEADER))
             sessions.check_origin(request.headers, origin)
+        principal = guard.token(record["token"], endpoint_id)
         repo.seen(record["_id"], now)
-        return Caller(access.require(identity.principal_of(record), endpoint_id), record["token"], record)
-    principal = verifier.authenticate(request.headers.get("Authorization"))
+        return Caller(principal, record["token"], record)
+    principal = guard(request, endpoint_id)
     token = request.headers["Authorization"].split(None, 1)[1].strip()
-    return Caller(access.require(principal, endpoint_id), token, None)
+    return Caller(principal, token, None)

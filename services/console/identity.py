@@ -4,7 +4,6 @@ a change of any of them (keys with a ``kid``, JWKS, revocation: onestop.web.auth
 onestop.web.revocation, onestop.web.oidc) is wired in this file alone."""
 from __future__ import annotations
 
-import inspect
 import logging
 from datetime import datetime, timezone
 
@@ -13,21 +12,14 @@ import jwt
 from onestop.dependencies import StaffNotConfigured
 from onestop.errors import Unauthorized
 from onestop.web.auth import Principal, TokenIssuer
+from onestop.web.revocation import revoke
 
 log = logging.getLogger(__name__)
 
 
 def dev_issuer(config: dict | None) -> TokenIssuer:
-    """The issuer the development sign-in mints with (make run's JWT_SECRET today); StaffNotConfigured if unset."""
-    try:
-        return TokenIssuer.load(config)
-    except ValueError as exc:
-        raise StaffNotConfigured(str(exc)) from None
-
-
-def verifier(config: dict | None):
-    """What checks a staff token: ``.verify(token) -> Principal`` (Unauthorized otherwise), ``.authenticate(header)``;
-    StaffNotConfigured (503) while the service has no usable key."""
+    """The issuer the development sign-in mints with (make run's development key set, AUTH_SIGNING_KEYS:
+    onestop.web.auth.TokenIssuer); StaffNotConfigured if unset."""
     try:
         return TokenIssuer.load(config)
     except ValueError as exc:
@@ -35,10 +27,9 @@ def verifier(config: dict | None):
 
 
 def mint_dev(issuer: TokenIssuer, staff: dict, session: str) -> str:
-    """A token for a sample staff member, naming the console session (``sid``) where the issuer can."""
-    extra = {"session": session} if "session" in inspect.signature(issuer.mint).parameters else {}
+    """A token for a sample staff member, naming the console session (``sid``)."""
     return issuer.mint(staff["user"], staff["role"], staff["centers"], staff.get("department"),
-                       name=staff.get("name"), **extra)
+                       name=staff.get("name"), session=session)
 
 
 def claims_of(token: str) -> dict:
@@ -60,17 +51,13 @@ def principal_of(record: dict) -> Principal:
     return Principal(p["user"], p["role"], frozenset(p["centers"]), p.get("department"), p.get("name") or p["user"])
 
 
-def revoke_session(amqp_uri: str, record: dict, by: str) -> bool:
-    """Revoke the signed-out session's token on every service (its ``sid`` and ``jti``) until it would
-    have expired; False where this tree has no revocation list yet (onestop.web.revocation)."""
-    try:
-        from onestop.web.revocation import revoke
-    except ImportError:
-        log.warning("console: no onestop.web.revocation in this tree; the signed-out token stays valid "
-                    "until it expires (the console session itself is gone)")
-        return False
+def revoke_session(amqp_uri: str, record: dict, by: dict) -> bool:
+    """Revoke the signed-out session's token on every service until it would have expired
+    (onestop.web.revocation: the stream every service reads): by its ``sid``, which covers every token
+    of the session, or by its ``jti`` where a provider's token names no session."""
     claims = claims_of(record["token"])
-    revoke(amqp_uri, jti=claims.get("jti"), sid=claims.get("sid"), until=expiry_of(record["token"]), by=by)
+    named = {"sid": claims["sid"]} if claims.get("sid") else {"jti": claims["jti"]}
+    revoke(amqp_uri, **named, until=int(claims["exp"]), by=by)
     return True
 
 

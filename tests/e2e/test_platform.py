@@ -11,7 +11,7 @@ import requests
 
 from contracts import make_event
 from onestop.messaging.publisher import ConfirmedPublisher
-from onestop.web.auth import mint
+from onestop.web.auth import TokenIssuer
 from onestop.dev.launcher import Platform, Ports, ROOT
 from tests.conftest import free_port
 from tests.support.samples import dossier
@@ -37,7 +37,7 @@ def test_a_dossier_goes_all_the_way(platform):
     p = platform.ports
     body = dossier(center="hue-thuanhoa", procedure_code="1.001612", phone="0335000777",
                    email="e2e@example.vn", language="vi")
-    counter = mint(platform.base_env()["JWT_SECRET"], "counter-01", "counter_staff", ["hue-thuanhoa"])
+    counter = TokenIssuer.load(platform.base_env()).mint("counter-01", "counter_staff", ["hue-thuanhoa"])
     response = requests.post(f"http://127.0.0.1:{p.intake}/api/v1/dossiers", json=body,
                              headers={"Idempotency-Key": "e2e-1", "Authorization": f"Bearer {counter}"}, timeout=10)
     assert response.status_code == 201, response.text
@@ -53,7 +53,7 @@ def test_a_dossier_goes_all_the_way(platform):
     assert code in sms[0]["text"]
 
     wanted = {"dossier.received.v1", "dossier.routed.v1", "dossier.assigned.v1", "notification.sent.v1"}
-    auditor = {"Authorization": "Bearer " + mint(platform.base_env()["JWT_SECRET"], "auditor-01", "auditor",
+    auditor = {"Authorization": "Bearer " + TokenIssuer.load(platform.base_env()).mint("auditor-01", "auditor",
                                                  ["hue-thuanhoa"])}
     entries = until(lambda: (r := requests.get(f"http://127.0.0.1:{p.audit}/api/v1/audit/dossiers/{code}",
                                                headers=auditor, timeout=5)).ok
@@ -76,9 +76,9 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     import re
 
     p = platform.ports
-    secret = platform.base_env()["JWT_SECRET"]
-    counter = mint(secret, "counter-01", "counter_staff", ["hue-vyda"])
-    leader = mint(secret, "vyda-leader", "center_leader", ["hue-vyda"])
+    issuer = TokenIssuer.load(platform.base_env())
+    counter = issuer.mint("counter-01", "counter_staff", ["hue-vyda"])
+    leader = issuer.mint("vyda-leader", "center_leader", ["hue-vyda"])
     intake, routing = f"http://127.0.0.1:{p.intake}", f"http://127.0.0.1:{p.routing}"
     phone, mail = "0335000888", "life@example.vn"
 
@@ -110,7 +110,7 @@ def test_one_dossier_lives_its_whole_life_and_the_citizen_hears_of_every_step(pl
     case = until(lambda: (r := requests.get(f"{routing}/api/v1/work/dossiers/{code}",
                                             headers={"Authorization": f"Bearer {leader}"}, timeout=5)).ok
                  and r.json(), 30, 0.2, "the case assigned")
-    officer = mint(secret, case["officer_id"], "officer", ["hue-vyda"], case["department_id"])
+    officer = issuer.mint(case["officer_id"], "officer", ["hue-vyda"], case["department_id"])
 
     act(code, "start", officer)
     act(code, "request_supplement", officer, reason="Thiếu hợp đồng thuê", documents=["Hợp đồng thuê địa điểm kinh doanh"])
@@ -222,14 +222,14 @@ def test_the_logs_of_the_whole_run_are_json_and_hold_no_personal_data(platform):
     citizen's data in it: every service's log is JSON lines, the records about a dossier carry
     its code, and no log of the run (the sinks' too) holds a citizen's name, ID, phone or email."""
     p = platform.ports
-    counter = mint(platform.base_env()["JWT_SECRET"], "counter-01", "counter_staff", ["hue-vyda"])
+    counter = TokenIssuer.load(platform.base_env()).mint("counter-01", "counter_staff", ["hue-vyda"])
     body = dossier(center="hue-vyda", procedure_code="1.001612", language="vi", **CITIZEN)
     response = requests.post(f"http://127.0.0.1:{p.intake}/api/v1/dossiers", json=body, timeout=10,
                              headers={"Idempotency-Key": "e2e-logs", "Authorization": f"Bearer {counter}"})
     assert response.status_code == 201, response.text
     code, printed = response.json()["code"], response.json()["lookup_code"]
     wanted = {"dossier.received.v1", "dossier.routed.v1", "dossier.assigned.v1", "notification.sent.v1"}
-    auditor = {"Authorization": "Bearer " + mint(platform.base_env()["JWT_SECRET"], "auditor-01", "auditor",
+    auditor = {"Authorization": "Bearer " + TokenIssuer.load(platform.base_env()).mint("auditor-01", "auditor",
                                                  ["hue-vyda"])}
     until(lambda: wanted <= {e["type"] for e in requests.get(f"http://127.0.0.1:{p.audit}/api/v1/audit/dossiers/{code}",
                                                              headers=auditor, timeout=5).json().get("entries", [])}
@@ -278,12 +278,12 @@ def test_the_witness_of_make_run_cosigns_the_audit_logs_checkpoints(platform):
     """make run starts a witness (examples/audit_witness.py) beside the services: a checkpoint audit
     signs is checked and cosigned by it, and it says so at /cosigned, verifiable with its key."""
     p = platform.ports
-    counter = mint(platform.base_env()["JWT_SECRET"], "counter-01", "counter_staff", ["hue-phuxuan"])
+    counter = TokenIssuer.load(platform.base_env()).mint("counter-01", "counter_staff", ["hue-phuxuan"])
     answer = requests.post(f"http://127.0.0.1:{p.intake}/api/v1/dossiers", timeout=10,
                            json=dossier(center="hue-phuxuan", procedure_code="1.001612"),
                            headers={"Authorization": f"Bearer {counter}"})
     assert answer.status_code == 201, answer.text
-    auditor = {"Authorization": "Bearer " + mint(platform.base_env()["JWT_SECRET"], "auditor-01", "auditor",
+    auditor = {"Authorization": "Bearer " + TokenIssuer.load(platform.base_env()).mint("auditor-01", "auditor",
                                                  ["hue-phuxuan"])}
     receipt = answer.json()["audit"]["proof"]  # the receipt's link, to this platform's audit
     until(lambda: requests.get(receipt, timeout=5).ok, 30, 0.2, "audit recording the receipt's event")

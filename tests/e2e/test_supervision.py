@@ -21,7 +21,7 @@ def launcher(amqp_uri, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("launcher")
     ports = Ports(*(free_port() for _ in range(len(Ports().__dict__))))
     env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": f"sv{free_port()}_",
-           "JWT_SECRET": "e2e-supervision-secret-" + "x" * 32, "ONESTOP_LOG_DIR": str(tmp / "log"),
+           "AUTH_SIGNING_KEYS": str(tmp / "signing-keys.json"), "ONESTOP_LOG_DIR": str(tmp / "log"),
            "ONESTOP_STATE_FILE": str(tmp / "launcher.json"),
            **{f"ONESTOP_PORT_{name.upper()}": str(port) for name, port in ports.__dict__.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "onestop.dev.launcher"], cwd=ROOT, env=env,

@@ -17,7 +17,7 @@ import requests
 from onestop.dev.launcher import Platform
 from onestop.dev.supervisor import BACKOFF_FIRST_S
 from tests.conftest import free_port
-from tests.support.staff import SECRET
+from tests.support.staff import AUTH_CONFIG
 from tests.support.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,7 +173,7 @@ class Cluster:
                 "RETRY_DELAYS": ",".join(map(str, RETRY_DELAYS)), "DELIVERY_LIMIT": "20",
                 "SMS_TIMEOUT": "3", "SMTP_TIMEOUT": "3",
                 "CIRCUIT_RESET": "3",  # well inside the retry budget above
-                "JWT_SECRET": SECRET,
+                **AUTH_CONFIG,  # the staff tokens of tests/support/staff.py, verified against its JWKS file
                 "COUNTER_SUBMIT_LIMIT": "1000000/60",  # one counter token streams every dossier of a scenario
                 "PYTHONUNBUFFERED": "1", **self.env}
 

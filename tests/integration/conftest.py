@@ -13,7 +13,8 @@ from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from services.webhooks.service import WebhooksService
 from tests.conftest import drop_vhost, free_port, make_vhost
-from tests.support.staff import SECRET
+from tests.support.jwks import JWKSServer
+from tests.support.staff import AUTH_CONFIG, KEYS_FILE
 
 # The services with an HTTP API, by name
 HTTP = {"intake": IntakeService, "routing": RoutingService, "notification": NotificationService,
@@ -42,9 +43,21 @@ def platform_config(amqp_uri, sinks, mongo_prefix) -> dict:
         "RETRY_DELAYS": "0.2,0.4,0.8", "DELIVERY_LIMIT": 5, "CENTERS": "all",
         "PUBLIC_STATUS_URL": "http://127.0.0.1:8001/api/v1/dossiers/{code}",
         "STATUS_RATE_LIMIT": "100000/60", "AUDIT_RATE_LIMIT": "100000/60",
-        "JWT_SECRET": SECRET,  # tests poll the status; the limit has its own tests
+        # tests poll the status; the limit has its own tests
         "COUNTER_SUBMIT_LIMIT": "100000/60",  # tests take dossiers in with one counter token; the limit: test_flood
+        # issue 17, staff sign-in: the services fetch the test key set's JWKS over HTTP, as from a provider
+        **AUTH_CONFIG, "AUTH_JWKS_URL": jwks_server().url,
     }
+
+
+_JWKS = []
+
+
+def jwks_server() -> JWKSServer:
+    """The session's JWKS server (tests/support/jwks.py), started at first use."""
+    if not _JWKS:
+        _JWKS.append(JWKSServer(KEYS_FILE).start())
+    return _JWKS[0]
 
 
 class Services:

@@ -21,7 +21,7 @@ from onestop.web.auth import ROLES
 from onestop.web.http import STATUS
 from tests.integration.conftest import HTTP
 from tests.support.samples import dossier
-from tests.support.staff import AUDITOR, COUNTER, bearer
+from tests.support.staff import AUDITOR, COUNTER, KEYS_FILE, bearer
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -194,7 +194,7 @@ def platform(services):
     a second one whose receipt notification held (one message an hour per address)."""
     limit = {"notification": {"CITIZEN_MESSAGES_PER_HOUR": 1},
              "webhooks": {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBHOOK_ALLOW_HTTP": "true"},
-             "console": {"CONSOLE_DEV_SIGNIN": "true"}}  # issue 17
+             "console": {"CONSOLE_DEV_SIGNIN": "true", "AUTH_SIGNING_KEYS": str(KEYS_FILE)}}  # issue 17
     running = {name: services.start(cls, **limit.get(name, {})) for name, cls in HTTP.items()}
     bases = {name: c.http for name, c in running.items()}
     subscription, doomed = (requests.post(f"{bases['webhooks']}/api/v1/subscriptions", headers=WALKER, timeout=10,

@@ -10,15 +10,16 @@ from onestop.config import Settings
 from onestop.storage.mongo import database
 from services.audit.service import AuditService
 from tests.integration.test_delivery import publish, queue_depth, received_event
-from tests.support.staff import SECRET, bearer
+from onestop.web.auth import SigningKeys
+from tests.support.staff import CLI_ENV, bearer
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
 
 
 def cli(audit, *args, env=None):
-    """`onestop --audit <url> audit ...`, minting its token from the services' JWT_SECRET unless told otherwise."""
-    env = {**os.environ, "JWT_SECRET": SECRET, **(env or {})}
+    """`onestop --audit <url> audit ...`, minting its token with the test key set unless told otherwise."""
+    env = {**os.environ, **CLI_ENV, **(env or {})}
     return subprocess.run([sys.executable, "-m", "onestop.ops.cli", "--audit", audit.http, "audit", *args],
                           capture_output=True, text=True, timeout=60, env=env)
 
@@ -62,12 +63,12 @@ def test_an_event_of_a_type_audit_never_saw_is_recorded_and_verifies(services, c
     assert queue_depth(config["AMQP_URI"], "onestop.audit.hue-vyda.dlq") == 0
 
 
-def test_the_cli_sends_a_token_and_says_why_when_it_is_refused(services, config):
+def test_the_cli_sends_a_token_and_says_why_when_it_is_refused(services, config, tmp_path):
     audit = services.start(AuditService)
     publish(config["AMQP_URI"], received_event(code="VYDA-260213-0201"))
     entries = database(Settings.load(config), "audit").entries
     until(lambda: entries.count_documents({}) == 1, 15, 0.1, "one audit entry")
-    shown = cli(audit, "timeline", "VYDA-260213-0201")  # an operator token minted from JWT_SECRET
+    shown = cli(audit, "timeline", "VYDA-260213-0201")  # an operator token minted with AUTH_SIGNING_KEYS
     assert shown.returncode == 0 and "dossier.received.v1" in shown.stdout
     officer = bearer("officer", "vyda-o01", department="vp")["Authorization"].split()[1]
     refused = cli(audit, "timeline", "VYDA-260213-0201", "--token", officer)
@@ -75,5 +76,6 @@ def test_the_cli_sends_a_token_and_says_why_when_it_is_refused(services, config)
     elsewhere = bearer("auditor", "aud-px", centers=("hue-phuxuan",))["Authorization"].split()[1]
     hidden = cli(audit, "timeline", "VYDA-260213-0201", env={"ONESTOP_TOKEN": elsewhere})
     assert hidden.returncode == 1 and "No audit entries" in hidden.stderr
-    wrong = cli(audit, "verify", env={"JWT_SECRET": "another-secret-" + "y" * 32})
-    assert wrong.returncode == 2 and "401" in wrong.stderr and "signature" in wrong.stderr
+    other = SigningKeys.generate(tmp_path / "other-keys.json")  # a key set the services do not know
+    wrong = cli(audit, "verify", env={"AUTH_SIGNING_KEYS": str(other.path)})
+    assert wrong.returncode == 2 and "401" in wrong.stderr and "not signed by a key the issuer publishes" in wrong.stderr

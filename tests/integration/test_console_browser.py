@@ -27,7 +27,7 @@ from tests.conftest import drop_databases, drop_vhost, make_vhost
 from tests.integration.conftest import Services, platform_config
 from tests.integration.test_delivery import received_event
 from tests.support.samples import dossier
-from tests.support.staff import AUDITOR, COUNTER
+from tests.support.staff import AUDITOR, COUNTER, KEYS_FILE
 from tests.support.wait import until
 
 from services.audit.service import AuditService
@@ -55,7 +55,7 @@ def platform(sinks):
             ("intake", IntakeService), ("routing", RoutingService), ("notification", NotificationService),
             ("audit", AuditService))}
         console = started.start(ConsoleService, CONSOLE_DEV_SIGNIN="true", CONSOLE_INSECURE_COOKIE="true",
-                                CONSOLE_POLL_SECONDS="1", RABBIT_MGMT_URL=MGMT,
+                                CONSOLE_POLL_SECONDS="1", RABBIT_MGMT_URL=MGMT, AUTH_SIGNING_KEYS=str(KEYS_FILE),
                                 **{f"{name.upper()}_URL": url for name, url in bases.items()})
         yield {**bases, "console": console.http, "amqp": config["AMQP_URI"]}
     finally:

@@ -51,7 +51,7 @@ from tests.integration.test_delivery import queue_depth
 from tests.support.personal_data import Citizen
 from tests.support.receiver import Receiver
 from tests.support.samples import dossier
-from tests.support.staff import SECRET, bearer
+from tests.support.staff import CLI_ENV, bearer
 from tests.support.tap import Tap
 from tests.support.wait import until
 
@@ -242,11 +242,11 @@ def citizen():
 
 
 def privacy(p: Platform, *args):
-    """`onestop privacy ...` as an operator runs it, with an operator token minted from JWT_SECRET."""
+    """`onestop privacy ...` as an operator runs it, with an operator token minted with AUTH_SIGNING_KEYS."""
     command = [sys.executable, "-m", "onestop.ops.cli", "--intake", p.c["intake"].http, "privacy", *args,
                "--id-number", GIAO.id_number, "--notification", p.c["notification"].http, "--actor", "ops-lan"]
     return subprocess.run(command, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "JWT_SECRET": SECRET})
+                          env={**os.environ, **CLI_ENV})
 
 
 def audit_entries(p: Platform, codes):

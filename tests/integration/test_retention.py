@@ -20,7 +20,7 @@ from services.notification.service import NotificationService
 from services.routing.service import RoutingService
 from tests.support.personal_data import Citizen
 from tests.support.samples import dossier
-from tests.support.staff import COUNTER, SECRET, bearer
+from tests.support.staff import CLI_ENV, COUNTER, bearer
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def privacy(intake, notification, *args):
     command = [sys.executable, "-m", "onestop.ops.cli", "--intake", intake.http, "privacy", *args,
                "--id-number", MAI.id_number, "--notification", notification.http, "--actor", "ops-lan"]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "JWT_SECRET": SECRET})
+                          env={**os.environ, **CLI_ENV})
 
 
 def test_the_operator_cannot_erase_a_dossier_still_being_processed_and_is_told_which(services):

@@ -11,7 +11,8 @@ import jwt
 import pytest
 import requests
 
-from onestop.web.auth import mint
+from onestop.web.auth import SigningKeys
+from tests.support.staff import ISSUER
 from onestop.catalog import load_catalog
 from contracts import make_event
 from onestop.timestamps import utcnow
@@ -22,7 +23,6 @@ from onestop.worktime.centers import hours_for
 from services.routing.service import RoutingService
 from services.routing.store import RoutingRepository
 
-SECRET = "test-secret-" + "x" * 32
 CENTER, OTHER = "hue-vyda", "hue-phuxuan"
 BIRTH = "1.001193"  # justice: department vp, 0 working days
 LAND = "1.013978"   # land: department ktht
@@ -30,7 +30,7 @@ LAND = "1.013978"   # land: department ktht
 
 @pytest.fixture
 def routing(services, config):
-    container = services.start(RoutingService, JWT_SECRET=SECRET)
+    container = services.start(RoutingService)
     repo = RoutingRepository(database(Settings.load(container.config), "routing"))
     return container, repo
 
@@ -38,11 +38,12 @@ def routing(services, config):
 def token(role, user="u-1", centers=(CENTER,), department=None, **overrides):
     """A staff token; `overrides` replace claims (exp, aud, iss, ...) to build bad ones."""
     if not overrides:
-        return mint(SECRET, user, role, centers, department)
+        return ISSUER.mint(user, role, centers, department)
     now = int(time.time())
     payload = {"sub": user, "role": role, "centers": list(centers), "iat": now, "exp": now + 600,
-               "iss": "onestop", "aud": "onestop-staff", "department": department, **overrides}
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, SECRET, algorithm="HS256")
+               "iss": "onestop", "aud": "onestop-staff", "jti": uuid.uuid4().hex, "department": department, **overrides}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, ISSUER.keys.private_key(), algorithm="ES256",
+                      headers={"kid": ISSUER.keys.current()["kid"]})
 
 
 SEQUENCE = itertools.count(1000 + uuid.uuid4().int % 1000)
@@ -164,9 +165,11 @@ def test_a_bad_token_is_a_401_with_its_reason(routing, staff, how, reason):
         "missing": None,
         "expired": token("officer", case["officer_id"], department="vp", exp=now - 60, iat=now - 700),
         "audience": token("officer", case["officer_id"], department="vp", aud="someone-else"),
+        # signed by another key under the published kid
         "signature": jwt.encode({"sub": "x", "role": "officer", "centers": [CENTER], "iat": now, "exp": now + 60,
-                                 "iss": "onestop", "aud": "onestop-staff", "department": "vp"},
-                                "another-secret-" + "y" * 32, algorithm="HS256"),
+                                 "iss": "onestop", "aud": "onestop-staff", "department": "vp", "jti": "j"},
+                                SigningKeys.generate().private_key(), algorithm="ES256",
+                                headers={"kid": ISSUER.keys.current()["kid"]}),
         "issuer": token("officer", case["officer_id"], department="vp", iss="evil"),
         "none_alg": jwt.encode({"sub": "x", "role": "officer", "centers": [CENTER], "iat": now, "exp": now + 60,
                                 "iss": "onestop", "aud": "onestop-staff"}, None, algorithm="none"),
@@ -294,20 +297,20 @@ def test_the_deadline_timer_fires_in_the_service_once_across_a_restart(services,
     from tests.support.tap import Tap
     from tests.support.wait import until
     tap = Tap(config["AMQP_URI"], EVENTS, "dossier.overdue.v1.#")
-    first = services.start(RoutingService, JWT_SECRET=SECRET)
+    first = services.start(RoutingService)
     repo = RoutingRepository(database(Settings.load(first.config), "routing"))
     case = seed(repo, procedure=LAND, received_at=utcnow() - timedelta(days=60))
     seen = until(lambda: tap.messages() or None, 20, 0.2, "dossier.overdue.v1 published")
     first.kill()
-    services.start(RoutingService, JWT_SECRET=SECRET)
+    services.start(RoutingService)
     time.sleep(3)  # three looks at the timers by the new worker
     seen += tap.messages()
     assert [(e["type"], e["subject"]) for e in seen] == [("dossier.overdue.v1", case["_id"])]
     assert seen[0]["data"]["escalate_to"] == ["department_head", "center_leader"]
 
 
-def test_without_a_secret_the_staff_endpoints_say_so(services):
-    container = services.start(RoutingService, JWT_SECRET="")
+def test_without_a_jwks_url_the_staff_endpoints_say_so(services):
+    container = services.start(RoutingService, AUTH_JWKS_URL="")
     response = requests.get(f"{container.http}/api/v1/work/queue", timeout=10,
                             headers={"Authorization": f"Bearer {token('center_leader')}"})
     assert response.status_code == 503 and response.json()["error"] == "staff_access_not_configured"

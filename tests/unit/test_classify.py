@@ -36,7 +36,7 @@ def test_what_no_retry_can_change_is_dead_lettered_at_once(exc):
 
 @pytest.mark.parametrize("exc", [
     Unavailable("The catalog is not loaded."),
-    StaffNotConfigured("JWT_SECRET is not set"),
+    StaffNotConfigured("AUTH_JWKS_URL is not set"),
     TransientError("SMTP unavailable"),
     CircuitOpen("the SMS gateway circuit is open"),
     ConnectionError("mongo"),

@@ -185,10 +185,12 @@ def test_public_ports_are_intake_routing_staff_api_and_audit():
     assert not SERVICES["routing-vyda"].get("ports")  # a second worker: one published port per API
 
 
-def test_staff_tokens_need_a_secret_that_compose_refuses_to_start_without():
-    for name in ("intake", "routing", "routing-vyda"):
-        secret = _env(SERVICES[name])["JWT_SECRET"]
-        assert secret.startswith("${JWT_SECRET:?"), name
+def test_staff_tokens_are_verified_against_the_providers_jwks_not_a_shared_secret():
+    for name in ("intake", "routing", "routing-vyda", "notification", "audit", "webhooks"):
+        env = _env(SERVICES[name])
+        assert "JWT_SECRET" not in env, name
+        assert env["AUTH_JWKS_URL"].endswith("/realms/onestop/protocol/openid-connect/certs}"), name
+        assert env["AUTH_USER_CLAIM"] == "preferred_username" and env["AUTH_ROLE_CLAIM"] == "onestop_role", name
 
 
 def test_citizens_links_are_required_never_the_development_default():

@@ -378,7 +378,7 @@ def test_the_settings_choose_the_store_and_refuse_what_they_do_not_know(tmp_path
 
 def test_the_launcher_says_where_the_data_lives(monkeypatch, tmp_path):
     from onestop.dev.launcher import Platform
-    monkeypatch.setenv("JWT_SECRET", "s" * 40)  # no development secret written for this
+    monkeypatch.setenv("AUTH_JWKS_URL", "https://sso.example.vn/jwks")  # no development key set written for this
     for name in ("MONGO_URI", "EMBEDDED_STORE"):
         monkeypatch.delenv(name, raising=False)
     assert Platform(root=tmp_path, env={"DATA_DIR": "var/data"}).store() == (

@@ -1,28 +1,33 @@
-"""The console's sign-in and session over real HTTP, without a browser or a broker: the development sign-in
+"""The console's sign-in and session over real HTTP, without a browser: the development sign-in
 page and its form token, the session cookie, CSRF, sign-out; and the development sign-in refused where real
 staff sign in. (The browser test, tests/integration/test_console_browser.py, covers the pages themselves.)"""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 import requests
 from nameko.containers import ServiceContainer
 
+from onestop.web.revocation import Revocations
 from services.console.service import ConsoleService
 from tests.conftest import free_port
-from tests.support.staff import SECRET
+from tests.integration.conftest import jwks_server
+from tests.support.staff import AUTH_CONFIG, ISSUER, KEYS_FILE
+from tests.support.wait import until
 
 
 @pytest.fixture
-def console(mongo_prefix):
+def console(amqp_uri, mongo_prefix):
     """Start a console with overrides; its base URL."""
     started = []
 
     def start(**overrides):
         port = free_port()
         container = ServiceContainer(ConsoleService, {
-            "AMQP_URI": "amqp://guest:guest@127.0.0.1:9/none", "MONGO_DB_PREFIX": mongo_prefix, "JWT_SECRET": SECRET,
+            "AMQP_URI": amqp_uri, "MONGO_DB_PREFIX": mongo_prefix,
+            **AUTH_CONFIG, "AUTH_JWKS_URL": jwks_server().url, "AUTH_SIGNING_KEYS": str(KEYS_FILE),
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", "CONSOLE_DEV_SIGNIN": "true", "CONSOLE_INSECURE_COOKIE": "true",
             "ONESTOP_ENV": "", "OIDC_ISSUER": "", **overrides})
         container.start()
@@ -86,3 +91,26 @@ def test_without_a_provider_the_oidc_routes_go_back_to_the_sign_in_page_saying_s
         assert answer.status_code == 303 and answer.headers["Location"] == "/console/login?error=oidc_not_configured"
     page = requests.get(f"{base}/console/login?error=oidc_not_configured", timeout=10)
     assert "OIDC sign-in is not configured" in page.text
+
+
+def test_signing_out_revokes_the_sessions_token_on_the_platform(console, amqp_uri):
+    """The session's token goes on the revocations stream every service reads (onestop.web.revocation), by its
+    session id: refused everywhere from then on, not only by the console."""
+    base = console()
+    browser = signed_in(base, "vyda-leader")
+    csrf = browser.get(f"{base}/console/api/me", timeout=10).json()["csrf"]
+    reader = Revocations(amqp_uri)
+    threading.Thread(target=reader.run, daemon=True).start()
+    try:
+        assert reader.ready.wait(10)
+        before = dict(reader.entries["sid"])
+        out = browser.post(f"{base}/console/logout", headers={"Origin": base, "X-CSRF-Token": csrf}, timeout=10)
+        assert out.status_code == 200 and out.json()["revoked"] is True
+        until(lambda: set(reader.entries["sid"]) - set(before), 10, 0.05, "the session's revocation on the stream")
+    finally:
+        reader.stop()
+    (sid,) = set(reader.entries["sid"]) - set(before)
+    token = ISSUER.mint("vyda-leader", "center_leader", ["hue-vyda"], session=sid)  # a token of that session
+    refused = requests.get(f"{base}/console/api/leader", params={"center": "hue-vyda"},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["reason"] == "revoked"
