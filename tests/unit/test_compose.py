@@ -186,11 +186,13 @@ def test_public_ports_are_intake_routing_staff_api_and_audit():
 
 
 def test_staff_tokens_are_verified_against_the_providers_jwks_not_a_shared_secret():
-    for name in ("intake", "routing", "routing-vyda", "notification", "audit", "webhooks"):
+    for name in ("intake", "routing", "routing-vyda", "notification", "audit", "webhooks", "console", "alerts"):
         env = _env(SERVICES[name])
         assert "JWT_SECRET" not in env, name
-        assert env["AUTH_JWKS_URL"].endswith("/realms/onestop/protocol/openid-connect/certs}"), name
+        assert env["AUTH_JWKS_URL"] == "http://keycloak:8080/realms/onestop/protocol/openid-connect/certs", name
+        assert env["AUTH_ISSUER"].endswith("}/realms/onestop") and env["AUTH_AUDIENCE"] == "onestop-staff", name
         assert env["AUTH_USER_CLAIM"] == "preferred_username" and env["AUTH_ROLE_CLAIM"] == "onestop_role", name
+        assert (env["AUTH_CENTERS_CLAIM"], env["AUTH_DEPARTMENT_CLAIM"]) == ("onestop_centers", "onestop_department")
 
 
 def test_citizens_links_are_required_never_the_development_default():
