@@ -274,6 +274,7 @@ class Platform:
             *([f"  broker users  {', '.join(urlparse(u).username for u in self.broker_users.values())}"
                f"  (passwords in {BROKER_USERS_FILE}; docs/security.md)"] if self.broker_users else []),
             f"  store         {self.store()}",
+            "  metrics       GET /metrics on every service above (Prometheus text format; docs/metrics.md)",
             f"  logs          {self.log_dir}/",
             "Staff tokens (bearer JWT, 1 h) for each role, and a portal's for online intake, e.g.:",
             *(f"  {role:<16} TOKEN=$(.venv/bin/onestop token {role} --user {user} {extra})"
