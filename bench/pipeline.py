@@ -131,7 +131,7 @@ class Pipeline:
         self.amqp_uri = amqp_uri
         ports = Ports(**{name: _free_port() for name in Ports().__dict__})
         self.tokens, self.root = BenchTokens(log_dir / "staff-auth"), root
-        self.platform = Platform(ports=ports, log_dir=log_dir, shards=shards or {}, witness=False,
+        self.platform = Platform(ports=ports, log_dir=log_dir, shards=shards or {}, witness=False, tools=False,
                                  env={"AMQP_URI": amqp_uri, **self.tokens.env(), "LOG_LEVEL": "WARNING",
                                       # one counter token carries the whole load: measure the platform, not the limit
                                       "COUNTER_SUBMIT_LIMIT": "1000000/60",

@@ -32,7 +32,7 @@ import psutil
 import requests
 
 from bench.pipeline import Pipeline
-from onestop.dev.launcher import SERVICES
+from onestop.dev.launcher import SERVICES, TOOLS
 from onestop.storage.sqlite import Client
 from services.audit.store import AuditRepository
 
@@ -143,9 +143,9 @@ def run(amqp_uri: str, log_dir: Path, n: int, phase_s: float) -> dict:
     seeded_s = seed(data_dir, prefix, template_codes, n)
     print(f"  seeded in {seeded_s} s", flush=True)
     sizes = {s: round(sum(p.stat().st_size for p in data_dir.glob(f"{prefix}{s}.sqlite3*")) / 2**20, 1)
-             for s in SERVICES}
+             for s in SERVICES if s not in TOOLS}
     with Pipeline(amqp_uri, log_dir / "stored", env=env) as pipe:
-        startup = {s: pipe.platform.healthy_after.get(s) for s in SERVICES}
+        startup = {s: pipe.platform.healthy_after.get(s) for s in SERVICES if s not in TOOLS}
         rss_start = _rss_mb(pipe.services())
         load = pipe.phase("30/s with the year stored", 30, phase_s)
         print(load.line(), flush=True)

@@ -42,6 +42,7 @@ from onestop.web.auth import SigningKeys, TokenIssuer
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "audit", "webhooks", "console")  # console: issue 17
 SERVICES += ("alerts",)  # issue 17, alerts: watches the others, so it is started last
+TOOLS = ("console", "alerts")  # what people use beside the pipeline (Platform.tools)
 BROKER_USERS_FILE = ROOT / "var" / "broker-users.json"  # make run's broker users' passwords (0600)
 STATE_FILE = ROOT / "var" / "launcher.json"  # each process's pid, state and restarts (`onestop status`)
 # nameko's CLI imports eventlet, whose deprecation warning would be the one line of a
@@ -115,6 +116,9 @@ class Platform:
     # a witness of the audit log (examples/audit_witness.py), as another agency would run one beside the
     # platform; the fault suite and the benchmark run without it
     witness: bool = True
+    # the people's tools beside the pipeline: the console and the alerts service (issue 17); the benchmark
+    # runs without them, so that its figures stay the pipeline's
+    tools: bool = True
     # service -> one CENTERS value per worker process, e.g. {"routing": ["hue-vyda,hue-phuxuan",
     # "hue-thuanhoa,hue-huongthuy"]}; each extra worker listens on its service's port + 1000 * i
     shards: dict = field(default_factory=dict)
@@ -174,6 +178,8 @@ class Platform:
         for name in SERVICES:
             if not (self.root / "services" / name / "service.py").exists():
                 continue  # an older tree the benchmark compares with, from before this service
+            if name in TOOLS and not self.tools:
+                continue
             argv = [str(bindir / "nameko"), "run", "--config", str(self.root / "deploy" / "nameko.yaml"),
                     f"services.{name}.service"]
             for i, centers in enumerate(self.shards.get(name) or [None]):
