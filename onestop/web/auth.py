@@ -77,6 +77,7 @@ from onestop import errors
 __all__ = [
     "SIGNING_ALGORITHM", "DEFAULT_ALGORITHMS", "MAX_TTL_S", "ROLES", "REASONS", "Principal", "ClaimNames", "TokenVerifier",
     "JWKSClient", "StaticKeys", "SigningKeys", "TokenIssuer", "Unauthorized", "Forbidden", "KeysUnavailable",
+    "DECODE_ERRORS",
     "challenge", "bearer_token", "require_role",
 ]
 
@@ -153,7 +154,7 @@ def challenge(reason: str) -> dict:
 
 
 # PyJWT's errors -> our 401 reasons; the first match wins (subclasses before InvalidTokenError).
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     (jwt.InvalidAlgorithmError, "algorithm_refused"),
     (jwt.InvalidSignatureError, "bad_signature"),
     (jwt.ExpiredSignatureError, "expired"),
@@ -412,7 +413,7 @@ class TokenVerifier:
             claims = jwt.decode(token, key.key, algorithms=[algorithm], audience=self.audience, issuer=self.issuer,
                                 leeway=self.leeway_s, options={"require": REQUIRED, "verify_signature": True})
         except jwt.InvalidTokenError as exc:
-            reason = next(r for kind, r in _DECODE_ERRORS if isinstance(exc, kind))
+            reason = next(r for kind, r in DECODE_ERRORS if isinstance(exc, kind))
             detail = {"missing_claim": getattr(exc, "claim", None), "malformed_token": type(exc).__name__}.get(reason)
             raise Unauthorized(reason, detail) from None
         principal = self._principal(claims)

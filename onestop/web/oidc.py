@@ -56,6 +56,8 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from onestop.web.auth import DECODE_ERRORS  # PyJWT's errors -> reasons, as the services' verifier names them
+
 __all__ = ["REASONS", "OidcError", "OidcSettings", "SignedIn", "OidcClient", "PendingSignIns"]
 
 DEFAULT_SCOPES = "openid profile"
@@ -89,17 +91,6 @@ REASONS = {
     "nonce_mismatch": "the id_token's nonce is not this sign-in's",
 }
 
-# PyJWT's errors -> reasons; the first match wins (subclasses before InvalidTokenError).
-_DECODE_ERRORS = (
-    (jwt.InvalidAlgorithmError, "algorithm_refused"),
-    (jwt.InvalidSignatureError, "bad_signature"),
-    (jwt.ExpiredSignatureError, "expired"),
-    (jwt.ImmatureSignatureError, "not_yet_valid"),
-    (jwt.InvalidAudienceError, "wrong_audience"),
-    (jwt.InvalidIssuerError, "wrong_issuer"),
-    (jwt.MissingRequiredClaimError, "missing_claim"),
-    (jwt.InvalidTokenError, "malformed_token"),
-)
 
 
 class OidcError(Exception):
@@ -397,4 +388,4 @@ def _signed_in(token: dict, claims: dict) -> SignedIn:
 
 
 def _reason_of(exc: jwt.InvalidTokenError) -> str:
-    return next(reason for kind, reason in _DECODE_ERRORS if isinstance(exc, kind))
+    return next(reason for kind, reason in DECODE_ERRORS if isinstance(exc, kind))

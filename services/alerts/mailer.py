@@ -1,10 +1,10 @@
 """The alert emails: one per notice (raised, resolved), to OPERATORS_EMAIL, through SMTP_HOST:SMTP_PORT."""
 from __future__ import annotations
 
-import smtplib
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from onestop import mail
 from services.alerts.runbook import WHAT_TO_DO, link
 
 PREFIX = "[OneStop alert]"
@@ -61,9 +61,4 @@ class Mailer:
         message["From"], message["To"] = self.s.smtp_from, ", ".join(self.recipients)
         message["Subject"] = subject(alert, notice)
         message.set_content(body(alert, notice, self.s.alerts_docs_url))
-        with smtplib.SMTP(self.s.smtp_host, self.s.smtp_port, timeout=self.s.smtp_timeout) as smtp:
-            if self.s.smtp_starttls:
-                smtp.starttls()
-            if self.s.smtp_user:
-                smtp.login(self.s.smtp_user, self.s.smtp_password)
-            smtp.send_message(message)
+        mail.send_one(self.s, message)

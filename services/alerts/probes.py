@@ -2,12 +2,13 @@
 HTTP API) and each service's /healthz. Each answers what it saw, or why it saw nothing."""
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 from eventlet.greenpool import GreenPool
-from amqp.exceptions import NotFound
 from kombu import Connection
+
+from onestop.ops.deadletters.queues import management, queue_depth
 
 
 def queues(amqp_uri: str, mgmt_url: str, timeout: float) -> tuple[dict, dict]:
@@ -15,25 +16,16 @@ def queues(amqp_uri: str, mgmt_url: str, timeout: float) -> tuple[dict, dict]:
     from the management API (as fresh as its statistics, 5 s by default: enough to see a queue grow),
     the dead-letter queues' depths from the queues themselves (exact: a letter is seen at once, and a
     purge too). Errors pass up."""
-    amqp, parts = Connection(amqp_uri, connect_timeout=timeout), urlsplit(mgmt_url.rstrip("/"))
-    auth = (parts.username or amqp.userid, parts.password or amqp.password)  # else the AMQP user's
-    base = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+    amqp = Connection(amqp_uri, connect_timeout=timeout)
+    base, auth = management(mgmt_url, amqp_uri)  # the credentials: the URL's, else the AMQP user's
     vhost = quote(amqp.virtual_host or "/", safe="")
     response = requests.get(f"{base}/api/queues/{vhost}", auth=auth, timeout=timeout,
                             params={"columns": "name,messages_ready"})
     response.raise_for_status()
     ready = {q["name"]: q.get("messages_ready") or 0 for q in response.json()}
     with amqp as conn:
-        dlqs = {name: _depth(conn, name) for name in ready if name.endswith(".dlq")}
+        dlqs = {name: queue_depth(conn, name) for name in ready if name.endswith(".dlq")}
     return {name: depth for name, depth in dlqs.items() if depth is not None}, ready
-
-
-def _depth(conn, name: str) -> int | None:
-    try:
-        with conn.channel() as channel:
-            return channel.queue_declare(name, passive=True).message_count
-    except NotFound:  # deleted since it was listed
-        return None
 
 
 def healthz(base_url: str, timeout: float) -> tuple[dict | None, str]:

@@ -30,7 +30,7 @@ from email.utils import formataddr, formatdate, parseaddr
 import eventlet
 import requests
 
-from onestop import metrics
+from onestop import mail, metrics
 from onestop.circuit import CircuitBreaker
 from onestop.errors import PermanentError, TransientError
 
@@ -113,16 +113,7 @@ class SmtpSender:
             if idle < SMTP_FRESH or (idle < SMTP_MAX_IDLE and _alive(smtp)):
                 return smtp
             smtp.close()
-        smtp = smtplib.SMTP(self.s.smtp_host, self.s.smtp_port, timeout=self.s.smtp_timeout)
-        try:
-            if self.s.smtp_starttls:
-                smtp.starttls()
-            if self.s.smtp_user:
-                smtp.login(self.s.smtp_user, self.s.smtp_password)
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
+        return mail.connect(self.s)
 
     def _checkin(self, smtp: smtplib.SMTP) -> None:
         if len(self._idle) < SMTP_POOL_SIZE:

@@ -5,6 +5,8 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
+from onestop import mail
+
 log = logging.getLogger(__name__)
 
 TEXT = """The webhook subscription {id} ({url}) of center(s) {centers} is {state}: {why}.
@@ -40,12 +42,7 @@ class Alerts:
                                         centers=", ".join(subscription["centers"]), why=WHY[reason],
                                         event=head["event_id"], attempts=head.get("attempts", 0) + 1, error=error))
         try:
-            with smtplib.SMTP(self.s.smtp_host, self.s.smtp_port, timeout=self.s.smtp_timeout) as smtp:
-                if self.s.smtp_starttls:
-                    smtp.starttls()
-                if self.s.smtp_user:
-                    smtp.login(self.s.smtp_user, self.s.smtp_password)
-                smtp.send_message(message)
+            mail.send_one(self.s, message)
             return True
         except (OSError, smtplib.SMTPException) as exc:
             log.error("could not email about subscription %s (%r); the event webhook.subscription_paused.v1 "

@@ -5,7 +5,7 @@ import orjson
 import pytest
 
 from onestop.ops.deadletters.letter import DlqName, audit_event, describe, fresh_headers, parse_queue
-from onestop.ops.deadletters.queues import _mgmt, vhost_of
+from onestop.ops.deadletters.queues import management, vhost_of
 from onestop.ops.deadletters.command import detail, one_line, table
 from contracts import parse_event
 
@@ -42,8 +42,8 @@ def test_the_vhost_comes_from_the_amqp_uri(uri, vhost):
 
 
 def test_management_credentials_come_from_its_url_else_from_the_amqp_uri():
-    assert _mgmt("http://ops:s3cret@rabbit:15672/", "amqp://a:b@h//") == ("http://rabbit:15672", ("ops", "s3cret"))
-    assert _mgmt("http://rabbit:15672", "amqp://a:b@h//") == ("http://rabbit:15672", ("a", "b"))
+    assert management("http://ops:s3cret@rabbit:15672/", "amqp://a:b@h//") == ("http://rabbit:15672", ("ops", "s3cret"))
+    assert management("http://rabbit:15672", "amqp://a:b@h//") == ("http://rabbit:15672", ("a", "b"))
 
 
 def test_a_letter_our_consumer_dead_lettered_reads_from_its_headers():

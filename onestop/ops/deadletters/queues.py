@@ -55,7 +55,7 @@ def list_queues(amqp_uri: str, mgmt_url: str, service: str | None = None,
                 center: str | None = None) -> list[QueueRow]:
     """Every ``onestop.*.dlq`` of the URI's vhost, with the number of messages ready."""
     vhost = vhost_of(amqp_uri)
-    base, auth = _mgmt(mgmt_url, amqp_uri)
+    base, auth = management(mgmt_url, amqp_uri)
     response = requests.get(f"{base}/api/queues/{quote(vhost, safe='')}", params={"columns": "name"},
                             auth=auth, timeout=30)
     if response.status_code == 404:
@@ -65,7 +65,7 @@ def list_queues(amqp_uri: str, mgmt_url: str, service: str | None = None,
                    if n and service in (None, n.service) and center in (None, n.center))
     # The management API's counts lag by its stats interval (5 s); ask the queues themselves.
     with Connection(amqp_uri, connect_timeout=10) as conn:
-        depths = [(n, _depth(conn, n.name)) for n in names]
+        depths = [(n, queue_depth(conn, n.name)) for n in names]
     return [QueueRow(n.service, n.center, n.name, depth) for n, depth in depths if depth is not None]
 
 
@@ -74,7 +74,7 @@ def _dlq(name: str) -> DlqName | None:
     return DlqName(*match.groups()) if match else None
 
 
-def _mgmt(mgmt_url: str, amqp_uri: str) -> tuple[str, tuple]:
+def management(mgmt_url: str, amqp_uri: str) -> tuple[str, tuple]:
     """The base URL without credentials, and the credentials (else the AMQP user's)."""
     parts = urlsplit(mgmt_url.rstrip("/"))
     amqp = Connection(amqp_uri)
@@ -83,7 +83,9 @@ def _mgmt(mgmt_url: str, amqp_uri: str) -> tuple[str, tuple]:
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")), auth
 
 
-def _depth(conn, name: str) -> int | None:
+def queue_depth(conn, name: str) -> int | None:
+    """The messages in queue `name` now, from the queue itself (the management API lags); None if it
+    was deleted since it was listed."""
     try:
         with conn.channel() as channel:
             return channel.queue_declare(name, passive=True).message_count
