@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import uuid
 
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
@@ -122,6 +124,25 @@ class StaffAuth(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.guard
+
+
+def worker_address(config: dict) -> str:
+    """This worker's place: its host and web address (one process at a time can listen there), which a
+    worker started again after a crash has again (else, without a web server, its pid)."""
+    return f"{socket.gethostname()}:{config.get('WEB_SERVER_ADDRESS') or os.getpid()}"
+
+
+class LeaseHolder(DependencyProvider):
+    """Injects ``(address, boot)``: the worker's address (`worker_address`) and an id new at every start.
+    A lease taken under an address whose boot differs was taken by a process that is dead now (only one
+    can listen at the address), so the worker there may take it back at once instead of waiting for it
+    to run out; two workers of one process share the boot, so neither takes the other's lease."""
+
+    def setup(self):
+        self.holder = (worker_address(self.container.config), uuid.uuid4().hex)
+
+    def get_dependency(self, worker_ctx):
+        return self.holder
 
 
 class LogContext(DependencyProvider):

@@ -52,7 +52,7 @@ def remember_contact(event: dict, repo) -> None:
 
 def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
            rating_url: str = DEFAULTS["RATING_URL"], limits=None,
-           audit_receipt_url: str = DEFAULTS["AUDIT_RECEIPT_URL"]) -> list[str]:
+           audit_receipt_url: str = DEFAULTS["AUDIT_RECEIPT_URL"], holder=None) -> list[str]:
     """Send each message an event calls for, once per (event id, channel, recipient).
 
     A delivery already sent (or permanently failed) is skipped on redelivery; a
@@ -61,7 +61,7 @@ def notify(event: dict, *, catalog, repo, senders: dict, status_url: str, now,
     (services.notification.limits) is held instead.
     """
     return deliver(event, plan(event, catalog=catalog, repo=repo, links=Links(status_url, rating_url, audit_receipt_url)),
-                   repo=repo, senders=senders, now=now, limits=limits)
+                   repo=repo, senders=senders, now=now, limits=limits, holder=holder)
 
 
 def plan(event: dict, *, catalog, repo, links: Links) -> list[Outgoing]:
@@ -112,7 +112,8 @@ def _check_references(event: dict, catalog) -> None:
         raise PermanentError(f"unknown procedure {procedure}: no template can describe it")
 
 
-def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now, limits=None) -> list[str]:
+def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now, limits=None,
+            holder=None) -> list[str]:
     sent, failures = [], []
     for out in outgoing:
         delivery_id, message = out.delivery_id, out.message
@@ -125,7 +126,7 @@ def deliver(event: dict, outgoing: list[Outgoing], *, repo, senders: dict, now, 
                 "recipient": mask_address(message.to)}
         if out.staff_id is not None:
             base["staff_id"] = out.staff_id
-        record = repo.claim(delivery_id, base, now)
+        record = repo.claim(delivery_id, base, now, holder=holder)
         if record is None:  # finished meanwhile, or another worker is sending it right now
             done = repo.delivery(delivery_id)
             if done["status"] == "pending":

@@ -8,7 +8,7 @@ from nameko.web.handlers import http
 from onestop import metrics
 from onestop.catalog import load_catalog
 from onestop.config import Settings
-from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
+from onestop.dependencies import Health, LeaseHolder, LogContext, SettingsProvider, StaffAuth
 from onestop.messaging.consumer import reliable_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.storage.mongo import MongoStore, database
@@ -68,6 +68,7 @@ class NotificationService:
     store = MongoStore(NotificationRepository)
     relay = OutboxRelay("deliveries")
     senders = Senders()
+    lease_holder = LeaseHolder()  # a send leased by this worker before a crash is taken back at once
     held_gauge = HeldGauge()
     settings = SettingsProvider()
     health = Health()
@@ -94,7 +95,7 @@ class NotificationService:
         handlers.notify(event, catalog=load_catalog(), repo=self.store, senders=self.senders,
                         status_url=self.settings.public_status_url, rating_url=self.settings.rating_url,
                         now=utcnow(), limits=RecipientLimits.from_settings(self.settings),
-                        audit_receipt_url=self.settings.audit_receipt_url)
+                        audit_receipt_url=self.settings.audit_receipt_url, holder=self.lease_holder)
 
     @http("GET", "/api/v1/held")
     @json_endpoint

@@ -44,17 +44,26 @@ class NotificationRepository:
     def delivery(self, delivery_id: str) -> dict | None:
         return self.deliveries.find_one({"_id": delivery_id}, {"outbox": 0})
 
-    def claim(self, delivery_id: str, base: dict, now: datetime, lease: float = LEASE) -> dict | None:
+    def claim(self, delivery_id: str, base: dict, now: datetime, lease: float = LEASE,
+              holder: tuple[str, str] | None = None) -> dict | None:
         """Take the right to send, for `lease` seconds, and count the attempt.
 
         Two copies of one event handled at once (a redelivery) cannot both send:
-        the second finds the delivery leased or finished and gets None.
+        the second finds the delivery leased or finished and gets None. With a
+        `holder` (address, boot: onestop.dependencies.LeaseHolder), a lease taken at
+        the same address under another boot, by a process that died mid-send, is
+        taken back at once rather than after `lease` seconds.
         """
+        free = {"lease_until": {"$lt": now}}
+        taken = {"lease_until": now + timedelta(seconds=lease)}
+        if holder is not None:
+            address, boot = holder
+            free = {"$or": [free, {"lease_holder": address, "lease_boot": {"$ne": boot}}]}
+            taken |= {"lease_holder": address, "lease_boot": boot}
         try:
             return self.deliveries.find_one_and_update(
-                {"_id": delivery_id, "status": "pending", "lease_until": {"$lt": now}},
-                {"$setOnInsert": base, "$set": {"lease_until": now + timedelta(seconds=lease)},
-                 "$inc": {"attempts": 1}},
+                {"_id": delivery_id, "status": "pending", **free},
+                {"$setOnInsert": base, "$set": taken, "$inc": {"attempts": 1}},
                 upsert=True, return_document=ReturnDocument.AFTER, projection={"outbox": 0})
         except DuplicateKeyError:
             return None

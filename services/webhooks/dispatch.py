@@ -16,7 +16,6 @@ once: the receiver deduplicates on webhook-id).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import socket
 from datetime import timedelta
@@ -30,6 +29,7 @@ from contracts import make_event
 from onestop import metrics
 from onestop.catalog import load_catalog
 from onestop.config import Settings
+from onestop.dependencies import worker_address
 from onestop.storage.mongo import database
 from onestop.timers import Wakeup
 from onestop.timestamps import iso, utcnow
@@ -132,7 +132,7 @@ class Dispatch(DependencyProvider):
         settings = Settings.load(self.container.config)
         repo = WebhooksRepository(database(settings, self.container.service_name))
         # the worker, not the process: started again after a crash, it takes its leases back at once
-        owner = f"{socket.gethostname()}:{self.container.config.get('WEB_SERVER_ADDRESS') or os.getpid()}"
+        owner = worker_address(self.container.config)
         self.deliverer = Deliverer(repo, Sender.from_settings(settings), Policy.from_settings(settings),
                                    Schedule(settings.webhook_retry_schedule, settings.webhook_jitter,
                                             settings.webhook_retry_after_max),

@@ -133,6 +133,31 @@ def test_sms_gateway_down_retries_only_the_sms(repo):
     assert [e["event"]["data"]["attempts"] for e in record["outbox"]] == [2]
 
 
+class Killed(BaseException):
+    """The process dying mid-send: nothing after it runs, so nothing releases the lease."""
+
+
+def test_a_send_leased_by_a_worker_that_died_is_taken_back_at_once_by_its_successor_only(repo):
+    """A worker SIGKILLed mid-send leaves its lease (25 s); started again at the same address it takes the
+    send back at once. Another worker, or another green thread of the same process, still waits for it."""
+    remember_contact(contact_event(), repo)
+    event, email, sms = received(), FakeSender(), FakeSender()
+    before, after, other = ("host:127.0.0.1:8003", "boot-1"), ("host:127.0.0.1:8003", "boot-2"), ("host:b", "boot-3")
+
+    def again(holder, email_sender=email):
+        return notify(event, catalog=CATALOG, repo=repo, senders={"email": email_sender, "sms": sms},
+                      status_url=STATUS_URL, now=NOW, holder=holder)
+    with pytest.raises(Killed):
+        again(before, FakeSender(Killed()))  # the email leased, then the process died
+    for waiting in (other, before):  # another worker; the same process (a redelivered copy beside the first)
+        with pytest.raises(TransientError, match="email: being sent by another worker"):
+            again(waiting)
+        assert email.sent == []
+    assert again(after) == [f"{event['id']}:email"]  # its successor, at once
+    assert len(email.sent) == 1 and len(sms.sent) == 1  # the SMS, never leased, went with the first retry
+    assert delivery(repo, event, "email")["lease_boot"] == "boot-2"
+
+
 def test_a_permanent_failure_is_recorded_with_an_event_and_not_retried(repo):
     remember_contact(contact_event(), repo)
     event = received()
