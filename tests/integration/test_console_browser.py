@@ -22,7 +22,6 @@ import pytest
 import requests
 
 from onestop.dev.rabbit_admin import MGMT
-from services.routing.queries import INDICATORS
 from tests.conftest import drop_databases, drop_vhost, make_vhost
 from tests.integration.conftest import Services, platform_config
 from tests.integration.test_delivery import received_event
@@ -30,10 +29,12 @@ from tests.support.samples import dossier
 from tests.support.staff import AUDITOR, COUNTER, KEYS_FILE
 from tests.support.wait import until
 
+from services.alerts.service import AlertsService
 from services.audit.service import AuditService
 from services.console.service import ConsoleService
 from services.intake.service import IntakeService
 from services.notification.service import NotificationService
+from services.routing.queries import INDICATORS
 from services.routing.service import RoutingService
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ AMQP_PORT = os.environ.get("TEST_AMQP_PORT", "5672")  # with TEST_RABBIT_MGMT: a
 
 @pytest.fixture(scope="module")
 def platform(sinks):
-    """{name: base URL} of the four services and the console, which reads them."""
+    """{name: base URL} of the four services, the alerts service watching them, and the console, which reads them."""
     vhost, prefix = make_vhost("onestop-it"), f"t{uuid.uuid4().hex[:10]}_"
     config = platform_config(f"amqp://guest:guest@127.0.0.1:{AMQP_PORT}/{vhost}", sinks, prefix)
     started = Services(config)
@@ -54,9 +55,11 @@ def platform(sinks):
         bases = {name: started.start(cls).http for name, cls in (
             ("intake", IntakeService), ("routing", RoutingService), ("notification", NotificationService),
             ("audit", AuditService))}
+        alerts = started.start(AlertsService, ALERTS_INTERVAL="0.5", RABBIT_MGMT_URL=MGMT,
+                               ALERTS_TARGETS=",".join(f"{name}={url}" for name, url in bases.items()))
         console = started.start(ConsoleService, CONSOLE_DEV_SIGNIN="true", CONSOLE_INSECURE_COOKIE="true",
                                 CONSOLE_POLL_SECONDS="1", RABBIT_MGMT_URL=MGMT, AUTH_SIGNING_KEYS=str(KEYS_FILE),
-                                **{f"{name.upper()}_URL": url for name, url in bases.items()})
+                                ALERTS_URL=alerts.http, **{f"{name.upper()}_URL": url for name, url in bases.items()})
         yield {**bases, "console": console.http, "amqp": config["AMQP_URI"]}
     finally:
         started.stop_all()
@@ -117,8 +120,10 @@ def audit_replays(platform, code: str) -> list:
 
 
 def test_an_operator_replays_a_dead_letter_from_the_keyboard_and_it_is_audited(platform):
-    seen = browse("operator", platform, letter=dead_letter_of("VYDA-260213-0177"))
+    seen = browse("operator", platform, letter=dead_letter_of("VYDA-260213-0177"),
+                  alert="Dead letters of routing at hue-vyda")
     assert "retries_exhausted" in seen["dead_letters_text"] and "VYDA-260213-0177" in seen["dead_letters_text"]
+    assert "#alert-dead-letter" in seen["alerts_text"]  # the alerts service raised it; the console shows it, runbook too
     assert seen["tabs_to_replay"] is not None  # the keyboard reaches the replay button
     assert seen["replay_button_gone"], seen  # Enter replayed it: the dead letter left the list
     [record] = until(lambda: audit_replays(platform, "VYDA-260213-0177"), 20, 0.2, "the replay in the audit log")

@@ -86,6 +86,8 @@ def operator(browser, p: dict) -> dict:
     button = page.locator(f'button[data-letter="{letter["event"]["id"]}"]')
     button.wait_for(timeout=WAIT_MS)
     seen = {"dead_letters_text": page.inner_text('[data-part="deadletters"]')}
+    page.locator('[data-part="alerts"]', has_text=p["alert"]).wait_for(timeout=WAIT_MS)  # raised by the alerts service
+    seen["alerts_text"] = page.inner_text('[data-part="alerts"]')
     page.screenshot(path=str(Path(p["shots"]) / "console-ops-vi-phone.png"), full_page=True)
     page.focus("body")
     tabs = 0
