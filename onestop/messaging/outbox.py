@@ -170,6 +170,8 @@ class OutboxRelay(DependencyProvider):
         name = metrics.service(self.container.service_name)
         metrics.off_scrape(self, (metrics.OUTBOX_PENDING, metrics.OUTBOX_LAG), name)
 
+    kill = stop  # a killed container's relay no longer answers at a scrape either
+
     def kick(self):
         self.wakeup.kick()
 

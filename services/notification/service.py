@@ -55,6 +55,8 @@ class HeldGauge(DependencyProvider):
     def stop(self):
         metrics.off_scrape(self)
 
+    kill = stop
+
     def refresh(self):
         counts = self.repo.held_counts(utcnow())
         for center in load_catalog().centers:

@@ -149,18 +149,19 @@ def test_a_breaker_shows_its_state_when_scraped_and_counts_its_openings():
 
 
 def test_scrape_sources_run_at_each_scrape_and_a_failing_one_does_not_break_it():
+    # the label `other`: no service's source sets it, whatever other tests of this process left running
     calls = []
-    metrics.on_scrape("test-ok", lambda: (calls.append(1), metrics.OUTBOX_PENDING.labels("audit").set(len(calls))))
+    metrics.on_scrape("test-ok", lambda: (calls.append(1), metrics.OUTBOX_PENDING.labels("other").set(len(calls))))
     metrics.on_scrape("test-broken", lambda: 1 / 0)
     try:
         metrics.render()
         status, headers, body = metrics.render()
         assert status == 200 and headers["Content-Type"] == metrics.CONTENT_TYPE_LATEST and len(calls) == 2
-        assert 'onestop_outbox_pending{service="audit"} 2.0' in body.decode()
+        assert 'onestop_outbox_pending{service="other"} 2.0' in body.decode()
     finally:
         metrics.off_scrape("test-broken")
-        metrics.off_scrape("test-ok", (metrics.OUTBOX_PENDING,), "audit")
-    assert 'onestop_outbox_pending{service="audit"}' not in metrics.render()[2].decode()
+        metrics.off_scrape("test-ok", (metrics.OUTBOX_PENDING,), "other")
+    assert 'onestop_outbox_pending{service="other"}' not in metrics.render()[2].decode()
 
 
 @pytest.mark.parametrize("authorization,ok", [
