@@ -4,7 +4,6 @@ a change of any of them (keys with a ``kid``, JWKS, revocation: onestop.web.auth
 onestop.web.revocation, onestop.web.oidc) is wired in this file alone."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 
 import jwt
@@ -12,10 +11,8 @@ import jwt
 from onestop.dependencies import StaffNotConfigured
 from onestop.errors import Unauthorized
 from onestop.web.auth import Principal, TokenIssuer
+from onestop.web.oidc import OidcClient, OidcError, OidcSettings
 from onestop.web.revocation import revoke
-
-log = logging.getLogger(__name__)
-
 
 def dev_issuer(config: dict | None) -> TokenIssuer:
     """The issuer the development sign-in mints with (make run's development key set, AUTH_SIGNING_KEYS:
@@ -61,53 +58,24 @@ def revoke_session(amqp_uri: str, record: dict, by: dict) -> bool:
     return True
 
 
-def oidc_client(config: dict | None):
+def oidc_client(config: dict | None) -> OidcClient | None:
     """The OpenID Connect client (onestop.web.oidc: ``begin() -> (url, pending)``, ``finish(args, pending) ->
-    SignedIn``), or None: no OIDC_ISSUER set, or no onestop.web.oidc in this tree."""
-    try:
-        from onestop.web.oidc import OidcClient, OidcSettings
-    except ImportError:
-        return None
+    SignedIn``; its discovery document cached in it), or None: no OIDC_ISSUER set."""
     settings = OidcSettings.load(config)
     return OidcClient(settings) if settings is not None else None
 
 
-class _Pending:
-    """Begun sign-ins by state, each taken once (what onestop.web.oidc.PendingSignIns does, for a tree without it)."""
-
-    def __init__(self):
-        self._pending: dict = {}
-
-    def put(self, pending: dict) -> None:
-        self._pending[pending["state"]] = pending
-
-    def pop(self, state):
-        return self._pending.pop(state, None) if isinstance(state, str) else None
-
-
-def pending_sign_ins():
-    """Where begun OIDC sign-ins wait for their callback: server-side, in this process."""
-    try:
-        from onestop.web.oidc import PendingSignIns
-    except ImportError:
-        return _Pending()
-    return PendingSignIns()
-
-
-def end_session_url(config: dict | None, record: dict, back_to: str | None) -> str | None:
+def end_session_url(client: OidcClient | None, record: dict, back_to: str | None) -> str | None:
     """Where to send the browser after signing out of an OIDC session (the provider's RP-initiated logout,
     which ends its single sign-on too), or None (a development session, or no provider)."""
-    client = oidc_client(config) if record.get("id_token") else None
-    return client.end_session_url(record["id_token"], back_to) if client is not None else None
+    if client is None or not record.get("id_token"):
+        return None
+    return client.end_session_url(record["id_token"], back_to)
 
 
 def finish_oidc(client, query_args: dict, pending: dict):
     """The finished sign-in (``.access_token``, ``.id_token``); Unauthorized (with the provider's reason) if
     it was refused."""
-    try:
-        from onestop.web.oidc import OidcError
-    except ImportError:  # no client without the module: nothing to finish
-        raise Unauthorized("OpenID Connect is not configured", reason="oidc_not_configured") from None
     try:
         return client.finish(query_args, pending)
     except OidcError as exc:

@@ -26,6 +26,7 @@ from onestop.timestamps import utcnow
 from onestop.web import access
 from onestop.web.http import json_endpoint, load, read_json, respond
 from onestop.web.metering import Metrics
+from onestop.web.oidc import PendingSignIns
 from services.console import api, devstaff, gate, identity, pages, sessions, views
 from services.console.schemas import CenterQuerySchema, ReplayRequestSchema
 from services.console.settings import ConsoleSettings
@@ -50,7 +51,8 @@ class Console(DependencyProvider):
         self.settings = ConsoleSettings.load(config)
         self.config = config
         self.lock = Semaphore(1)
-        self.oidc_pending = identity.pending_sign_ins()  # begun OIDC sign-ins by state (this process)
+        self.oidc = identity.oidc_client(config)  # None without OIDC_ISSUER
+        self.oidc_pending = PendingSignIns()  # begun OIDC sign-ins by state (this process)
         if self.settings.dev_signin and self.settings.production:
             log.error("CONSOLE_DEV_SIGNIN is on where real staff sign in (ONESTOP_ENV=production or OIDC_ISSUER "
                       "set): the development sign-in stays OFF. Unset CONSOLE_DEV_SIGNIN.")
@@ -108,7 +110,7 @@ class ConsoleService:
         """The sign-in page; sets the pre-session cookie its form's token is bound to."""
         token = secrets.token_urlsafe(32)
         staff = devstaff.sample_staff(load_catalog()) if self.console.settings.dev_signin else None
-        body = pages.login_page(staff=staff, form_token=token, oidc=identity.oidc_client(self.console.config)
+        body = pages.login_page(staff=staff, form_token=token, oidc=self.console.oidc
                                 is not None, error=request.args.get("error", ""))
         return _page(body, cookies=[self._cookie(sessions.LOGIN_COOKIE, token, 900)])
 
@@ -134,7 +136,7 @@ class ConsoleService:
     @http("GET", "/console/login/oidc")
     def login_oidc(self, request):
         """To the OpenID Connect provider (OIDC_ISSUER); not configured: back to the sign-in page, saying so."""
-        client = identity.oidc_client(self.console.config)
+        client = self.console.oidc
         bound = request.cookies.get(sessions.LOGIN_COOKIE)
         if client is None or not bound:
             return _redirect("/console/login?error=" + ("oidc_not_configured" if client is None else "signin_failed"))
@@ -146,7 +148,7 @@ class ConsoleService:
     @http("GET", "/console/login/callback")
     def login_callback(self, request):
         """The provider's redirect back (?code=&state=): the code exchanged, the token verified, a session made."""
-        client = identity.oidc_client(self.console.config)
+        client = self.console.oidc
         if client is None:
             return _redirect("/console/login?error=oidc_not_configured")
         pending = self.console.oidc_pending.pop(request.args.get("state"))
@@ -177,7 +179,7 @@ class ConsoleService:
             except Exception:  # the broker unreachable: the session is gone, and the answer says the token is not
                 log.exception("console: the signed-out session's token could not be revoked")
             back = f"{self.console.settings.origin}/console/" if self.console.settings.origin else None
-            then = identity.end_session_url(self.console.config, record, back) or then
+            then = identity.end_session_url(self.console.oidc, record, back) or then
         return respond(200, {"signed_out": record is not None, "revoked": revoked, "next": then},
                        {"Set-Cookie": sessions.cleared(sessions.COOKIE, secure=self._secure())})
 
