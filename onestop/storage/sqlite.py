@@ -49,6 +49,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, MutableMapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -81,6 +82,28 @@ def as_bson(value: Mapping) -> dict:
     return bson.decode(bson.encode(value), OPTIONS)
 
 
+def _write_ahead(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (once per file: the mode is kept in it). Two processes opening a new file at
+    once can both try to switch it, and SQLite answers the loser "database is locked" without waiting on the
+    busy timeout (it would deadlock otherwise), so the switch is retried until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
+            if mode != "wal":  # the answer is the mode the file is in after it, whether it switched or not
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower()
+            if mode == "wal":
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError(f"could not put the embedded store in WAL mode within {BUSY_TIMEOUT} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class _Connections:
     """The pool: each connection serves one caller at a time."""
 
@@ -94,7 +117,7 @@ class _Connections:
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(conn)
         conn.execute(f"PRAGMA synchronous={self.sync.upper()}")
         conn.execute("PRAGMA analysis_limit=1000")  # statistics from a sample: milliseconds whatever the size
         return conn
