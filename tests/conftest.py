@@ -12,6 +12,7 @@ eventlet.monkey_patch()  # noqa: E402  (nameko runs on eventlet; patch before an
 
 import atexit
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -34,10 +35,28 @@ from onestop.dev.rabbit_admin import MGMT, drop_vhost, make_vhost  # noqa: F401 
 AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
 
 
+_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768-60999): no outgoing connection takes one
+_handed: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never handed out twice in this process, and outside the ephemeral range.
+    The kernel's own choice (bind to 0) is a port of that range, which an outgoing connection of another
+    test process can take between this call and the server's bind; two such calls can also answer the
+    same port once the first probe is closed. (The fault suite's scenario 2 once reached another service's
+    web server at routing's port.)"""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(*_PORTS)
+        if port in _handed:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
 
 
 @pytest.fixture(scope="session")
