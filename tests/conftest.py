@@ -45,9 +45,8 @@ def free_port() -> int:
     test process can take between this call and the server's bind; two such calls can also answer the
     same port once the first probe is closed. (The fault suite's scenario 2 once reached another service's
     web server at routing's port.)"""
-    rng = random.Random()
     while True:
-        port = rng.randrange(*_PORTS)
+        port = random.randrange(*_PORTS)
         if port in _handed:
             continue
         with socket.socket() as s:
