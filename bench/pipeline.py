@@ -158,11 +158,21 @@ class Pipeline:
     def services(self) -> dict:
         return {n: p for n, p in self.platform.procs.items() if not n.endswith("-sink")}
 
+    def processes(self) -> dict:
+        """What the monitor samples: the services and the sinks (and it adds the broker)."""
+        return self.platform.procs
+
+    def intake_port(self) -> int:
+        return self.ports.intake
+
+    def counter_token(self) -> str:
+        return self.tokens.mint(self.root, "bench-counter", "counter_staff", CENTERS)
+
     def phase(self, name: str, rate: float, seconds: float, drain_timeout: float | None = None) -> Phase:
-        token = self.tokens.mint(self.root, "bench-counter", "counter_staff", CENTERS)
-        load = Load("127.0.0.1", self.ports.intake, token, CENTERS, threads=max(4, min(32, int(rate / 10))))
+        load = Load("127.0.0.1", self.intake_port(), self.counter_token(), CENTERS,
+                    threads=max(4, min(32, int(rate / 10))))
         published0 = self._published()
-        with Monitor(self.platform.procs, self.amqp_uri) as monitor:  # the services, the sinks and the broker
+        with Monitor(self.processes(), self.amqp_uri) as monitor:  # the services, the sinks and the broker
             start = time.monotonic()
             load.run(rate, seconds)
             sent_for = time.monotonic() - start
@@ -204,17 +214,22 @@ class Pipeline:
                 time.sleep(0.1)
         return None if pending else max(0.0, time.time() - last[-1].at)
 
-    def _latencies(self, phase: Phase, load: Load) -> None:
+    def _sms_ms(self, accepted: list) -> tuple[list[float], int]:
+        """From each 201 to its SMS at the gateway sink, and how many SMS are missing."""
         sms = {}
         for message in requests.get(f"http://127.0.0.1:{self.ports.sms_http}/api/v1/sms", timeout=120).json():
             sms.setdefault(message["to"], message)
-        accepted = sorted(load.accepted, key=lambda a: a.at)
         sms_ms, missing = [], 0
         for a in accepted:
             if a.phone in sms:
                 sms_ms.append((_ts(sms[a.phone]["received_at"]) - a.at) * 1000)
             else:
                 missing += 1
+        return sms_ms, missing
+
+    def _latencies(self, phase: Phase, load: Load) -> None:
+        accepted = sorted(load.accepted, key=lambda a: a.at)
+        sms_ms, missing = self._sms_ms(accepted)
         step = max(1, len(accepted) // LATENCY_SAMPLE)
         sample = accepted[::step]
         with ThreadPoolExecutor(8) as pool:

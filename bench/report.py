@@ -55,6 +55,21 @@ def render(result: dict, source: str) -> str:
         lines.append(f"| {p['name']} | " + " | ".join(f"{cpu.get(s, 0):.1f}" for s in SERVICES) +
                      f" | {cpu.get('rabbitmq', 0):.1f} | {cpu.get('smtp-sink', 0):.1f} | {cpu.get('sms-sink', 0):.1f} | " +
                      " / ".join(f"{rss.get(s, 0):.0f}" for s in SERVICES) + " |")
+    if "bare_chain" in result:
+        bare = result["bare_chain"]
+        lines += ["", "**The bare chain** (bench/bare_services.py: four nameko services with `http`, "
+                  "`EventDispatcher` and `event_handler` only, the same journey and load, no store, schema, outbox, "
+                  "retry, provider or authentication), the same search:", "",
+                  "| phase | offered/s | achieved/s | sustained | e2e p50 | p99 ms | CPU ms/dossier services | "
+                  "RabbitMQ |", "|---|---|---|---|---|---|---|---|"]
+        for p in bare["search"]:
+            cpu = p["cpu_ms_per_dossier"]
+            lines.append(f"| {p['name']} | {p['offered_rate']:.1f} | {p['achieved_rate']:.1f} | "
+                         f"{'yes' if p['sustained'] else 'no'} | {_ms(p['e2e_ms'], 'p50')} | "
+                         f"{_ms(p['e2e_ms'], 'p99')} | {sum(v for k, v in cpu.items() if k != 'rabbitmq'):.1f} | "
+                         f"{cpu.get('rabbitmq', 0):.1f} |")
+        lines += ["", f"Highest sustained rate of the bare chain: **{bare['max_sustained_rate']:.0f}/s**; the "
+                  f"pipeline's over it: **{bare.get('pipeline_over_bare')}** (target ≥ 1)."]
     r = result["R"]
     lines += ["", f"**R** = {r['dossiers_per_s']:.0f} dossiers/s × {r['publishes_per_dossier']} confirmed publishes "
               f"per dossier = {r['confirmed_publishes_per_s']:.0f}/s, against:", ""]

@@ -1,4 +1,4 @@
-"""`make bench`: the broker's own limit, then the pipeline against it.
+"""`make bench`: the broker's own limit, then the pipeline against it and against the bare chain.
 
     python -m bench.run              # the whole benchmark (about 20 minutes)
     python -m bench.run --smoke      # a few hundred dossiers: that it all still runs (CI)
@@ -28,6 +28,7 @@ import psutil
 import requests
 
 from bench import auditlog, baseline, report, stored
+from bench.bare import BareChain
 from bench.pipeline import CENTERS, Pipeline
 from onestop.dev.rabbit_admin import AMQP_HOST_DEFAULT, AUTH, MGMT, drop_vhost, make_vhost
 
@@ -91,6 +92,16 @@ def pipeline_run(amqp_uri: str, log_dir: Path, smoke: bool, shards: dict | None 
     return out
 
 
+def bare_run(amqp_uri: str, log_dir: Path, smoke: bool) -> dict:
+    """The bare four-service nameko chain (bench/bare_services.py): its highest sustained rate,
+    found the same way and with the same load as the pipeline's."""
+    step = float(os.environ.get("BENCH_STEP_SECONDS", 3 if smoke else 15))
+    with BareChain(amqp_uri, log_dir) as bare:
+        bare.phase("warm-up", 10, 2 if smoke else 5, drain_timeout=60)
+        best, phases = search(bare, step, 10.0 if smoke else 40.0, 10.0 if smoke else 2000.0)
+    return {"max_sustained_rate": best, "search": [asdict(p) for p in phases]}
+
+
 def ratio_r(pipe: dict, base: dict) -> dict:
     """R = dossiers/s x confirmed publishes per dossier / the baseline's msgs/s."""
     rate = pipe["max_sustained_rate"]
@@ -122,6 +133,12 @@ def main(argv=None) -> int:
         result["pipeline"] = pipeline_run(amqp_uri, log_dir / "one", args.smoke)
         result["R"] = ratio_r(result["pipeline"], result["baseline"])
         print(f"R: {result['R']}", flush=True)
+        print("bare chain: four nameko services and nothing else (bench/bare_services.py)", flush=True)
+        result["bare_chain"] = bare_run(amqp_uri, log_dir / "bare", args.smoke)
+        bare = result["bare_chain"]["max_sustained_rate"]
+        result["bare_chain"]["pipeline_over_bare"] = (
+            round(result["pipeline"]["max_sustained_rate"] / bare, 2) if bare else None)
+        print(f"pipeline / bare chain: {result['bare_chain']['pipeline_over_bare']}", flush=True)
         if not os.environ.get("MONGO_URI"):
             print("pipeline on the in-memory store (EMBEDDED_STORE=memory), for the durable store's cost", flush=True)
             result["memory_store"] = pipeline_run(amqp_uri, log_dir / "memory", args.smoke, full=not args.smoke,

@@ -32,6 +32,11 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
         assert phase["publishes_per_dossier"] >= 6  # received, contact, routed, assigned and two receipts
     assert set(result["R"]) >= {"dossiers_per_s", "publishes_per_dossier", "R_vs_per_message_classic",
                                 "R_vs_pipelined_classic"}
+    bare = result["bare_chain"]  # the yardstick: the bare nameko chain under the same load, the same search
+    assert bare["search"] and all(p["accepted"] > 0 and p["lost"] == 0 for p in bare["search"])
+    assert {"intake", "routing", "notification", "audit"} <= set(bare["search"][0]["cpu_ms_per_dossier"])
+    assert bare["search"][0]["e2e_ms"]["p99"] >= bare["search"][0]["e2e_ms"]["p50"] > 0
+    assert "pipeline_over_bare" in bare
     two = result["scale_out"]["search"][0]
     assert {"routing-2", "notification-2"} <= set(two["cpu_ms_per_dossier"]) and two["lost"] == 0
     assert result["machine"]["rabbitmq"] and result["machine"]["nameko"]
@@ -51,6 +56,6 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     assert proofs["tree_size"] == audit_log["sides"]["tree"]["published"] // audit_log["rounds"]
     assert proofs["verified"] == proofs["asked"] == {"inclusion": 100, "consistency": 100}
     table = render(result, "smoke")  # what docs/performance.md would show
-    assert "R = **" in table and "Scale-out" in table
+    assert "R = **" in table and "Scale-out" in table and "The bare chain" in table
     assert "The durable store's cost" in table and "dossiers stored" in table
     assert "The audit log's cost" in table
