@@ -60,7 +60,7 @@ import bson
 from bson import ObjectId
 from bson.codec_options import CodecOptions
 from pymongo.errors import DocumentTooLarge, DuplicateKeyError, InvalidOperation, OperationFailure
-from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
+from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 
 from onestop.storage import columns
 from onestop.storage import documents as docs
@@ -475,6 +475,29 @@ class Collection:
         with self.database._writing() as conn:
             self._insert(conn, self._refresh(conn), doc, data)
         return InsertOneResult(document["_id"], True)
+
+    def insert_many(self, documents, ordered: bool = True) -> InsertManyResult:
+        """All of them in one transaction, committed once (one sync of the log for the lot): all or
+        none. A duplicate key raises DuplicateKeyError with nothing written, where MongoDB's ordered
+        insert_many keeps the documents before it and raises BulkWriteError; a caller that must know
+        what went in reads it back either way."""
+        if not ordered:
+            raise NotImplementedError("the embedded store's insert_many is ordered (all or none)")
+        encoded = []
+        for document in documents:
+            if not isinstance(document, MutableMapping):
+                raise TypeError(f"document must be a mutable mapping (a dict), got {type(document).__name__}")
+            if "_id" not in document:
+                document["_id"] = ObjectId()
+            data = bson.encode(document)
+            encoded.append((document["_id"], bson.decode(data, OPTIONS), data))
+        if not encoded:
+            raise InvalidOperation("documents must be a non-empty list")  # as pymongo says
+        with self.database._writing() as conn:
+            shape = self._refresh(conn)
+            for _, doc, data in encoded:
+                self._insert(conn, shape, doc, data)
+        return InsertManyResult([i for i, _, _ in encoded], True)
 
     def update_one(self, filter: Mapping, update: Mapping, upsert: bool = False) -> UpdateResult:
         docs.check_update(update)

@@ -242,6 +242,22 @@ def test_update_many_writes_all_or_nothing(client):
     assert coll.update_many({"group": "g"}, {"$set": {"seen": True}}).modified_count == 3
 
 
+def test_insert_many_writes_all_in_one_commit_or_nothing(client):
+    coll = client["d"]["entries"]
+    coll.create_index("event_id", unique=True)
+    database = client["d"]
+    writes = database._writes
+    result = coll.insert_many([{"_id": i, "event_id": f"e{i}"} for i in range(5)] + [{"event_id": "e5"}])
+    assert result.inserted_ids[:5] == [0, 1, 2, 3, 4] and len(result.inserted_ids) == 6
+    assert database._writes == writes + 1  # one transaction, so one sync of the log for the lot
+    with pytest.raises(DuplicateKeyError):  # e2 again, after two new ones: none of the three goes in
+        coll.insert_many([{"_id": 10, "event_id": "e10"}, {"_id": 11, "event_id": "e11"},
+                          {"_id": 12, "event_id": "e2"}])
+    with pytest.raises(DuplicateKeyError):  # two of the batch share a key
+        coll.insert_many([{"_id": 20, "event_id": "x"}, {"_id": 21, "event_id": "x"}])
+    assert coll.count_documents({}) == 6 and coll.find_one({"_id": 10}) is None and coll.find_one({"_id": 20}) is None
+
+
 def test_creating_a_unique_index_over_duplicates_fails_and_leaves_no_index(client):
     coll = client["d"]["c"]
     coll.insert_one({"_id": 1, "k": "a"})
