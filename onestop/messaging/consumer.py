@@ -73,6 +73,13 @@ class OneStopQueueConsumer(QueueConsumer):
     _live = None
     _checked_at = 0.0
 
+    @property
+    def prefetch_count(self):
+        """nameko's (the container's max_workers), or more where an entrypoint takes its deliveries
+        in batches (`batch_handler`): a batch can only be as large as what the broker lets in."""
+        wanted = [getattr(p, "prefetch", 0) for p in self._providers]
+        return max([self.container.max_workers, *wanted])
+
     def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
         heartbeat = self.connection.heartbeat
         if heartbeat:
@@ -117,6 +124,7 @@ class _CenterQueue:
         self.entrypoint = entrypoint
         self.queues = queues
         self.queue = queues.work_queue()
+        self.prefetch = getattr(entrypoint, "prefetch", 0)
 
     def handle_message(self, body, message):
         self.entrypoint.handle_message(self.queues, body, message)
@@ -298,6 +306,119 @@ class ReliableHandler(Entrypoint):
         metrics.dead_lettered(self.container.service_name, reason)
 
 
+class _Delivery:
+    """One delivery waiting for, or in, a batch."""
+
+    __slots__ = ("queues", "body", "message", "event", "started")
+
+    def __init__(self, queues, body, message, event, started):
+        self.queues, self.body, self.message, self.event, self.started = queues, body, message, event, started
+
+
+class BatchHandler(ReliableHandler):
+    """`reliable_handler` for a service that does one thing with many events at once (audit appends
+    them to its log): the worker gets a list of events, and their deliveries are settled together.
+
+    - Deliveries that arrive while a batch is being handled wait, and the next batch is all of them
+      (up to ``batch``): one at a time when the service keeps up, as many as came in meanwhile when it
+      does not. Nothing waits for a batch to fill.
+    - On success, the batch is acked with one ``multiple`` ack per channel, after the worker returned,
+      so what it wrote is durable before the broker forgets a message. One batch is in hand at a time
+      and each takes every delivery before its last, so a multiple ack covers only the batch: hence
+      the rule that a batch handler is the only reliable entrypoint of its container.
+    - If a batch of several fails, its deliveries go again one by one through `ReliableHandler`'s own
+      outcome (ack, retry queue or dead letter), so one bad event costs only itself.
+    - ``prefetch`` (default four batches) lets the broker hand over enough for a batch.
+    """
+
+    def __init__(self, *patterns, batch: int = 100, prefetch: int | None = None, **kwargs):
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        self.batch = batch
+        self.prefetch = prefetch or 4 * batch
+        self._waiting: list[_Delivery] = []
+        self._singles: list[_Delivery] = []  # a failed batch's deliveries, going again one by one
+        self._busy = False
+        super().__init__(*patterns, **kwargs)
+
+    def setup(self):
+        others = [e.method_name for e in self.container.entrypoints
+                  if isinstance(e, ReliableHandler) and e is not self]
+        if others:  # their unacked deliveries share the channel, and a multiple ack would take them
+            raise RuntimeError(f"{self.method_name} of {self.container.service_name} takes its deliveries in "
+                               f"batches and must be its container's only reliable entrypoint; also: "
+                               f"{', '.join(others)}")
+        super().setup()
+
+    def handle_message(self, queues: ServiceQueues, body, message):
+        started = time.perf_counter()
+        try:
+            event = self.parse(body)
+        except ValidationError as exc:
+            self._settle_failure(queues, body, message, exc, "invalid_event")
+            return
+        self._waiting.append(_Delivery(queues, body, message, event, started))
+        if not self._busy:
+            self._next()
+
+    def _next(self) -> None:
+        """Hand the next batch (or the next single of a failed one) to a worker, if there is any."""
+        self._busy = False
+        if self._singles:
+            batch, self._singles = self._singles[:1], self._singles[1:]
+        elif self._waiting:
+            batch, self._waiting = self._waiting[:self.batch], self._waiting[self.batch:]
+        else:
+            return
+        self._busy = True
+        if self.chaos.strike("before"):
+            self._done(batch, None, exc_info=(ChaosError, ChaosError("injected failure at before"), None))
+            return
+        first = batch[0].event
+        try:
+            self.container.spawn_worker(self, ([d.event for d in batch],), {}, context_data={
+                "correlation_id": first["correlationid"], "center": first["center"], "event_id": first["id"],
+                "code": first["subject"], "batch": len(batch)}, handle_result=partial(self._done, batch))
+        except ContainerBeingKilled:
+            for d in batch + self._singles + self._waiting:
+                self._requeue(d.message)
+                self._count(d.queues, d.body, "requeued")
+            self._singles, self._waiting, self._busy = [], [], False
+
+    def _done(self, batch: list[_Delivery], worker_ctx, result=None, exc_info=None):
+        try:
+            if len(batch) == 1:
+                d = batch[0]
+                return self.handle_result(d.queues, d.body, d.message, worker_ctx, result, exc_info, d.started)
+            if exc_info is None and self.chaos.strike("after"):
+                exc_info = (ChaosError, ChaosError("injected failure after the handler's work"), None)
+            if exc_info is not None:
+                log.warning("a batch of %d failed (%r); its deliveries go again one by one", len(batch), exc_info[1])
+                self._singles = batch + self._singles
+                return result, exc_info
+            self._ack_all(batch)
+            return result, exc_info
+        finally:
+            self._next()
+
+    def _ack_all(self, batch: list[_Delivery]) -> None:
+        """One ack with ``multiple`` per channel the batch came on (one, unless the connection was
+        made again meanwhile), for the highest delivery tag there."""
+        last: dict = {}
+        for d in batch:
+            channel = d.message.channel
+            if channel not in last or d.message.delivery_tag > last[channel].delivery_tag:
+                last[channel] = d.message
+        for channel, message in last.items():
+            try:
+                if channel.connection:  # else the broker has taken them back and redelivers them
+                    channel.basic_ack(message.delivery_tag, multiple=True)
+            except Exception as exc:  # noqa: BLE001  (connection lost: redelivery follows)
+                log.warning("could not ack a batch (%r); the broker will redeliver it", exc)
+        for d in batch:
+            self._count(d.queues, d.body, "ok", d.started)
+
+
 def _verbatim(check):
     def parse(body):
         check(body)
@@ -320,3 +441,4 @@ def declare_with_retry(amqp_uri: str, queues: list[ServiceQueues], attempts: int
 
 
 reliable_handler = ReliableHandler.decorator
+batch_handler = BatchHandler.decorator

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.audit import leaf_bytes
 from onestop.messaging.outbox import with_outbox
@@ -106,6 +106,42 @@ class AuditRepository:
             self._advance_head(center, entry)
             return entry
         raise RuntimeError(f"could not append to the {center} log after {attempts} attempts")
+
+    def append_many(self, events: list[dict], recorded_at: str) -> list[dict | None]:
+        """`append` for a batch, in order: each center's run of entries in one insert and one head
+        update (one commit of the store for the run, where `append` takes two an entry). If any of a
+        run cannot go in as it stands (an event recorded before, a copy twice in the batch, another
+        writer ahead), the run goes entry by entry through `append`, which sorts each case out."""
+        runs: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            runs.setdefault(event["center"], []).append(i)
+        out: list[dict | None] = [None] * len(events)
+        for center, indexes in runs.items():
+            run = [events[i] for i in indexes]
+            try:
+                entries = self._append_run(center, run, recorded_at)
+            except (DuplicateKeyError, BulkWriteError):
+                self._known.pop(center, None)
+                entries = [self.append(event, recorded_at) for event in run]
+            for i, entry in zip(indexes, entries):
+                out[i] = entry
+        return out
+
+    def _append_run(self, center: str, events: list[dict], recorded_at: str) -> list[dict]:
+        seq, prev, frontier = self._known.get(center) or self._head(center)
+        frontier = frontier.copy()
+        entries = []
+        for event in events:
+            leaf = leaf_hash(leaf_bytes(event))
+            nodes = frontier.push(leaf)
+            entry = chain_entry(center, seq + 1, prev, event, recorded_at)
+            entry.update(leaf_hash=leaf.hex(), nodes=[n.hex() for n in nodes])
+            entries.append(entry)
+            seq, prev = entry["seq"], entry["hash"]
+        self.entries.insert_many([{"_id": _entry_id(center, e["seq"]), **e} for e in entries])
+        self._known[center] = (seq, prev, frontier)
+        self._advance_head(center, entries[-1])
+        return entries
 
     def _head(self, center: str) -> tuple[int, str, Frontier]:
         """The recorded head and the tree's frontier (LogDamaged if the store lost what it needs)."""

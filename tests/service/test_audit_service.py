@@ -83,7 +83,7 @@ def verify(service, center=None, **kwargs):
 def test_recorded_events_form_the_dossiers_timeline(audit):
     events = lifecycle()
     for event in events:
-        audit.record(event)
+        audit.record([event])
 
     status, body = timeline(audit, CODE)
 
@@ -104,7 +104,7 @@ def test_recorded_events_form_the_dossiers_timeline(audit):
 
 def test_timeline_accepts_a_code_typed_in_lower_case(audit):
     for event in lifecycle():
-        audit.record(event)
+        audit.record([event])
     status, body = timeline(audit, CODE.lower())
     assert status == 200 and body["code"] == CODE and len(body["entries"]) == 3
 
@@ -112,19 +112,32 @@ def test_timeline_accepts_a_code_typed_in_lower_case(audit):
 def test_a_redelivered_event_is_recorded_once(audit):
     events = lifecycle()
     for event in events + events[1:2]:
-        audit.record(event)
+        audit.record([event])
     assert [e["seq"] for e in timeline(audit, CODE)[1]["entries"]] == [1, 2, 3]
+
+
+def test_a_batch_goes_in_in_order_with_its_duplicates_once_and_each_center_on_its_own_chain(audit, repo):
+    first, other = lifecycle(), lifecycle("PXUAN-260302-0001", center="hue-phuxuan")
+    audit.record(first[:1])
+    # what a batch can hold: a redelivery of an event recorded before, a copy twice, two centers mixed
+    audit.record([first[1], other[0], first[0], first[2], other[1], first[2], other[2]])
+    vyda = [e["event_id"] for e in repo.chain("hue-vyda")]
+    assert vyda == [e["id"] for e in first] and [e["event_id"] for e in repo.chain("hue-phuxuan")] == \
+        [e["id"] for e in other]
+    assert repo.verify("hue-vyda").ok and repo.verify("hue-phuxuan").ok
+    audit.record(lifecycle("VYDA-260302-0009"))  # and a clean batch after it goes on from the head
+    assert repo.size("hue-vyda") == 6 and repo.verify("hue-vyda").ok
 
 
 def test_timeline_shows_only_that_dossier(audit):
     for event in lifecycle() + lifecycle("VYDA-260302-0008"):
-        audit.record(event)
+        audit.record([event])
     entries = timeline(audit, CODE)[1]["entries"]
     assert len(entries) == 3 and {e["seq"] for e in entries} == {1, 2, 3}
 
 
 def test_unknown_dossier_is_a_json_404(audit):
-    audit.record(lifecycle()[0])
+    audit.record([lifecycle()[0]])
     status, body = timeline(audit, "VYDA-200101-9999")
     assert status == 404
     assert body["error"] == "not_found" and body["fields"] == [{"field": "code", "reason": "unknown"}]
@@ -132,7 +145,7 @@ def test_unknown_dossier_is_a_json_404(audit):
 
 def test_verify_reports_every_centers_chain_ok(audit):
     for event in lifecycle() + lifecycle("PXUA-260302-0001", "hue-phuxuan")[:2]:
-        audit.record(event)
+        audit.record([event])
 
     status, body = verify(audit)
 
@@ -145,7 +158,7 @@ def test_verify_reports_every_centers_chain_ok(audit):
 def test_verify_finds_an_entry_changed_in_the_database(audit, repo):
     events = lifecycle()
     for event in events:
-        audit.record(event)
+        audit.record([event])
     repo.entries.update_one({"event_id": events[1]["id"]}, {"$set": {"event.data.department_id": "ktht"}})
 
     status, body = verify(audit)
@@ -159,7 +172,7 @@ def test_verify_finds_an_entry_changed_in_the_database(audit, repo):
 
 def test_verify_finds_a_deleted_entry(audit, repo):
     for event in lifecycle():
-        audit.record(event)
+        audit.record([event])
     repo.entries.delete_one({"seq": 1})
     body = verify(audit)[1]
     assert body["ok"] is False and body["centers"][0]["first_break"]["seq"] == 1
@@ -167,7 +180,7 @@ def test_verify_finds_a_deleted_entry(audit, repo):
 
 def test_tampering_in_one_center_is_reported_for_that_center_only(audit, repo):
     for event in lifecycle() + lifecycle("PXUA-260302-0001", "hue-phuxuan"):
-        audit.record(event)
+        audit.record([event])
     repo.entries.update_one({"center": "hue-phuxuan", "seq": 3}, {"$set": {"event.actor.id": "intruder"}})
 
     body = verify(audit)[1]
@@ -183,7 +196,7 @@ def test_tampering_in_one_center_is_reported_for_that_center_only(audit, repo):
 
 def test_verify_of_an_unknown_center_is_not_reported_ok(audit):
     for event in lifecycle():
-        audit.record(event)
+        audit.record([event])
     status, body = verify(audit, "hue-vydaa")
     assert status in (404, 422) and body.get("ok") is not True
 
@@ -192,7 +205,7 @@ def test_verify_of_an_unknown_center_is_not_reported_ok(audit):
 
 def test_the_audit_api_needs_a_token_of_a_role_that_may_read_audit(audit):
     for event in lifecycle():
-        audit.record(event)
+        audit.record([event])
     status, body, headers = timeline(audit, CODE, headers={}, full=True)
     assert status == 401 and body["reason"] == "missing" and headers["WWW-Authenticate"] == 'Bearer realm="onestop"'
     assert verify(audit, headers={})[0] == 401
@@ -207,7 +220,7 @@ def test_the_audit_api_needs_a_token_of_a_role_that_may_read_audit(audit):
 
 def test_another_centers_dossier_answers_as_a_missing_one(audit):
     for event in lifecycle():
-        audit.record(event)
+        audit.record([event])
     leader_elsewhere = bearer("center_leader", "px-leader", centers=("hue-phuxuan",))
     assert timeline(audit, CODE, headers=leader_elsewhere) == timeline(audit, "VYDA-200101-9999")
     assert timeline(audit, CODE, headers=leader_elsewhere)[0] == 404
@@ -215,7 +228,7 @@ def test_another_centers_dossier_answers_as_a_missing_one(audit):
 
 def test_verify_covers_only_the_tokens_centers(audit):
     for event in lifecycle() + lifecycle("PXUA-260302-0001", "hue-phuxuan"):
-        audit.record(event)
+        audit.record([event])
     vyda = bearer("center_leader", "vyda-leader", centers=("hue-vyda",))
     status, body = verify(audit, headers=vyda)
     assert status == 200 and [v["center"] for v in body["centers"]] == ["hue-vyda"]
@@ -246,7 +259,7 @@ def sign(service, center="hue-vyda", headers=AUDITOR):
 def record_dossiers(service, n, start=1):
     for i in range(start, start + n):
         for event in lifecycle(code=f"VYDA-260302-{i:04d}"):
-            service.record(event)
+            service.record([event])
 
 
 def test_a_signed_checkpoint_goes_to_the_file_and_to_the_exchange_and_is_signed_once(audit, repo, signer):
@@ -257,8 +270,8 @@ def test_a_signed_checkpoint_goes_to_the_file_and_to_the_exchange_and_is_signed_
     stored = repo.checkpoints.find_one({"tree_size": 6})
     assert [e["event"]["type"] for e in stored["outbox"]] == ["audit.checkpoint.v1"]
     assert sign(audit) == (200, checkpoint)
-    audit.record(make_event("audit.checkpoint.v1", center="hue-vyda", subject=checkpoint["origin"],
-                            actor={"id": "audit", "role": "system"}, data=checkpoint))
+    audit.record([make_event("audit.checkpoint.v1", center="hue-vyda", subject=checkpoint["origin"],
+                             actor={"id": "audit", "role": "system"}, data=checkpoint)])
     assert repo.size("hue-vyda") == 6  # the log's statements about itself are not entries of it
     status, keys = get(audit, "keys", "/api/v1/audit/keys", headers={})
     assert status == 200 and {k["center"] for k in keys["keys"]} >= {"hue-vyda", "hue-phuxuan"}
