@@ -65,7 +65,8 @@ def figures(result: dict) -> dict:
     figures = {"cpu_ms_per_dossier_services": round(services, 2),
                "cpu_ms_per_dossier_broker": phase.cpu_ms_per_dossier.get("rabbitmq", 0.0),
                "e2e_p50_ms": phase.e2e_ms.get("p50", 0.0), "e2e_p99_ms": phase.e2e_ms.get("p99", 0.0),
-               "sustained": phase.sustained}
+               "sustained": phase.sustained,
+               **{f"cpu_{name}": float(ms) for name, ms in phase.cpu_ms_per_dossier.items()}}  # where it went
     if "max_rate" in result:
         figures["max_sustained_rate"] = result["max_rate"]
     return figures
