@@ -9,6 +9,7 @@ confirmed publishes per dossier, from the broker's own counters.
 """
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -129,6 +130,8 @@ class Pipeline:
     def __init__(self, amqp_uri: str, log_dir: Path, shards: dict | None = None, root: Path | None = None,
                  env: dict | None = None):
         self.amqp_uri = amqp_uri
+        if "DATA_DIR" not in (env or {}):  # a store of the run's own, empty: a run before in the same
+            shutil.rmtree(log_dir / "data", ignore_errors=True)  # place left codes audit would find again
         ports = Ports(**{name: _free_port() for name in Ports().__dict__})
         self.tokens, self.root = BenchTokens(log_dir / "staff-auth"), root
         self.platform = Platform(ports=ports, log_dir=log_dir, shards=shards or {}, witness=False, tools=False,
