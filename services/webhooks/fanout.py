@@ -24,13 +24,22 @@ def facts(event: dict, catalog) -> dict:
     return {"type": event["type"], "center": event["center"], "procedure": procedure, "field": field}
 
 
-def accept(event: dict, *, repo, catalog, now) -> int:
+def accept_all(events: list[dict], *, repo, catalog, now) -> int:
+    """`accept` for a batch, in order, reading the subscriptions once. The number newly queued."""
+    subscriptions = repo.live()
+    return sum(accept(event, repo=repo, catalog=catalog, now=now, subscriptions=subscriptions) for event in events)
+
+
+def accept(event: dict, *, repo, catalog, now, subscriptions: list[dict] | None = None) -> int:
     """Queue the event for every subscription it matches (paused ones too: their backlog is kept);
     idempotent by event id. The number newly queued."""
+    subscriptions = repo.live() if subscriptions is None else subscriptions
+    if not subscriptions:
+        return 0
     seen = facts(event, catalog)
     payload = orjson.dumps(event).decode()
     queued = 0
-    for subscription in repo.live():
+    for subscription in subscriptions:
         delivery_id = f"{subscription['_id']}:{event['id']}"
         if not Filter.of(subscription).wants(seen) or repo.has_delivery(delivery_id):
             continue

@@ -8,7 +8,7 @@ from nameko.web.handlers import http
 
 from onestop.catalog import load_catalog
 from onestop.dependencies import Health, LogContext, SettingsProvider, StaffAuth
-from onestop.messaging.consumer import reliable_handler
+from onestop.messaging.consumer import batch_handler
 from onestop.messaging.outbox import OutboxRelay
 from onestop.storage.mongo import MongoStore
 from onestop.timers import every
@@ -43,11 +43,12 @@ class WebhooksService:
     health = Health()
     metering = Metrics()  # HTTP requests counted, and /metrics
 
-    @reliable_handler(("public", "#"), any_type=True, verbatim=True)
-    def on_event(self, event):
+    @batch_handler(("public", "#"), any_type=True, verbatim=True, batch=50)
+    def on_event(self, events):
         """Every public event of the served centers, queued for each subscription that wants it
-        (the body kept exactly as received): {"specversion": "1.0", "type": "dossier.received.v1", ...}"""
-        if fanout.accept(event, repo=self.store, catalog=load_catalog(), now=utcnow()):
+        (the body kept exactly as received), in batches (BatchHandler: what came in while the last
+        batch was being queued): [{"specversion": "1.0", "type": "dossier.received.v1", ...}, ...]"""
+        if fanout.accept_all(events, repo=self.store, catalog=load_catalog(), now=utcnow()):
             self.dispatch.kick()
 
     @every("retention_sweep_interval")

@@ -86,6 +86,16 @@ def test_events_go_in_the_order_they_happened_whatever_order_they_were_queued_in
     assert fanout.accept(earlier, repo=repo, catalog=CATALOG, now=clock()) == 0  # redelivered: queued once
 
 
+def test_a_batch_is_queued_in_its_order_once_each_and_nothing_is_queued_without_a_subscription(repo):
+    clock = Clock()
+    first, second = event(1), event(2)
+    assert fanout.accept_all([first, second], repo=repo, catalog=CATALOG, now=clock()) == 0  # nobody subscribed
+    subscription(repo, clock)
+    assert fanout.accept_all([first, second, first], repo=repo, catalog=CATALOG, now=clock()) == 2  # a copy twice
+    receiver = Receiver()
+    assert deliverer(repo, receiver, clock).run("whsub_1") == 2 and receiver.got == [first["id"], second["id"]]
+
+
 def test_a_lease_left_by_a_dead_process_is_taken_over_once_it_expires(repo):
     clock = Clock()
     subscription(repo, clock)
