@@ -35,15 +35,11 @@ both under eventlet and under real threads: a connection per thread
 (threading.local) would, once eventlet has patched it, be a connection per
 green thread (one per nameko worker, opened each time and never reused), and
 one connection behind a lock would hold every other caller behind a cursor
-still being read. A process's writers take a lock of the database's in turn
-(green under eventlet, so a waiting writer lets the others run). Under eventlet
-the COMMIT runs in one of eventlet's OS threads (tpool): SQLite releases the GIL
-while the disk syncs, so the service goes on reading its sockets and running
-its other workers instead of stalling its whole hub for each commit (issue 18;
-docs/performance.md); everything before the COMMIT does no I/O but SQLite's, and
-the caller continues only once the commit returned. While another process
-holds SQLite's write lock, its busy wait blocks the calling OS thread (under
-eventlet, the whole hub) for as long as that transaction lasts (milliseconds).
+still being read. No greenlet switch can happen inside a transaction (it does
+no I/O but SQLite's), so green threads never interleave writes; real threads
+wait for each other in SQLite's own lock. While another process holds the
+write lock, SQLite's busy wait blocks the calling OS thread (under eventlet,
+the whole hub) for as long as that transaction lasts (milliseconds).
 """
 from __future__ import annotations
 
@@ -106,24 +102,6 @@ def _write_ahead(conn: sqlite3.Connection) -> None:
             raise sqlite3.OperationalError(f"could not put the embedded store in WAL mode within {BUSY_TIMEOUT} s")
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
-
-
-def _committer():
-    """How a transaction is committed: in one of eventlet's OS threads (tpool) where eventlet has
-    patched threading, as in the services, so that the process goes on with other work while the
-    disk syncs the commit (0.7 ms on this machine's disk, during which SQLite holds no Python lock);
-    else in the caller's thread."""
-    try:
-        from eventlet import patcher, tpool
-    except ImportError:  # pragma: no cover  (eventlet is a dependency; a tool may run without it)
-        return _commit_here
-    if not patcher.is_monkey_patched("thread"):
-        return _commit_here
-    return lambda conn: tpool.execute(conn.execute, "COMMIT")
-
-
-def _commit_here(conn) -> None:
-    conn.execute("COMMIT")
 
 
 class _Connections:
@@ -231,8 +209,6 @@ class Database:
         self._connections = _Connections(self.path, client.sync)
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
-        self._write_lock = threading.RLock()  # green under eventlet: a writer waiting here lets the hub run
-        self._commit = _committer()
         self._writes = 0
         with self._writing() as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (collection TEXT NOT NULL, name TEXT NOT NULL, "
@@ -258,9 +234,8 @@ class Database:
 
     @contextmanager
     def _writing(self):
-        """One write transaction, committed (durably, per EMBEDDED_SYNC) before it returns; this
-        process's writers one at a time (see the module's docstring: the commit may yield)."""
-        with self._write_lock, self._connections.using() as conn:
+        """One write transaction, committed (durably, per EMBEDDED_SYNC) before it returns."""
+        with self._connections.using() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -268,7 +243,7 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            self._commit(conn)
+            conn.execute("COMMIT")
         self._writes += 1
         if self._writes % OPTIMIZE_EVERY == 0:
             self._optimize()
