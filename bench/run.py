@@ -117,9 +117,15 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few hundred dossiers: that it all still runs")
     parser.add_argument("--out", type=Path, help="the JSON file (default bench/results/<date>.json)")
     parser.add_argument("--no-scale-out", action="store_true", help="skip the two-worker rerun")
+    parser.add_argument("--core", action="store_true",
+                        help="only the baseline, the pipeline and the bare chain (issue 18's targets; "
+                             "no other store, no stored year, no audit log alone, no two workers); the "
+                             "report is not refreshed")
     args = parser.parse_args(argv)
+    if args.core:
+        args.no_scale_out = True
     stamp = datetime.now(timezone.utc)
-    out_file = args.out or ROOT / "bench" / "results" / f"{stamp:%Y-%m-%d}{'-smoke' if args.smoke else ''}.json"
+    out_file = args.out or ROOT / "bench" / "results" / f"{stamp:%Y-%m-%d}{'-smoke' if args.smoke else ''}{'-core' if args.core else ''}.json"
     log_dir = ROOT / "var" / "bench" / f"{stamp:%Y%m%dT%H%M%S}"
     result = {"date": stamp.isoformat(timespec="seconds"), "smoke": args.smoke, "machine": machine()}
     vhost = make_vhost("onestop-bench")
@@ -139,7 +145,7 @@ def main(argv=None) -> int:
         result["bare_chain"]["pipeline_over_bare"] = (
             round(result["pipeline"]["max_sustained_rate"] / bare, 2) if bare else None)
         print(f"pipeline / bare chain: {result['bare_chain']['pipeline_over_bare']}", flush=True)
-        if not os.environ.get("MONGO_URI"):
+        if not os.environ.get("MONGO_URI") and not args.core:
             print("pipeline on the in-memory store (EMBEDDED_STORE=memory), for the durable store's cost", flush=True)
             result["memory_store"] = pipeline_run(amqp_uri, log_dir / "memory", args.smoke, full=not args.smoke,
                                                   env={"EMBEDDED_STORE": "memory"}, peak_s=120)
@@ -165,7 +171,7 @@ def main(argv=None) -> int:
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {out_file}", flush=True)
-    if not args.smoke and args.out is None:
+    if not args.smoke and not args.core and args.out is None:
         report.refresh(out_file)
         print(f"refreshed {report.DOC}", flush=True)
     return 0
