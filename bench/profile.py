@@ -10,6 +10,7 @@ time and by time including callees.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -26,6 +27,52 @@ def package(frame: str) -> str | None:
     """The package a frame's file belongs to ('eventlet', 'services', ...), None for the standard library."""
     where = frame.rpartition(" (")[2]
     return where.split("/")[0] if "/" in where and not where.startswith("<") else None
+
+
+# What each package's time is, for the question of issue 18: the store's, the runtime's (messaging
+# and green threads), the services' own, and what they use on the way. onestop's own modules go by
+# their second part (onestop/storage is the store, onestop/messaging the runtime).
+LAYERS = {
+    "store": ("bson", "pymongo", "mongomock", "onestop/storage", "sentinels"),
+    "runtime: messaging": ("amqp", "kombu", "vine", "nameko", "onestop/messaging"),
+    "runtime: eventlet": ("eventlet", "greenlet", "dns"),
+    "validation": ("marshmallow", "contracts"),
+    "HTTP server and identity": ("werkzeug", "jwt", "cryptography", "onestop/web"),
+    "provider clients": ("requests", "urllib3", "idna", "charset_normalizer", "certifi"),
+    "metrics and logs": ("prometheus_client", "onestop/metrics.py", "onestop/logs.py", "logging"),
+    "services' own": ("services", "onestop"),
+}
+
+
+def layer(raw: list[str]) -> str:
+    """The layer of a sample: that of the innermost frame outside the standard library (whose
+    time goes to its caller: the email package to notification's channels, sqlite3 to the store)."""
+    for frame in reversed(raw):
+        where = frame.rpartition(" (")[2]
+        if "/" not in where or where.startswith("<"):
+            continue
+        parts = where.split("/")
+        if parts[0] in sys.stdlib_module_names:
+            continue
+        name = "/".join(parts[:2]).split(":")[0] if parts[0] == "onestop" else parts[0]
+        for kind, packages in LAYERS.items():
+            if name in packages or parts[0] in packages and kind != "services' own":
+                return kind
+        if parts[0] in LAYERS["services' own"]:
+            return "services' own"
+        return "other libraries"
+    return "other libraries"
+
+
+def layers(path: Path) -> dict[str, float]:
+    """Each layer's share of the samples in a py-spy raw file."""
+    counts, samples = Counter(), 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            counts[layer(stack.split(";"))] += int(count)
+            samples += int(count)
+    return {kind: n / samples for kind, n in counts.most_common()} if samples else {}
 
 
 def summarize(path: Path, top: int) -> str:
@@ -45,7 +92,8 @@ def summarize(path: Path, top: int) -> str:
         packages[next((p for p in map(package, reversed(raw)) if p), "stdlib")] += n
     if not samples:
         return "  (no samples)"
-    rows = ["  by package (standard library time to its caller):"]
+    rows = ["  by layer:"] + [f"    {share * 100:5.1f}%  {kind}" for kind, share in layers(path).items()]
+    rows += ["  by package (standard library time to its caller):"]
     rows += [f"    {n * 100 / samples:5.1f}%  {p}" for p, n in packages.most_common(12)]
     rows += ["  own time:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
     rows += ["  including callees:"] + [f"    {n * 100 / samples:5.1f}%  {f}" for f, n in total.most_common(top * 2)]
@@ -82,6 +130,16 @@ def main(argv=None) -> int:
         drop_vhost(vhost)
     for name in spies:
         print(f"\n== {name}\n{summarize(out / f'{name}.txt', args.top)}")
+    # CPU per dossier per service, spread over the layers by the samples' shares (issue 18's table)
+    table = {name: {kind: round(share * phase.cpu_ms_per_dossier.get(name, 0.0), 2)
+                    for kind, share in layers(out / f"{name}.txt").items()} for name in spies}
+    table["rabbitmq"] = {"broker": phase.cpu_ms_per_dossier.get("rabbitmq", 0.0)}
+    (out / "layers.json").write_text(json.dumps({"rate": args.rate, "gil": args.gil, "cpu_ms_per_dossier":
+                                                 phase.cpu_ms_per_dossier, "ms_per_dossier_by_layer": table},
+                                                indent=1) + "\n")
+    print(f"\nCPU ms per dossier by layer (written to {out / 'layers.json'}):")
+    for name, kinds in table.items():
+        print(f"  {name:<13} " + ", ".join(f"{kind} {ms:.1f}" for kind, ms in kinds.items()))
     return 0
 
 
