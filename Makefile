@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/onestop demo
 
 ## the whole test suite: unit, service, integration on real RabbitMQ, e2e (with the
-## benchmark's smoke run), then the fault suite in its bounded form (1,000 dossiers a scenario, to keep
+## benchmark's smoke run), then the fault suite in its bounded form (700 dossiers a scenario, to keep
 ## CI within its time; `make fault` runs 2,000, `make soak` 10,000)
 test: install
 	./scripts/ensure-rabbitmq.sh
@@ -38,7 +38,7 @@ test: install
 	# e2e in a process of its own: after it, in the same process, the provider-outage
 	# test's broker connections time out (not understood yet; see the closing notes)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
-	FAULT_DOSSIERS=1000 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
+	FAULT_DOSSIERS=700 $(BIN)/python -m pytest -m fault tests/fault -s $(PYTEST_ARGS)
 
 ## schemathesis against each service's /openapi.json, 200 examples per operation (new ones at each run; `make test`
 ## runs 25 per operation, the same every time; about 20 s): 0 server errors, 0 answers the document does not list
