@@ -202,12 +202,17 @@ class ReliableHandler(Entrypoint):
         for cq in self.center_queues:
             self.queue_consumer.unregister_provider(cq)
 
-    def handle_message(self, queues: ServiceQueues, body, message):
-        started = time.perf_counter()
+    def _parsed(self, queues: ServiceQueues, body, message) -> dict | None:
+        """The event, or None once a body that is not a valid event was dead-lettered (invalid_event)."""
         try:
-            event = self.parse(body)
+            return self.parse(body)
         except ValidationError as exc:
             self._settle_failure(queues, body, message, exc, "invalid_event")
+            return None
+
+    def handle_message(self, queues: ServiceQueues, body, message):
+        started = time.perf_counter()
+        if (event := self._parsed(queues, body, message)) is None:
             return
         handle_result = partial(self.handle_result, queues, body, message, started=started)
         if self.chaos.strike("before"):
@@ -352,10 +357,7 @@ class BatchHandler(ReliableHandler):
 
     def handle_message(self, queues: ServiceQueues, body, message):
         started = time.perf_counter()
-        try:
-            event = self.parse(body)
-        except ValidationError as exc:
-            self._settle_failure(queues, body, message, exc, "invalid_event")
+        if (event := self._parsed(queues, body, message)) is None:
             return
         self._waiting.append(_Delivery(queues, body, message, event, started))
         if not self._busy:
