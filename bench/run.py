@@ -2,6 +2,7 @@
 
     python -m bench.run              # the whole benchmark (about 20 minutes)
     python -m bench.run --smoke      # a few hundred dossiers: that it all still runs (CI)
+    python -m bench.run --core       # the baseline, the pipeline and the bare chain only
 
 Writes bench/results/<date>.json (or --out) and prints every figure. It asserts
 nothing about speed; the figures and their ratios go into docs/performance.md.
