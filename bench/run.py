@@ -1,6 +1,6 @@
 """`make bench`: the broker's own limit, then the pipeline against it and against the bare chain.
 
-    python -m bench.run              # the whole benchmark (about 20 minutes)
+    python -m bench.run              # the whole benchmark (about 50 minutes)
     python -m bench.run --smoke      # a few hundred dossiers: that it all still runs (CI)
     python -m bench.run --core       # the baseline, the pipeline and the bare chain only
 
