@@ -23,11 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 class BareChain(Pipeline):
     """Four processes, one per bare service, on the run's vhost; no sinks, no store, no tokens."""
 
-    def __init__(self, amqp_uri: str, log_dir: Path):  # noqa: super().__init__ would build a platform
+    def __init__(self, amqp_uri: str, log_dir: Path):  # not Pipeline's: that one builds a platform
         self.amqp_uri, self.log_dir = amqp_uri, log_dir
         self.http_ports = {"intake": _free_port(), "audit": _free_port()}
         self.procs: dict[str, subprocess.Popen] = {}
-        self.serials = 0
 
     def __enter__(self):
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -145,7 +145,6 @@ class Pipeline:
         # the audit API is staff work: the bench reads the journeys as an auditor of every center
         auditor = self.tokens.mint(root, "bench-auditor", "auditor", CENTERS, ttl_s=12 * 3600)
         self.audit_headers = {"Authorization": f"Bearer {auditor}"}
-        self.serials = 0
 
     def __enter__(self):
         self.platform.start(timeout=120)

@@ -55,12 +55,9 @@ def layer(raw: list[str]) -> str:
         if parts[0] in sys.stdlib_module_names:
             continue
         name = "/".join(parts[:2]).split(":")[0] if parts[0] == "onestop" else parts[0]
-        for kind, packages in LAYERS.items():
-            if name in packages or parts[0] in packages and kind != "services' own":
-                return kind
-        if parts[0] in LAYERS["services' own"]:
-            return "services' own"
-        return "other libraries"
+        # in the table's order: onestop's modules named above first, the rest of it as its own
+        return next((kind for kind, packages in LAYERS.items() if name in packages or parts[0] in packages),
+                    "other libraries")
     return "other libraries"
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from functools import partial
 
 from amqp.exceptions import ConnectionError as AMQPConnectionError
@@ -124,7 +125,7 @@ class _CenterQueue:
         self.entrypoint = entrypoint
         self.queues = queues
         self.queue = queues.work_queue()
-        self.prefetch = getattr(entrypoint, "prefetch", 0)
+        self.prefetch = entrypoint.prefetch
 
     def handle_message(self, body, message):
         self.entrypoint.handle_message(self.queues, body, message)
@@ -157,6 +158,7 @@ def backoff(delays: tuple, attempt: int) -> float:
 
 class ReliableHandler(Entrypoint):
     queue_consumer = OneStopQueueConsumer()
+    prefetch = 0  # deliveries unacked per queue beyond nameko's max_workers: none (BatchHandler wants more)
 
     def __init__(self, *patterns, queue: str | None = None, any_type: bool = False, verbatim: bool = False,
                  **kwargs):
@@ -311,13 +313,15 @@ class ReliableHandler(Entrypoint):
         metrics.dead_lettered(self.container.service_name, reason)
 
 
+@dataclass(slots=True)
 class _Delivery:
     """One delivery waiting for, or in, a batch."""
 
-    __slots__ = ("queues", "body", "message", "event", "started")
-
-    def __init__(self, queues, body, message, event, started):
-        self.queues, self.body, self.message, self.event, self.started = queues, body, message, event, started
+    queues: ServiceQueues
+    body: object
+    message: object
+    event: dict
+    started: float
 
 
 class BatchHandler(ReliableHandler):

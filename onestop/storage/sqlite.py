@@ -465,13 +465,18 @@ class Collection:
                 return
             after = batch[-1][0]
 
-    def insert_one(self, document: MutableMapping) -> InsertOneResult:
+    @staticmethod
+    def _encoded(document: MutableMapping) -> tuple[dict, bytes]:
+        """A document to insert, as stored (BSON) and as read back; an _id given if it has none."""
         if not isinstance(document, MutableMapping):
             raise TypeError(f"document must be a mutable mapping (a dict), got {type(document).__name__}")
         if "_id" not in document:
             document["_id"] = ObjectId()  # as pymongo does, in the caller's document
         data = bson.encode(document)
-        doc = bson.decode(data, OPTIONS)
+        return bson.decode(data, OPTIONS), data
+
+    def insert_one(self, document: MutableMapping) -> InsertOneResult:
+        doc, data = self._encoded(document)
         with self.database._writing() as conn:
             self._insert(conn, self._refresh(conn), doc, data)
         return InsertOneResult(document["_id"], True)
@@ -483,21 +488,14 @@ class Collection:
         what went in reads it back either way."""
         if not ordered:
             raise NotImplementedError("the embedded store's insert_many is ordered (all or none)")
-        encoded = []
-        for document in documents:
-            if not isinstance(document, MutableMapping):
-                raise TypeError(f"document must be a mutable mapping (a dict), got {type(document).__name__}")
-            if "_id" not in document:
-                document["_id"] = ObjectId()
-            data = bson.encode(document)
-            encoded.append((document["_id"], bson.decode(data, OPTIONS), data))
+        encoded = [self._encoded(document) for document in documents]
         if not encoded:
             raise InvalidOperation("documents must be a non-empty list")  # as pymongo says
         with self.database._writing() as conn:
             shape = self._refresh(conn)
-            for _, doc, data in encoded:
+            for doc, data in encoded:
                 self._insert(conn, shape, doc, data)
-        return InsertManyResult([i for i, _, _ in encoded], True)
+        return InsertManyResult([doc["_id"] for doc, _ in encoded], True)
 
     def update_one(self, filter: Mapping, update: Mapping, upsert: bool = False) -> UpdateResult:
         docs.check_update(update)

@@ -29,6 +29,16 @@ def _entry_id(center: str, seq: int) -> str:
     return f"{center}:{seq:012d}"
 
 
+def _entry(center: str, seq: int, prev: str, frontier: Frontier, event: dict, recorded_at: str) -> dict:
+    """Entry `seq` of the center's log: its chain fields, its leaf hash and the subtree roots it
+    completes (pushed onto `frontier`, which the caller owns)."""
+    leaf = leaf_hash(leaf_bytes(event))
+    nodes = frontier.push(leaf)
+    entry = chain_entry(center, seq, prev, event, recorded_at)
+    entry.update(leaf_hash=leaf.hex(), nodes=[n.hex() for n in nodes])
+    return entry
+
+
 class AuditRepository:
     def __init__(self, db):
         self.entries = db["entries"]
@@ -88,13 +98,10 @@ class AuditRepository:
         already), the insert fails, and the head is read afresh.
         """
         center = event["center"]
-        leaf = leaf_hash(leaf_bytes(event))
         for _ in range(attempts):
             seq, prev, frontier = self._known.get(center) or self._head(center)
             frontier = frontier.copy()
-            nodes = frontier.push(leaf)
-            entry = chain_entry(center, seq + 1, prev, event, recorded_at)
-            entry.update(leaf_hash=leaf.hex(), nodes=[n.hex() for n in nodes])
+            entry = _entry(center, seq + 1, prev, frontier, event, recorded_at)
             try:
                 self.entries.insert_one({"_id": _entry_id(center, seq + 1), **entry})
             except DuplicateKeyError:
@@ -132,10 +139,7 @@ class AuditRepository:
         frontier = frontier.copy()
         entries = []
         for event in events:
-            leaf = leaf_hash(leaf_bytes(event))
-            nodes = frontier.push(leaf)
-            entry = chain_entry(center, seq + 1, prev, event, recorded_at)
-            entry.update(leaf_hash=leaf.hex(), nodes=[n.hex() for n in nodes])
+            entry = _entry(center, seq + 1, prev, frontier, event, recorded_at)
             entries.append(entry)
             seq, prev = entry["seq"], entry["hash"]
         self.entries.insert_many([{"_id": _entry_id(center, e["seq"]), **e} for e in entries])
