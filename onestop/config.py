@@ -71,6 +71,9 @@ DEFAULTS = {
     "WEBHOOK_SECRET_GRACE": "1d",  # how long a rotated-out secret keeps signing beside the new one
     "WEBHOOK_CONCURRENCY": "50",  # subscriptions delivered at once per process (one green thread each)
     "WEBHOOK_POLL_INTERVAL": "1",  # seconds between two looks for subscriptions with work due
+    # Issue 18: seconds between two matchings of webhooks' queue bindings to the live subscriptions (a repair:
+    # every create, change and delete matches them before answering; services/webhooks/bindings.py)
+    "WEBHOOK_BINDINGS_INTERVAL": "300",
     "WEBHOOK_ALLOW_NETWORKS": "",  # comma-separated CIDRs receivers may be in despite the SSRF rules
     "WEBHOOK_ALLOW_LOOPBACK": "false",  # true: 127.0.0.0/8 and ::1 allowed (development)
     "WEBHOOK_ALLOW_HTTP": "false",  # true: http:// receivers allowed (development); else https only
@@ -208,6 +211,7 @@ class Settings:
     webhook_secret_grace: float = 86400.0
     webhook_concurrency: int = 50
     webhook_poll_interval: float = 1.0
+    webhook_bindings_interval: float = 300.0
     webhook_allow_networks: tuple = ()
     webhook_allow_loopback: bool = False
     webhook_allow_http: bool = False
@@ -307,6 +311,7 @@ def _webhook_settings(config: dict | None) -> dict:
         "webhook_secret_grace": _duration(config, "WEBHOOK_SECRET_GRACE"),
         "webhook_concurrency": _count(config, "WEBHOOK_CONCURRENCY"),
         "webhook_poll_interval": _number(config, "WEBHOOK_POLL_INTERVAL", 0.01),
+        "webhook_bindings_interval": _number(config, "WEBHOOK_BINDINGS_INTERVAL", 0.01),
         "webhook_allow_networks": _list(config, "WEBHOOK_ALLOW_NETWORKS"),
         "webhook_allow_loopback": _bool(_get(config, "WEBHOOK_ALLOW_LOOPBACK")),
         "webhook_allow_http": _bool(_get(config, "WEBHOOK_ALLOW_HTTP")),

@@ -43,6 +43,9 @@ CHOICES = """
   `tests/unit/test_broker_permissions.py` checks the table against the producers of the event
   contract; intake alone also writes `onestop.private`), `onestop.dlx` (its queues dead-letter
   there) and `amq.default` (its retries and dead letters go to a queue by name).
+- **Webhooks binds and unbinds its own queues while it runs** (issue 18: only to the types live
+  subscriptions want) with the rights above, under a lock that is an exclusive queue of its own,
+  `onestop.webhooks.lock` (within its configure pattern `onestop.webhooks.*`; docs/webhooks.md).
 - **A subscriber's queues are named `sub.<name>.<anything>`**; it declares the exchanges
   passively (`examples/subscriber.py` does). It may not publish anything.
 - **The operator** (`onestop dlq`) reads the dead-letter queues and `onestop.unrouted`,

@@ -23,16 +23,18 @@ SUBSCRIPTION = {"url": "https://so-tu-phap.example.vn/onestop/hooks", "centers":
                 "event_types": ["dossier.received.v1", "dossier.returned.v1"], "procedures": ["1.001193"],
                 "fields": [], "description": "Sở Tư pháp: birth registrations", "contact_email": "it@stp.example.vn"}
 CHANGED = "409 the subscription changed meanwhile (read it again and retry)."
+BUSY = "503 `bindings_busy`: the queues' bindings were being changed elsewhere for over 10 s; nothing was written."
 
 ROUTES = (
     Route("POST", "/api/v1/subscriptions", body=SubscriptionCreateSchema, example=SUBSCRIPTION,
-          answers={201: CreatedSubscriptionSchema},
-          description="Subscribe a URL: 201 with the subscription and its `secret` (whsec_..., shown once)."),
+          answers={201: CreatedSubscriptionSchema}, errors=(503,),
+          description=f"Subscribe a URL: 201 with the subscription and its `secret` (whsec_..., shown once). {BUSY}"),
     Route("GET", "/api/v1/subscriptions", answers={200: SubscriptionListSchema}),
     Route("GET", ONE, answers={200: SubscriptionSchema}, path_params=SUB, errors=(404,)),
     Route("PATCH", ONE, body=SubscriptionUpdateSchema, example={"event_types": ["dossier.received.v1"]},
-          answers={200: SubscriptionSchema}, path_params=SUB, errors=(404, 409), description=CHANGED),
-    Route("DELETE", ONE, answers={200: DeletedSchema}, path_params=SUB, errors=(404, 409), description=CHANGED),
+          answers={200: SubscriptionSchema}, path_params=SUB, errors=(404, 409, 503), description=f"{CHANGED} {BUSY}"),
+    Route("DELETE", ONE, answers={200: DeletedSchema}, path_params=SUB, errors=(404, 409, 503),
+          description=f"{CHANGED} {BUSY}"),
     Route("POST", f"{ONE}/pause", answers={200: SubscriptionSchema}, path_params=SUB, errors=(404, 409)),
     Route("POST", f"{ONE}/resume", answers={200: SubscriptionSchema}, path_params=SUB, errors=(404, 409)),
     Route("POST", f"{ONE}/rotate-secret", answers={200: SecretRotatedSchema}, path_params=SUB, errors=(404, 409)),

@@ -46,6 +46,34 @@ def _among(value, allowed: tuple) -> bool:
     return not allowed or value in allowed
 
 
+EVERY_TYPE = "#"  # the topic pattern of a subscription that names no type
+
+
+def wanted_patterns(subscriptions: list[dict], center: str) -> set[str]:
+    """The type patterns the center's webhooks queue must be bound with, for these (live)
+    subscriptions: each type one of the center's subscriptions names, or only ``#`` when one
+    names none (it wants every type, filtering on procedures or fields if at all). Empty when
+    no subscription wants the center: its events then never reach webhooks.
+
+    >>> sorted(wanted_patterns([{"centers": ["hue-vyda"], "event_types": ["dossier.received.v1"]},
+    ...   {"centers": ["hue-vyda", "hue-thuanhoa"], "event_types": ["dossier.rated.v1"]}], "hue-vyda"))
+    ['dossier.rated.v1', 'dossier.received.v1']
+    >>> wanted_patterns([{"centers": ["hue-vyda"], "event_types": [], "fields": ["justice"]}], "hue-vyda")
+    {'#'}
+    >>> wanted_patterns([{"centers": ["hue-thuanhoa"], "event_types": []}], "hue-vyda")
+    set()
+    """
+    wanted = set()
+    for subscription in subscriptions:
+        if center not in (subscription.get("centers") or ()):
+            continue
+        types = subscription.get("event_types") or ()
+        if not types:
+            return {EVERY_TYPE}
+        wanted.update(types)
+    return wanted
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The delays after the 1st, 2nd, ... failed attempt at one event, each with +-jitter.

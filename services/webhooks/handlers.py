@@ -58,8 +58,9 @@ def _stored(payload: dict) -> dict:
     return out
 
 
-def create(payload: dict, principal, *, repo, catalog, policy, now) -> dict:
-    """A new active subscription and its secret, shown this once."""
+def create(payload: dict, principal, *, repo, catalog, policy, bindings, now) -> dict:
+    """A new active subscription and its secret, shown this once; webhooks' queues bound to what it wants
+    before the answer (services/webhooks/bindings.py)."""
     body = _stored(payload)
     check_filters(body, catalog, principal)
     policy.resolve(body["url"])
@@ -68,17 +69,19 @@ def create(payload: dict, principal, *, repo, catalog, policy, now) -> dict:
                     "state_reason": None, "secrets": [{"secret": secret, "created_at": now, "expires_at": None}],
                     "created_at": now, "updated_at": now, "version": 1, "seq": 0, "retry_at": now,
                     "lease_until": now - timedelta(seconds=1), "lease_owner": None}
-    repo.add(subscription)
+    bindings.change(lambda: repo.add(subscription), repo.live, subscription["centers"], adding=[subscription])
     return {**view(subscription, 0), "secret": secret}
 
 
-def update(sub_id: str, payload: dict, principal, *, repo, catalog, policy, now) -> dict:
+def update(sub_id: str, payload: dict, principal, *, repo, catalog, policy, bindings, now) -> dict:
     current = find(sub_id, principal, repo)
     body = _stored(payload)
     check_filters(body, catalog, principal)
     if "url" in body:
         policy.resolve(body["url"])
-    return _write(repo, current, {**body, "updated_at": now})
+    centers = {*current["centers"], *body.get("centers", ())}
+    return bindings.change(lambda: _write(repo, current, {**body, "updated_at": now}), repo.live, centers,
+                           adding=[{**current, **body}])
 
 
 def set_state(sub_id: str, state: str, principal, *, repo, now) -> dict:
@@ -101,10 +104,15 @@ def resumed_events(subscription: dict, principal, now) -> list[dict]:
                        actor=principal.actor(), time=now) for center in subscription["centers"]]
 
 
-def delete(sub_id: str, principal, *, repo, now) -> dict:
+def delete(sub_id: str, principal, *, repo, bindings, now) -> dict:
+    """Deleted, its backlog given up, and webhooks' queues unbound from what no other subscription wants."""
     current = find(sub_id, principal, repo)
-    _write(repo, current, {"state": DELETED, "updated_at": now, "state_changed_by": principal.user})
-    repo.cancel(sub_id, now)
+
+    def write():
+        _write(repo, current, {"state": DELETED, "updated_at": now, "state_changed_by": principal.user})
+        repo.cancel(sub_id, now)
+
+    bindings.change(write, repo.live, current["centers"])
     return {"id": sub_id, "state": DELETED}
 
 

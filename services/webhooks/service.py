@@ -16,6 +16,7 @@ from onestop.timestamps import utcnow
 from onestop.web.http import json_endpoint, load, read_json, respond
 from onestop.web.metering import Metrics
 from services.webhooks import api, fanout, handlers
+from services.webhooks.bindings import Bindings
 from services.webhooks.dispatch import Dispatch
 from services.webhooks.domain import ACTIVE, PAUSED
 from services.webhooks.schemas import (
@@ -37,19 +38,27 @@ class WebhooksService:
 
     store = MongoStore(WebhooksRepository)
     relay = OutboxRelay("subscriptions")
+    bindings = Bindings()  # its queues bound to what live subscriptions want
     dispatch = Dispatch()
     settings = SettingsProvider()
     staff = StaffAuth()
     health = Health()
     metering = Metrics()  # HTTP requests counted, and /metrics
 
-    @batch_handler(("public", "#"), any_type=True, verbatim=True, batch=50)
+    @batch_handler(any_type=True, verbatim=True, batch=50)  # bound by `bindings`, not by the declaration
     def on_event(self, events):
-        """Every public event of the served centers, queued for each subscription that wants it
-        (the body kept exactly as received), in batches (BatchHandler: what came in while the last
-        batch was being queued): [{"specversion": "1.0", "type": "dossier.received.v1", ...}, ...]"""
+        """The public events of the served centers that some live subscription wants (its queues are
+        bound to those only), queued for each subscription that wants them (the body kept exactly as
+        received), in batches (BatchHandler: what came in while the last batch was being queued):
+        [{"specversion": "1.0", "type": "dossier.received.v1", ...}, ...]"""
         if fanout.accept_all(events, repo=self.store, catalog=load_catalog(), now=utcnow()):
             self.dispatch.kick()
+
+    @every("webhook_bindings_interval", eager=True)
+    def match_bindings(self):
+        """At start-up (an older release bound every queue to ``#``) and then as a repair: every center's
+        queue bound to what the live subscriptions want; skipped while another process matches them."""
+        self.bindings.match(self.store.live, wait=0)
 
     @every("retention_sweep_interval")
     def forget_delivered(self):
@@ -64,7 +73,7 @@ class WebhooksService:
         principal = self.staff(request, "webhooks.create")
         payload = load(CREATE, read_json(request), "The subscription was not accepted.")
         return respond(201, handlers.create(payload, principal, repo=self.store, catalog=load_catalog(),
-                                            policy=self._policy(), now=utcnow()))
+                                            policy=self._policy(), bindings=self.bindings, now=utcnow()))
 
     @http("GET", "/api/v1/subscriptions")
     @json_endpoint
@@ -86,13 +95,14 @@ class WebhooksService:
         principal = self.staff(request, "webhooks.update")
         payload = load(UPDATE, read_json(request), "The change was not accepted.")
         return respond(200, handlers.update(sub_id, payload, principal, repo=self.store, catalog=load_catalog(),
-                                            policy=self._policy(), now=utcnow()))
+                                            policy=self._policy(), bindings=self.bindings, now=utcnow()))
 
     @http("DELETE", "/api/v1/subscriptions/<string:sub_id>")
     @json_endpoint
     def delete(self, request, sub_id):
         principal = self.staff(request, "webhooks.delete")
-        return respond(200, handlers.delete(sub_id, principal, repo=self.store, now=utcnow()))
+        return respond(200, handlers.delete(sub_id, principal, repo=self.store, bindings=self.bindings,
+                                                      now=utcnow()))
 
     @http("POST", "/api/v1/subscriptions/<string:sub_id>/pause")
     @json_endpoint

@@ -15,7 +15,7 @@ from services.webhooks.domain import signing_secrets
 from services.webhooks.sender import signed_headers
 from services.webhooks.service import WebhooksService
 from services.webhooks.store import WebhooksRepository
-from tests.support.fakes import ready
+from tests.support.fakes import NoBroker, ready
 from tests.support.staff import authenticator, bearer
 
 MINE = bearer("integrator", "portal-tinh", ["hue-vyda", "hue-phuxuan"])
@@ -32,7 +32,7 @@ class Kicks:
 @pytest.fixture
 def webhooks(mongo_db):
     repo = ready(WebhooksRepository(mongo_db("webhooks")))
-    return worker_factory(WebhooksService, store=repo, staff=authenticator(), dispatch=Kicks(),
+    return worker_factory(WebhooksService, store=repo, staff=authenticator(), dispatch=Kicks(), bindings=NoBroker(),
                           settings=Settings.load({"WEBHOOK_SECRET_GRACE": "1h"}))
 
 

@@ -19,3 +19,14 @@ def ready(repository):
     """A repository with its indexes made, as a service's start-up makes them."""
     repository.ensure_indexes()
     return repository
+
+
+class NoBroker:
+    """Webhooks' queue bindings (services/webhooks/bindings.py) where no broker runs (nameko's worker_factory):
+    the store's write alone. The bindings themselves are tested on RabbitMQ (test_webhook_bindings)."""
+
+    def change(self, write, live, centers, adding=()):
+        return write()
+
+    def match(self, live, centers=None, wait=None) -> bool:
+        return True
