@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 import eventlet
 from nameko.extensions import DependencyProvider
+from pymongo import UpdateMany
 
 from contracts import REGISTRY, routing_key
 from onestop import metrics
@@ -93,12 +94,14 @@ class Relay:
             self.publish_many(entries)
             metrics.published(self.service, entries)
             self.chaos.die("relay_confirmed")  # confirmed, not yet cleared: a restart publishes them again
-            # Two writes for the whole batch. Event ids are unique, so pulling them all from
-            # each document pulls exactly its own; the flag drops only where nothing was
-            # queued meanwhile.
+            # One ordered bulk write for the whole batch (one transaction, one commit on the embedded
+            # store; one round trip on MongoDB). Event ids are unique, so pulling them all from each
+            # document pulls exactly its own; the flag drops only where nothing was queued meanwhile.
             ids = [doc["_id"] for doc in docs]
-            coll.update_many({"_id": {"$in": ids}}, {"$pull": {"outbox": {"id": {"$in": [e["id"] for e in entries]}}}})
-            coll.update_many({"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
+            coll.bulk_write([
+                UpdateMany({"_id": {"$in": ids}}, {"$pull": {"outbox": {"id": {"$in": [e["id"] for e in entries]}}}}),
+                UpdateMany({"_id": {"$in": ids}, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}}),
+            ])
             sent += len(entries)
         return sent
 

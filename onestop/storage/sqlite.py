@@ -59,8 +59,9 @@ from pathlib import Path
 import bson
 from bson import ObjectId
 from bson.codec_options import CodecOptions
+from pymongo import UpdateMany, UpdateOne
 from pymongo.errors import DocumentTooLarge, DuplicateKeyError, InvalidOperation, OperationFailure
-from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
+from pymongo.results import BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 
 from onestop.storage import columns
 from onestop.storage import documents as docs
@@ -511,19 +512,53 @@ class Collection:
         return UpdateResult(self._update(filter, as_bson(replacement), upsert, many=False, replace=True), True)
 
     def _update(self, filter, change: dict, upsert: bool, many: bool, replace: bool = False) -> dict:
-        spec = _filter(filter)
-        matched = modified = 0
         with self.database._writing() as conn:
-            query = self._query(conn, spec)
-            for rowid, data, doc in self._matches_for_write(conn, query, many):
-                new = docs.replaced(doc["_id"], change) if replace else docs.apply_update(doc, change)
-                modified += self._write(conn, query.shape, rowid, data, new)
-                matched += 1
-            if matched == 0 and upsert:
-                new = self._upserted(spec, change, replace)
-                self._insert(conn, query.shape, new)
-                return {"n": 1, "nModified": 0, "upserted": new["_id"], "ok": 1.0, "updatedExisting": False}
+            return self._update_in(conn, _filter(filter), change, upsert, many, replace)
+
+    def _update_in(self, conn, spec: dict, change: dict, upsert: bool, many: bool, replace: bool = False) -> dict:
+        """One update inside the caller's transaction."""
+        matched = modified = 0
+        query = self._query(conn, spec)
+        for rowid, data, doc in self._matches_for_write(conn, query, many):
+            new = docs.replaced(doc["_id"], change) if replace else docs.apply_update(doc, change)
+            modified += self._write(conn, query.shape, rowid, data, new)
+            matched += 1
+        if matched == 0 and upsert:
+            new = self._upserted(spec, change, replace)
+            self._insert(conn, query.shape, new)
+            return {"n": 1, "nModified": 0, "upserted": new["_id"], "ok": 1.0, "updatedExisting": False}
         return {"n": matched, "nModified": modified, "ok": 1.0, "updatedExisting": matched > 0}
+
+    def bulk_write(self, requests, ordered: bool = True) -> BulkWriteResult:
+        """UpdateOne and UpdateMany requests, in order, in one transaction committed once: all written, or
+        (on an error) none, where MongoDB's ordered bulk_write keeps the requests before the failed one
+        (each of the relay's is idempotent, so either way a retry is right). The outbox relay's clearing
+        is two of them."""
+        if not ordered:
+            raise NotImplementedError("the embedded store's bulk_write is ordered (all or none)")
+        updates = []
+        for request in requests:
+            if type(request) not in (UpdateOne, UpdateMany) or request._array_filters or request._hint \
+                    or request._collation or getattr(request, "_sort", None):
+                raise NotImplementedError(f"the embedded store's bulk_write takes plain UpdateOne and UpdateMany "
+                                          f"requests, not {request!r}")
+            docs.check_update(request._doc)
+            updates.append((_filter(request._filter), as_bson(request._doc), bool(request._upsert),
+                            isinstance(request, UpdateMany)))
+        if not updates:
+            raise InvalidOperation("No operations to execute")  # as pymongo says
+        matched = modified = 0
+        upserted = []
+        with self.database._writing() as conn:
+            for index, (spec, change, upsert, many) in enumerate(updates):
+                result = self._update_in(conn, spec, change, upsert, many)
+                if "upserted" in result:
+                    upserted.append({"index": index, "_id": result["upserted"]})
+                else:
+                    matched, modified = matched + result["n"], modified + result["nModified"]
+        return BulkWriteResult({"nInserted": 0, "nUpserted": len(upserted), "nMatched": matched,
+                                "nModified": modified, "nRemoved": 0, "upserted": upserted, "writeErrors": [],
+                                "writeConcernErrors": []}, True)
 
     @staticmethod
     def _upserted(spec: dict, change: dict, replace: bool) -> dict:

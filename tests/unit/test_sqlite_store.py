@@ -16,7 +16,7 @@ import bson
 import mongomock
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument, UpdateMany, UpdateOne
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError, WriteError
 
 from onestop.config import Settings
@@ -256,6 +256,28 @@ def test_insert_many_writes_all_in_one_commit_or_nothing(client):
     with pytest.raises(DuplicateKeyError):  # two of the batch share a key
         coll.insert_many([{"_id": 20, "event_id": "x"}, {"_id": 21, "event_id": "x"}])
     assert coll.count_documents({}) == 6 and coll.find_one({"_id": 10}) is None and coll.find_one({"_id": 20}) is None
+
+
+def test_bulk_write_applies_its_updates_in_order_in_one_commit_or_none(client):
+    """The outbox relay's clearing: pull the published entries, then drop the flag where none is left."""
+    coll = client["d"]["cases"]
+    coll.create_index("k", unique=True)
+    coll.insert_many([{"_id": 1, "k": "a", "outbox": [{"id": "e1"}], "pending": True},
+                      {"_id": 2, "k": "b", "outbox": [{"id": "e2"}, {"id": "e3"}], "pending": True}])
+    database = client["d"]
+    writes = database._writes
+    result = coll.bulk_write([UpdateMany({"_id": {"$in": [1, 2]}}, {"$pull": {"outbox": {"id": {"$in": ["e1", "e2"]}}}}),
+                              UpdateMany({"_id": {"$in": [1, 2]}, "outbox": {"$size": 0}}, {"$set": {"pending": False}}),
+                              UpdateOne({"_id": 3}, {"$set": {"k": "c"}}, upsert=True)])
+    assert database._writes == writes + 1  # one transaction, one sync of the log
+    assert (result.matched_count, result.modified_count, result.upserted_ids) == (3, 3, {2: 3})
+    assert [(d["outbox"], d["pending"]) for d in coll.find({"_id": {"$in": [1, 2]}}).sort("_id", 1)] == [
+        ([], False), ([{"id": "e3"}], True)]
+    with pytest.raises(DuplicateKeyError):  # the second update breaks a unique key: the first is undone too
+        coll.bulk_write([UpdateOne({"_id": 1}, {"$set": {"pending": "x"}}), UpdateOne({"_id": 2}, {"$set": {"k": "a"}})])
+    assert coll.find_one({"_id": 1})["pending"] is False
+    with pytest.raises(NotImplementedError):
+        coll.bulk_write([InsertOne({"_id": 9})])
 
 
 def test_creating_a_unique_index_over_duplicates_fails_and_leaves_no_index(client):
