@@ -39,8 +39,16 @@ log = logging.getLogger(__name__)
 PENDING = {"outbox_pending": True}
 
 
+class _Queued:
+    """How many outbox entries this process has built (with_outbox, push_outbox): a worker during
+    which the count did not move queued no event, so its end need not wake the relay."""
+
+    count = 0
+
+
 def outbox_entry(event: dict, at: datetime | None = None) -> dict:
     """Wrap an envelope for the outbox; its exchange follows the type's visibility."""
+    _Queued.count += 1
     return {
         "id": event["id"],
         "exchange": REGISTRY[event["type"]].visibility,
@@ -141,7 +149,7 @@ class Relay:
 
 
 class OutboxRelay(DependencyProvider):
-    """Runs the relay in the service: after every worker, and every `interval` s.
+    """Runs the relay in the service: after every worker that queued events, and every `interval` s.
 
     Injected into workers as the `Relay` (for health: ``lag_seconds()``). A service
     whose workers rarely write an event (audit: a checkpoint a minute against
@@ -153,6 +161,7 @@ class OutboxRelay(DependencyProvider):
         self.collections = collections
         self.interval = interval
         self.after_workers = after_workers
+        self._started = {}  # worker context -> _Queued.count when it started
         super().__init__(**kwargs)
 
     def setup(self):
@@ -178,8 +187,16 @@ class OutboxRelay(DependencyProvider):
     def kick(self):
         self.wakeup.kick()
 
+    def worker_setup(self, worker_ctx):
+        self._started[worker_ctx] = _Queued.count
+
     def worker_teardown(self, worker_ctx):
-        if self.after_workers:
+        """Wake the relay after a worker during which events were queued (by it, or by another worker
+        of the process meanwhile: a kick too many is harmless); not after one that queued none (a status
+        read, a follow-up that changed no outbox), which would cost a look for pending documents each.
+        Anything missed is published at the next `interval` anyway."""
+        started = self._started.pop(worker_ctx, None)
+        if self.after_workers and started != _Queued.count:
             self.kick()
 
     def get_dependency(self, worker_ctx):

@@ -1,5 +1,5 @@
 """The outbox relay publishes every pending event once, in turn across centers."""
-from onestop.messaging.outbox import Relay, with_outbox
+from onestop.messaging.outbox import OutboxRelay, Relay, with_outbox
 from contracts import make_event
 
 
@@ -24,3 +24,23 @@ def test_a_flooded_center_does_not_hold_back_another_centers_events(mongo_db):
         pass
     assert sorted(published) == sorted(flood + ["VYDA-261126-0001"])  # every event, once
     assert relay.pending() == 0
+
+
+def test_the_relay_wakes_after_a_worker_that_queued_events_and_not_after_one_that_queued_none():
+    kicks = []
+    relay = OutboxRelay("dossiers")
+    relay.kick = lambda: kicks.append(1)
+    reader, writer = object(), object()  # two workers' contexts
+    relay.worker_setup(reader)
+    relay.worker_teardown(reader)  # a status read: nothing to publish, no look at the store
+    assert kicks == []
+    relay.worker_setup(writer)
+    with_outbox({"_id": "VYDA-261126-0002", "center": "hue-vyda"}, [an_event("VYDA-261126-0002", "hue-vyda")])
+    relay.worker_teardown(writer)
+    assert kicks == [1]
+    quiet = OutboxRelay("checkpoints", after_workers=False)  # audit: its interval alone
+    quiet.kick = lambda: kicks.append(2)
+    quiet.worker_setup(writer)
+    with_outbox({"_id": "x"}, [an_event("VYDA-261126-0003", "hue-vyda")])
+    quiet.worker_teardown(writer)
+    assert kicks == [1]
