@@ -65,6 +65,12 @@ class BindingsBusy(Unavailable):
                          "try again.", error="bindings_busy")
 
 
+class BrokerUnreachable(Unavailable):
+    def __init__(self):
+        super().__init__("The broker cannot be reached to bind webhooks' queues; nothing was written. Try again.",
+                         error="broker_unreachable")
+
+
 class QueueBindings:
     """Framework-free: the bindings of webhooks' queues, kept to what `live()` (the store's
     subscriptions not deleted) wants."""
@@ -78,7 +84,10 @@ class QueueBindings:
         a binding too many, which the matching after it takes away."""
         centers = [c for c in self.centers if c in set(centers)]
         with self._locked(self.lock_wait) as channel:
-            self._bind(channel, {c: wanted_patterns(list(adding), c) for c in centers}, unbind=False)
+            try:
+                self._bind(channel, {c: wanted_patterns(list(adding), c) for c in centers}, unbind=False)
+            except BROKER_TROUBLE as exc:
+                raise BrokerUnreachable() from exc
             try:
                 result = write()
             finally:
@@ -92,7 +101,7 @@ class QueueBindings:
         """The lock was lost after the write: match again, under a new one."""
         try:
             return self.match(live, centers)
-        except BROKER_TROUBLE as exc:
+        except (*BROKER_TROUBLE, BrokerUnreachable) as exc:
             log.warning("matching the bindings again failed: %r", exc)
             return False
 
@@ -136,19 +145,27 @@ class QueueBindings:
     def _locked(self, wait: float):
         connection = Connection(self.amqp_uri, connect_timeout=5)
         try:
-            deadline = time.monotonic() + wait
-            while True:
-                channel = connection.channel()
-                try:
-                    channel.queue_declare(LOCK_QUEUE, exclusive=True, auto_delete=True)
-                    break
-                except ResourceLocked:  # another connection holds it; the broker closed this channel
-                    if time.monotonic() >= deadline:
-                        raise BindingsBusy(wait) from None
-                    eventlet.sleep(random.uniform(0.02, 0.1))
+            channel = _lock_of(connection, wait)
             yield channel
         finally:
             connection.release()  # the broker deletes the exclusive queue: the lock is free
+
+
+def _lock_of(connection, wait: float):
+    """The lock's channel, once this connection holds the exclusive queue; BindingsBusy after `wait` s,
+    BrokerUnreachable if the broker cannot be reached."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            channel = connection.channel()
+            channel.queue_declare(LOCK_QUEUE, exclusive=True, auto_delete=True)
+            return channel
+        except ResourceLocked:  # another connection holds it; the broker closed this channel
+            if time.monotonic() >= deadline:
+                raise BindingsBusy(wait) from None
+            eventlet.sleep(random.uniform(0.02, 0.1))
+        except BROKER_TROUBLE as exc:
+            raise BrokerUnreachable() from exc
 
 
 class Bindings(DependencyProvider):

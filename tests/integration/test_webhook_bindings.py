@@ -31,12 +31,13 @@ from onestop.dev.rabbit_admin import request, vhost_of
 from onestop.messaging.topology import EVENTS, ServiceQueues, declare_service, work_queue_name
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
-from services.webhooks.bindings import LOCK_QUEUE, BindingsBusy, QueueBindings
+from services.webhooks.bindings import LOCK_QUEUE, BindingsBusy, BrokerUnreachable, QueueBindings
 from services.webhooks.domain import wanted_patterns
 from services.webhooks.service import WebhooksService
 from tests.integration.test_webhooks import FAST, INTEGRATOR, submit, verified
 from tests.support.receiver import Receiver
 from tests.support.tap import Tap
+from tests.conftest import free_port
 from tests.support.wait import until
 
 pytestmark = pytest.mark.integration
@@ -221,3 +222,12 @@ def test_an_unbinder_that_read_the_store_before_a_new_subscription_never_unbinds
     assert unbinder.wait() is True
     creator.wait()
     assert store == [sub] and bound(amqp_uri, VYDA) == [f"{RECEIVED}.{VYDA}"]
+
+
+def test_with_the_broker_unreachable_a_change_refuses_and_writes_nothing():
+    written = []
+    nowhere = QueueBindings(f"amqp://guest:guest@127.0.0.1:{free_port()}/", load_catalog().centers, lock_wait=1)
+    with pytest.raises(BrokerUnreachable) as refused:
+        nowhere.change(lambda: written.append(1), live=lambda: [], centers=[VYDA],
+                       adding=[{"centers": [VYDA], "event_types": [RECEIVED]}])
+    assert written == [] and refused.value.body()["error"] == "broker_unreachable"
