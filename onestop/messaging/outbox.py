@@ -188,15 +188,15 @@ class OutboxRelay(DependencyProvider):
         self.wakeup.kick()
 
     def worker_setup(self, worker_ctx):
-        self._started[worker_ctx] = _Queued.count
+        if self.after_workers:
+            self._started[worker_ctx] = _Queued.count
 
     def worker_teardown(self, worker_ctx):
         """Wake the relay after a worker during which events were queued (by it, or by another worker
         of the process meanwhile: a kick too many is harmless); not after one that queued none (a status
         read, a follow-up that changed no outbox), which would cost a look for pending documents each.
         Anything missed is published at the next `interval` anyway."""
-        started = self._started.pop(worker_ctx, None)
-        if self.after_workers and started != _Queued.count:
+        if self.after_workers and self._started.pop(worker_ctx, None) != _Queued.count:
             self.kick()
 
     def get_dependency(self, worker_ctx):

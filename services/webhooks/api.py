@@ -23,7 +23,8 @@ SUBSCRIPTION = {"url": "https://so-tu-phap.example.vn/onestop/hooks", "centers":
                 "event_types": ["dossier.received.v1", "dossier.returned.v1"], "procedures": ["1.001193"],
                 "fields": [], "description": "Sở Tư pháp: birth registrations", "contact_email": "it@stp.example.vn"}
 CHANGED = "409 the subscription changed meanwhile (read it again and retry)."
-BUSY = "503 `bindings_busy`: the queues' bindings were being changed elsewhere for over 10 s; nothing was written."
+BUSY = ("503 `bindings_busy` (the queues' bindings were being changed elsewhere for over 10 s) or "
+        "`broker_unreachable`: nothing was written.")
 
 ROUTES = (
     Route("POST", "/api/v1/subscriptions", body=SubscriptionCreateSchema, example=SUBSCRIPTION,

@@ -82,12 +82,14 @@ class QueueBindings:
         """`write()` (the store's change) under the lock, with the bindings made to match before and
         after it (the module's steps 1 to 3); what `write` returned. A write that raises leaves at most
         a binding too many, which the matching after it takes away."""
-        centers = [c for c in self.centers if c in set(centers)]
+        concerned = set(centers)
+        centers = [c for c in self.centers if c in concerned]
         with self._locked(self.lock_wait) as channel:
-            try:
-                self._bind(channel, {c: wanted_patterns(list(adding), c) for c in centers}, unbind=False)
-            except BROKER_TROUBLE as exc:
-                raise BrokerUnreachable() from exc
+            if adding:  # a delete adds nothing: no round trip for it
+                try:
+                    self._bind(channel, {c: wanted_patterns(list(adding), c) for c in centers}, unbind=False)
+                except BROKER_TROUBLE as exc:
+                    raise BrokerUnreachable() from exc
             try:
                 result = write()
             finally:

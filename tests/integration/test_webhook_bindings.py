@@ -189,7 +189,7 @@ def test_two_processes_changing_side_by_side_leave_what_the_live_subscriptions_w
 
         list(eventlet.GreenPool(6).imap(churn, range(18)))
         listed = requests.get(f"{one.http}/api/v1/subscriptions", headers=INTEGRATOR, timeout=30).json()
-        live = [s for s in listed["subscriptions"]]
+        live = listed["subscriptions"]
         assert len(live) == 6
         for center in (VYDA, PHUXUAN):
             assert bound(amqp_uri, center) == sorted(f"{p}.{center}" for p in wanted_patterns(live, center))
